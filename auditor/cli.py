@@ -1,0 +1,191 @@
+"""Command line: thin click commands over the pipeline (no logic of their own)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditor import __version__
+from auditor.errors import ConfigError
+from auditor.model import Severity, Status
+from auditor.outputs import FORMATS
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+SEVERITY_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan",
+                    "info": "white"}
+
+
+def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    out = []
+    for value in values:
+        v = value.strip()
+        if not ACCOUNT_RE.match(v):
+            raise click.BadParameter(f"{value!r} is not a 12-digit AWS account id",
+                                     param=param)
+        out.append(v)
+    return out
+
+
+def _formats(_: Any, param: click.Parameter, value: str) -> list[str]:
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in FORMATS]
+    if bad or not items:
+        raise click.BadParameter(f"use a comma list of {', '.join(FORMATS)} "
+                                 f"(got {value!r})", param=param)
+    return list(dict.fromkeys(items))
+
+
+def _regions(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    if not values:
+        return []
+    from auditor.scope import known_regions
+
+    known = known_regions()
+    out = []
+    for value in values:
+        for v in (x.strip() for x in value.split(",")):
+            if v and v not in known:
+                raise click.BadParameter(f"unknown region {v!r}", param=param)
+            if v:
+                out.append(v)
+    return out
+
+
+def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    m = re.fullmatch(r"(\d+)/(\d+)", value.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise click.BadParameter(f"{value!r} is not K/N with 1 <= K <= N", param=param)
+    return int(m.group(1)), int(m.group(2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "max_content_width": 100})
+@click.version_option(__version__, prog_name="mlflow-audit")
+def main() -> None:
+    """Audit SageMaker Managed MLflow artifact buckets for ownership (bucket sniping)."""
+
+
+@main.command()
+@click.option("--profile", help="AWS profile; default: the standard credential chain.")
+@click.option("--region", "regions", multiple=True, callback=_regions,
+              help="Region to audit (repeatable, or a comma list); default: every region "
+                   "where SageMaker is offered and enabled for the account.")
+@click.option("--account", "accounts", multiple=True, callback=_accounts,
+              help="Audit this account (repeatable) by assuming --role-name in it.")
+@click.option("--org", is_flag=True,
+              help="Audit every ACTIVE account of the AWS Organization.")
+@click.option("--role-name", default="MlflowAuditRole", show_default=True,
+              help="Role assumed in audited accounts.")
+@click.option("--external-id", help="External id passed to sts:AssumeRole.")
+@click.option("--trusted-account", "trusted_accounts", multiple=True, callback=_accounts,
+              help="Extra account allowed to own artifact buckets (repeatable).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML policy file (trusted accounts, checks, waivers).")
+@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Directory of extra rule YAML files (repeatable).")
+@click.option("--output-dir", default="./mlflow-audit-out", show_default=True,
+              type=click.Path(file_okay=False), help="Where the reports are written.")
+@click.option("--format", "formats", default="json,csv,html", show_default=True,
+              callback=_formats, help="Comma list of json, csv, html.")
+@click.option("--fail-on", type=click.Choice(
+    ["critical", "high", "medium", "low", "info", "none"], case_sensitive=False),
+    default="high", show_default=True,
+    help="Exit 1 when an unmuted FAIL at or above this severity is found.")
+@click.option("--remediate", is_flag=True,
+              help="Fix what can be fixed safely with UpdateMlflowTrackingServer.")
+@click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
+@click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron).")
+@click.option("--max-changes", type=click.IntRange(min=0), default=25, show_default=True,
+              help="With --remediate: apply at most this many updates; plan the rest.")
+@click.option("--concurrency", type=click.IntRange(min=1, max=512), default=32,
+              show_default=True, help="Parallel API workers.")
+@click.option("--shard", callback=_shard,
+              help="Audit only shard K of N (K/N, split by account) for fan-out; "
+                   "combine the results with `mlflow-audit merge`.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
+def scan(**kwargs: Any) -> None:
+    """Audit tracking servers and MLflow Apps and write the reports."""
+    from auditor.runner import run_scan_command
+
+    sys.exit(run_scan_command(**kwargs))
+
+
+@main.command("rules")
+@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Directory of extra rule YAML files (repeatable).")
+def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
+    """List the checks: id, severity, title."""
+    from auditor.engine import load_rules
+
+    rules = sorted(load_rules(rules_dirs), key=lambda r: (-Severity(r.severity).rank, r.id))
+    width = max(len(r.id) for r in rules)
+    for rule in rules:
+        click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {rule.title}")
+
+
+@main.command()
+@click.argument("findings_file", type=click.Path(dir_okay=False))
+@click.option("--output-dir", type=click.Path(file_okay=False),
+              help="Where to write; default: beside FINDINGS_FILE.")
+@click.option("--format", "formats", default="html,csv", show_default=True,
+              callback=_formats, help="Comma list of json, csv, html.")
+def report(findings_file: str, output_dir: str | None, formats: list[str]) -> None:
+    """Re-render a findings.json to HTML/CSV (from the JSON alone)."""
+    from auditor.document import load_document
+    from auditor.outputs import prepare_output_dir, write_outputs
+
+    doc = load_document(findings_file)
+    out = prepare_output_dir(output_dir or Path(findings_file).resolve().parent)
+    if "json" in formats and (out / "findings.json").resolve() == Path(findings_file).resolve():
+        formats = [f for f in formats if f != "json"]  # never rewrite the source in place
+    for path in write_outputs(doc, out, formats):
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--output-dir", default="./mlflow-audit-demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo reports are written.")
+@click.option("--format", "formats", default="json,csv,html", show_default=True,
+              callback=_formats, help="Comma list of json, csv, html.")
+@click.option("--remediate", is_flag=True,
+              help="Also remediate the simulated organisation (it is not real AWS).")
+def demo(output_dir: str, formats: list[str], remediate: bool) -> None:
+    """Scan a built-in simulated AWS organisation and write the real reports."""
+    from auditor.demo import run_demo
+
+    sys.exit(run_demo(output_dir=output_dir, formats=formats, remediate=remediate))
+
+
+def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
+    """A short human summary on stderr (stdout stays clean for scripts)."""
+    summary = doc["summary"]
+    run = doc["run"]
+    echo = click.get_text_stream("stderr")
+    counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
+    click.echo(f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
+               f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
+               f"{summary['total']} finding(s): {counts}", file=echo)
+    fails = summary["fail_by_severity"]
+    parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s])
+             for s in fails if fails[s]]
+    if parts:
+        click.echo("FAIL by severity: " + ", ".join(parts), file=echo)
+    if doc["errors"]:
+        click.echo(click.style(f"{len(doc['errors'])} scope(s) could not be read: "
+                               "the scan is incomplete", fg="yellow"), file=echo)
+    for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
+        n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
+        if n:
+            click.echo(f"remediation: {n} {rem_status}", file=echo)
+    click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", file=echo)
+    for path in written:
+        click.echo(f"wrote {path}", file=echo)
+
+
+__all__ = ["ConfigError", "main", "print_summary"]

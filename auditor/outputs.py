@@ -1,0 +1,122 @@
+"""Write findings.json, findings.csv and report.html atomically.
+
+Each file is written to a temporary file in the same directory, flushed to disk and
+renamed over the target, so a reader (or a crash) never sees half a report; a previous
+report stays intact until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditor.errors import ConfigError
+
+FORMATS = ("json", "csv", "html")
+FILENAMES = {"json": "findings.json", "csv": "findings.csv", "html": "report.html"}
+# OWASP CSV injection: a cell starting with one of these is read as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+CSV_COLUMNS = [
+    "check_id", "status", "severity", "account_id", "region", "resource_type",
+    "resource_name", "resource_arn", "artifact_store_uri", "bucket", "expected_owner",
+    "actual_owner", "message", "title", "muted_reason", "change", "remediation_auto",
+    "remediation_command", "remediation_text", "remediation_status", "evidence",
+]
+
+
+def prepare_output_dir(path: str | Path) -> Path:
+    """Create the directory and prove it is writable before anything is scanned."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"output directory {out} is not writable "
+                          f"({exc.strerror or type(exc).__name__})") from None
+    return out
+
+
+def write_atomic(path: Path, data: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def neutralise(value: Any) -> Any:
+    """Make a CSV cell inert in spreadsheets: a leading quote before formula starts."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _evidence_text(evidence: Iterable[dict[str, Any]]) -> str:
+    lines = []
+    for e in evidence:
+        params = ", ".join(f"{k}={v}" for k, v in (e.get("params") or {}).items())
+        who = f" as {e['as_account']}" if e.get("as_account") else ""
+        lines.append(f"{e.get('call')}({params}){who} -> {e.get('answer')}: "
+                     f"{e.get('conclusion', '')}")
+    return "\n".join(lines)
+
+
+def findings_frame(doc: dict[str, Any]) -> pd.DataFrame:
+    """One row per finding, nested fields flattened, every cell neutralised."""
+    by_arn = {r.get("resource_arn"): r.get("status") for r in doc.get("remediations", [])}
+    rows = []
+    for f in doc["findings"]:
+        rem = f.get("remediation") or {}
+        row = {k: f.get(k) for k in CSV_COLUMNS}
+        row.update({
+            "remediation_auto": rem.get("auto"),
+            "remediation_command": rem.get("command"),
+            "remediation_text": rem.get("text"),
+            "remediation_status": by_arn.get(f.get("resource_arn")),
+            "evidence": _evidence_text(f.get("evidence") or []),
+        })
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=CSV_COLUMNS, dtype=object)
+    return frame.map(neutralise)
+
+
+def render_csv(doc: dict[str, Any]) -> str:
+    return findings_frame(doc).to_csv(index=False, lineterminator="\r\n")
+
+
+def render_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def write_outputs(doc: dict[str, Any], out_dir: Path, formats: Iterable[str]) -> list[Path]:
+    """Write the requested renderings; returns the paths written."""
+    written = []
+    for fmt in formats:
+        if fmt == "json":
+            text = render_json(doc)
+        elif fmt == "csv":
+            text = render_csv(doc)
+        elif fmt == "html":
+            from auditor.html_report import render_html  # jinja templates load lazily
+
+            text = render_html(doc)
+        else:  # validated by the CLI; a guard for library callers
+            raise ConfigError(f"unknown output format {fmt!r}")
+        path = out_dir / FILENAMES[fmt]
+        write_atomic(path, text)
+        written.append(path)
+    return written

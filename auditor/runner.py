@@ -1,0 +1,93 @@
+"""``mlflow-audit scan`` from validated options to written reports and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import click
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from auditor.document import build_document
+from auditor.engine import load_rules
+from auditor.errors import ConfigError, error_code, error_message
+from auditor.outputs import prepare_output_dir, write_outputs
+from auditor.policy import Policy, load_policy
+from auditor.scan import ScanOptions, ScanResult, run_scan
+
+
+def make_session(profile: str | None) -> boto3.Session:
+    try:
+        return boto3.Session(profile_name=profile) if profile else boto3.Session()
+    except ProfileNotFound as exc:
+        raise ConfigError(str(exc)) from None
+
+
+class TerminalProgress:
+    """``scopes 12/340`` on one rewritten stderr line, only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = -1
+
+    def __call__(self, event: str, done: int, total: int) -> None:
+        if not self.enabled or done == self._last:
+            return
+        self._last = done
+        click.echo(f"\rscanning: {done}/{total} scopes", nl=False, err=True)
+
+    def close(self) -> None:
+        if self.enabled and self._last >= 0:
+            click.echo("", err=True)
+
+
+def execute_scan(session: boto3.Session, options: ScanOptions, rules: list[Any],
+                 policy: Policy, progress: TerminalProgress) -> ScanResult:
+    """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
+    try:
+        return run_scan(session, options, rules, policy, progress=progress)
+    except NoCredentialsError:
+        raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") \
+            from None
+    except ClientError as exc:
+        op = exc.operation_name
+        raise ConfigError(f"{op} failed: {error_code(exc)}: {error_message(exc)}") from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"AWS configuration error: {exc}") from None
+    finally:
+        progress.close()
+
+
+def run_scan_command(**kw: Any) -> int:
+    if (kw["dry_run"] or kw["yes"]) and not kw["remediate"]:
+        raise click.UsageError("--dry-run and --yes only apply with --remediate")
+    out_dir = prepare_output_dir(kw["output_dir"])
+    rules = load_rules(kw["rules_dirs"])
+    policy = (load_policy(kw["config_path"], {r.id for r in rules}) if kw["config_path"]
+              else Policy())
+    session = make_session(kw["profile"])
+    options = ScanOptions(
+        regions=kw["regions"], accounts=kw["accounts"], org=kw["org"],
+        role_name=kw["role_name"], external_id=kw["external_id"],
+        trusted_accounts=kw["trusted_accounts"], concurrency=kw["concurrency"],
+        shard=kw["shard"],
+    )
+    progress = TerminalProgress(enabled=not kw["quiet"] and sys.stderr.isatty())
+    result = execute_scan(session, options, rules, policy, progress)
+    remediations: list[dict[str, Any]] = []
+    if kw["remediate"]:
+        from auditor.remediate import run_remediation
+
+        remediations = run_remediation(result, session, dry_run=kw["dry_run"], yes=kw["yes"],
+                                       max_changes=kw["max_changes"], out_dir=out_dir,
+                                       concurrency=kw["concurrency"], quiet=kw["quiet"])
+    doc = build_document(result, kw["fail_on"].lower(), shard=kw["shard"],
+                         remediations=remediations, policy_source=policy.source)
+    written = write_outputs(doc, Path(out_dir), kw["formats"])
+    if not kw["quiet"]:
+        from auditor.cli import print_summary
+
+        print_summary(doc, written)
+    return int(doc["summary"]["exit_code"])

@@ -1,0 +1,291 @@
+"""The scan pipeline: scope -> collect -> prove ownership -> facts -> evaluate.
+
+Only this module schedules AWS calls; each stage it calls is a plain function. Every
+(account, region) scope, every Describe and every bucket probe is an independent task on
+one bounded pool, so a scan is bounded by API latency, not by the order of the loops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor import collect
+from auditor.artifacts import ParsedUri, parse_artifact_store_uri
+from auditor.clients import ClientCache
+from auditor.engine import Rule, evaluate_all
+from auditor.errors import error_code, scan_error
+from auditor.facts import TrustContext, build_facts
+from auditor.model import BucketProof, Finding, Resource, ScanError
+from auditor.ownership import list_owned_buckets, prove_bucket
+from auditor.policy import Policy
+from auditor.scope import (
+    REGION_NOT_ENABLED_CODES,
+    Account,
+    SessionFactory,
+    caller_account_id,
+    organization_accounts,
+    resolve_regions,
+)
+from auditor.tasks import TaskGroup
+
+DEFAULT_CONCURRENCY = 32
+DEFAULT_ROLE_NAME = "MlflowAuditRole"
+
+
+@dataclass(slots=True)
+class ScanOptions:
+    regions: list[str] = field(default_factory=list)  # empty: offered and enabled
+    accounts: list[str] = field(default_factory=list)
+    org: bool = False
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    trusted_accounts: list[str] = field(default_factory=list)
+    concurrency: int = DEFAULT_CONCURRENCY
+    shard: tuple[int, int] | None = None  # (K, N), 1-based K
+
+
+@dataclass(slots=True)
+class ScopeResult:
+    account_id: str
+    region: str
+    status: str = "scanned"  # scanned | error | skipped
+    resources: int = 0
+
+
+@dataclass(slots=True)
+class ScanResult:
+    caller_account_id: str
+    accounts: list[Account]
+    scopes: list[ScopeResult]
+    resources: list[Resource]
+    proofs: dict[str, BucketProof]
+    facts: list[dict[str, Any]]
+    findings: list[Finding]
+    errors: list[ScanError]
+    expired_waivers: list[dict[str, Any]]
+    trusted_accounts: list[str]
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    stats: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+
+def shard_of(account_id: str, total: int) -> int:
+    """The 1-based shard an account belongs to: stable across runs and machines."""
+    digest = hashlib.sha256(account_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % total + 1
+
+
+Progress = Callable[[str, int, int], None]  # (event, done, total)
+
+
+class _Collector:
+    """Mutable state of one collection pass, shared by the pool's tasks under a lock."""
+
+    def __init__(self, clients: ClientCache, factory: SessionFactory, group: TaskGroup,
+                 requested_regions: list[str], progress: Progress | None) -> None:
+        self.clients = clients
+        self.factory = factory
+        self.group = group
+        self.requested_regions = requested_regions
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.resources: list[Resource] = []
+        self.errors: list[ScanError] = []
+        self.scopes: dict[tuple[str, str], ScopeResult] = {}
+        self.inventories: dict[str, set[str]] = {}
+        self.scopes_total = 0
+        self.scopes_done = 0
+
+    def _error(self, err: ScanError) -> None:
+        with self.lock:
+            self.errors.append(err)
+
+    def _tick(self) -> None:
+        with self.lock:
+            self.scopes_done += 1
+            done, total = self.scopes_done, self.scopes_total
+        if self.progress:
+            self.progress("scope", done, total)
+
+    def account_task(self, account: Account) -> None:
+        try:
+            account.session = self.factory.session_for(account)
+        except (ClientError, BotoCoreError) as exc:
+            account.error = scan_error(account.account_id, None, "sts:AssumeRole", exc)
+            self._error(account.error)
+            return
+        for err in resolve_regions(account, self.clients, self.requested_regions or None):
+            self._error(err)
+        with self.lock:
+            for region in account.skipped_regions:
+                self.scopes[(account.account_id, region)] = ScopeResult(
+                    account.account_id, region, status="skipped")
+            for region in account.regions:
+                self.scopes[(account.account_id, region)] = ScopeResult(
+                    account.account_id, region)
+            self.scopes_total += len(account.regions)
+        self.group.submit(self.inventory_task, account)
+        for region in account.regions:
+            self.group.submit(self.scope_task, account, region)
+
+    def inventory_task(self, account: Account) -> None:
+        assert account.session is not None
+        try:
+            s3 = self.clients.get(account.session, account.account_id,
+                                  account.session.region_name or "us-east-1", "s3")
+            owned = list_owned_buckets(s3)
+        except (ClientError, BotoCoreError) as exc:
+            self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
+            return
+        with self.lock:
+            self.inventories[account.account_id] = owned
+
+    def _scope_failed(self, scope: ScopeResult, operation: str, exc: Exception) -> None:
+        if error_code(exc) in REGION_NOT_ENABLED_CODES and not self.requested_regions:
+            scope.status = "skipped"  # the region is not enabled: nothing to audit
+            return
+        scope.status = "error"
+        self._error(scan_error(scope.account_id, scope.region, operation, exc))
+
+    def scope_task(self, account: Account, region: str) -> None:
+        assert account.session is not None
+        scope = self.scopes[(account.account_id, region)]
+        try:
+            sm = self.clients.get(account.session, account.account_id, region, "sagemaker")
+            names = collect.list_tracking_servers(sm)
+        except (ClientError, BotoCoreError) as exc:
+            self._scope_failed(scope, "sagemaker:ListMlflowTrackingServers", exc)
+            self._tick()
+            return
+        try:
+            app_arns = collect.list_apps(sm)
+        except (ClientError, BotoCoreError) as exc:
+            self._scope_failed(scope, "sagemaker:ListMlflowApps", exc)
+            app_arns = []
+        scope.resources = len(names) + len(app_arns)
+        for name in names:
+            self.group.submit(self.describe_task, account, region, sm, "server", name)
+        for arn in app_arns:
+            self.group.submit(self.describe_task, account, region, sm, "app", arn)
+        self._tick()
+
+    def describe_task(self, account: Account, region: str, sm: Any, kind: str,
+                      ident: str) -> None:
+        try:
+            if kind == "server":
+                resource = collect.describe_tracking_server(sm, account.account_id, region, ident)
+            else:
+                resource = collect.describe_app(sm, account.account_id, region, ident)
+        except (ClientError, BotoCoreError) as exc:
+            op = ("sagemaker:DescribeMlflowTrackingServer" if kind == "server"
+                  else "sagemaker:DescribeMlflowApp")
+            err = scan_error(account.account_id, region, op, exc)
+            err.message = f"{ident}: {err.message}"
+            self._error(err)
+            with self.lock:
+                self.scopes[(account.account_id, region)].status = "error"
+            return
+        if resource is not None:
+            with self.lock:
+                self.resources.append(resource)
+
+
+def _select_accounts(base: boto3.Session, clients: ClientCache, caller: str,
+                     options: ScanOptions) -> tuple[list[Account], list[str]]:
+    """Accounts in scope, and the Organization's account ids (trusted) when --org."""
+    org_ids: list[str] = []
+    accounts: dict[str, Account] = {}
+    if options.org:
+        for acct in organization_accounts(base, clients, caller):
+            accounts[acct.account_id] = acct
+        org_ids = sorted(accounts)
+    for account_id in options.accounts:
+        accounts.setdefault(account_id, Account(account_id=account_id))
+    if not accounts:
+        accounts[caller] = Account(account_id=caller)
+    selected = sorted(accounts.values(), key=lambda a: a.account_id)
+    if options.shard:
+        k, n = options.shard
+        selected = [a for a in selected if shard_of(a.account_id, n) == k]
+    return selected, org_ids
+
+
+def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Account],
+                   resources: list[Resource], uris: dict[str, ParsedUri],
+                   inventories: dict[str, set[str]]) -> dict[str, BucketProof]:
+    """Resolve each distinct bucket once, whatever number of resources use it."""
+    sessions = {a.account_id: a.session for a in accounts if a.session is not None}
+    users: dict[str, list[Resource]] = defaultdict(list)
+    for resource in resources:
+        bucket = uris[resource.arn].bucket
+        if bucket:
+            users[bucket].append(resource)
+    proofs: dict[str, BucketProof] = {}
+    lock = threading.Lock()
+
+    def s3_for(account_id: str, region: str) -> Any:
+        return clients.get(sessions[account_id], account_id, region, "s3")
+
+    def task(bucket: str, using: list[Resource]) -> None:
+        probe_from = next(((r.account_id, uris[r.arn].region or r.region) for r in using
+                           if r.account_id in sessions), None)
+        candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
+        proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
+        with lock:
+            proofs[bucket] = proof
+
+    for bucket, using in sorted(users.items()):
+        group.submit(task, bucket, using)
+    group.wait()
+    return proofs
+
+
+def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], policy: Policy,
+             progress: Progress | None = None, today: dt.date | None = None) -> ScanResult:
+    """Run the read-only pipeline and return plain data; never writes to AWS."""
+    started = dt.datetime.now(dt.UTC)
+    clients = ClientCache(pool_size=options.concurrency)
+    caller = caller_account_id(base, clients)
+    accounts, org_ids = _select_accounts(base, clients, caller, options)
+    factory = SessionFactory(base, clients, caller, options.role_name, options.external_id)
+    trusted = sorted({*options.trusted_accounts, *policy.trusted_accounts, *org_ids})
+
+    with TaskGroup(max_workers=max(1, options.concurrency)) as group:
+        state = _Collector(clients, factory, group, options.regions, progress)
+        for account in accounts:
+            group.submit(state.account_task, account)
+        group.wait()
+        uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in state.resources}
+        proofs = _prove_buckets(group, clients, accounts, state.resources, uris,
+                                state.inventories)
+
+    trust = TrustContext(trusted_accounts=frozenset(trusted),
+                         inventoried_accounts=frozenset(state.inventories))
+    resources = sorted(state.resources, key=lambda r: (r.account_id, r.region, r.name))
+    facts = [build_facts(r, uris[r.arn], proofs.get(uris[r.arn].bucket or ""), trust)
+             for r in resources]
+    findings, expired = evaluate_all(rules, facts, policy, today or dt.date.today())
+    errors = sorted(state.errors, key=lambda e: (e.account_id or "", e.region or "",
+                                                 e.operation))
+    scopes = sorted(state.scopes.values(), key=lambda s: (s.account_id, s.region))
+    stats = {"clients_built": clients.built, "assume_role_calls": factory.assume_role_calls,
+             "buckets": len(proofs)}
+    return ScanResult(
+        caller_account_id=caller, accounts=accounts, scopes=scopes, resources=resources,
+        proofs=proofs, facts=facts, findings=findings, errors=errors,
+        expired_waivers=expired, trusted_accounts=trusted, started_at=started,
+        finished_at=dt.datetime.now(dt.UTC), stats=stats,
+    )

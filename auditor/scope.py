@@ -1,0 +1,161 @@
+"""Which accounts and regions a run audits, and the credentials for each account.
+
+The caller's own account is audited with the caller's credentials; every other account
+through ``sts:AssumeRole`` into ``--role-name``, once per account per run, with
+credentials that botocore refreshes before they expire (long scans outlive one hour).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import boto3
+import botocore.session
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor.clients import ClientCache
+from auditor.errors import scan_error
+from auditor.model import ScanError
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+ROLE_SESSION_NAME = "mlflow-audit"
+# Assumed-role credentials last an hour by default; botocore refreshes them this many
+# seconds before expiry (its advisory window), so a long scan never uses stale keys.
+ASSUME_ROLE_DURATION_S = 3600
+# AWS answers these when a region is not enabled for the account (opt-in regions).
+REGION_NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
+
+
+@dataclass(slots=True)
+class Account:
+    account_id: str
+    name: str | None = None
+    access: str = "assume-role"  # or "caller"
+    session: boto3.Session | None = None
+    regions: list[str] = field(default_factory=list)
+    skipped_regions: list[str] = field(default_factory=list)
+    error: ScanError | None = None
+
+
+def known_regions() -> set[str]:
+    """Every region botocore knows in any partition (to reject typos in --region)."""
+    bc = botocore.session.get_session()
+    regions: set[str] = set()
+    for partition in bc.get_available_partitions():
+        for service in ("sagemaker", "ec2", "s3"):
+            regions.update(bc.get_available_regions(service, partition_name=partition))
+    return regions
+
+
+def offered_regions(session: boto3.Session) -> list[str]:
+    """Regions where SageMaker is offered in the session's partition."""
+    return sorted(session.get_available_regions("sagemaker"))
+
+
+def caller_account_id(session: boto3.Session, clients: ClientCache) -> str:
+    sts = clients.get(session, "caller", session.region_name or "us-east-1", "sts")
+    return str(sts.get_caller_identity()["Account"])
+
+
+def organization_accounts(session: boto3.Session, clients: ClientCache,
+                          caller_id: str) -> list[Account]:
+    """Every ACTIVE account of the caller's Organization (``organizations:ListAccounts``)."""
+    org = clients.get(session, caller_id, session.region_name or "us-east-1", "organizations")
+    accounts: list[Account] = []
+    for page in org.get_paginator("list_accounts").paginate():
+        for acct in page["Accounts"]:
+            # `State` replaces the deprecated `Status`; read whichever is present.
+            state = acct.get("State") or acct.get("Status")
+            if state == "ACTIVE":
+                accounts.append(Account(account_id=acct["Id"], name=acct.get("Name")))
+    return accounts
+
+
+class SessionFactory:
+    """Builds one boto3 Session per audited account; thread-safe, one AssumeRole each."""
+
+    def __init__(self, base: boto3.Session, clients: ClientCache, caller_id: str,
+                 role_name: str, external_id: str | None) -> None:
+        self._base = base
+        self._clients = clients
+        self._caller_id = caller_id
+        self._role_name = role_name
+        self._external_id = external_id
+        self._lock = threading.Lock()
+        self.assume_role_calls = 0
+
+    def role_arn(self, account_id: str) -> str:
+        partition = self._base.get_partition_for_region(self._base.region_name or "us-east-1")
+        return f"arn:{partition}:iam::{account_id}:role/{self._role_name}"
+
+    def session_for(self, account: Account) -> boto3.Session:
+        """The caller's session for its own account, an assumed-role session otherwise.
+
+        Raises ClientError when the role cannot be assumed.
+        """
+        if account.account_id == self._caller_id:
+            account.access = "caller"
+            return self._base
+        sts = self._clients.get(self._base, self._caller_id,
+                                self._base.region_name or "us-east-1", "sts")
+        arn = self.role_arn(account.account_id)
+
+        def fetch() -> dict[str, str]:
+            params = {"RoleArn": arn, "RoleSessionName": ROLE_SESSION_NAME,
+                      "DurationSeconds": ASSUME_ROLE_DURATION_S}
+            if self._external_id:
+                params["ExternalId"] = self._external_id
+            with self._lock:
+                self.assume_role_calls += 1
+            creds = sts.assume_role(**params)["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+        )
+        bc = botocore.session.get_session()
+        # botocore has no public setter for a session's credentials object; this is the usual way
+        # to hand it self-refreshing ones (boto3-refresh-session and botocore's tests do the same).
+        bc._credentials = credentials
+        return boto3.Session(botocore_session=bc, region_name=self._base.region_name)
+
+
+def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
+    """Regions enabled for the account (``ec2:DescribeRegions`` lists only those)."""
+    assert account.session is not None
+    region = account.session.region_name or "us-east-1"
+    ec2 = clients.get(account.session, account.account_id, region, "ec2")
+    answer = ec2.describe_regions(AllRegions=False)
+    return {r["RegionName"] for r in answer["Regions"]}
+
+
+def resolve_regions(account: Account, clients: ClientCache,
+                    requested: Iterable[str] | None) -> list[ScanError]:
+    """Fill ``account.regions``: requested (or offered) regions that are enabled.
+
+    Regions that are not enabled are skipped quietly (``account.skipped_regions``). When
+    DescribeRegions itself is denied the candidates are kept and the failure reported, so
+    a missing ec2 permission never silently shrinks the scan.
+    """
+    assert account.session is not None
+    candidates = sorted(set(requested)) if requested else offered_regions(account.session)
+    try:
+        enabled = enabled_regions(account, clients)
+    except (ClientError, BotoCoreError) as exc:
+        account.regions = candidates
+        return [scan_error(account.account_id, None, "ec2:DescribeRegions", exc)]
+    account.regions = [r for r in candidates if r in enabled]
+    account.skipped_regions = [r for r in candidates if r not in enabled]
+    return []
