@@ -103,6 +103,9 @@ def main() -> None:
 @click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron).")
 @click.option("--max-changes", type=click.IntRange(min=0), default=25, show_default=True,
               help="With --remediate: apply at most this many updates; plan the rest.")
+@click.option("--stable-wait", type=click.FloatRange(min=0), default=60, show_default=True,
+              help="With --remediate: seconds to wait for a server in flux (updating, "
+                   "starting, ...) to become stable before skipping it.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=512), default=32,
               show_default=True, help="Parallel API workers.")
 @click.option("--shard", callback=_shard,

@@ -82,7 +82,8 @@ def run_scan_command(**kw: Any) -> int:
 
         remediations = run_remediation(result, session, dry_run=kw["dry_run"], yes=kw["yes"],
                                        max_changes=kw["max_changes"], out_dir=out_dir,
-                                       concurrency=kw["concurrency"], quiet=kw["quiet"])
+                                       concurrency=kw["concurrency"], quiet=kw["quiet"],
+                                       stable_wait_s=kw["stable_wait"])
     doc = build_document(result, kw["fail_on"].lower(), shard=kw["shard"],
                          remediations=remediations, policy_source=policy.source)
     written = write_outputs(doc, Path(out_dir), kw["formats"])

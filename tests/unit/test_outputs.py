@@ -1,0 +1,95 @@
+import csv
+import io
+import os
+
+import pytest
+
+from auditor.document import exit_code, load_document, sort_findings
+from auditor.errors import ConfigError
+from auditor.outputs import neutralise, render_csv, write_atomic
+
+
+def finding(**kw):
+    base = {"check_id": "mlflow_artifact_bucket_exists", "status": "FAIL", "severity": "critical",
+            "account_id": "111111111111", "region": "us-east-1",
+            "resource_type": "mlflow-tracking-server", "resource_name": "a",
+            "resource_arn": "arn:a", "artifact_store_uri": "s3://b/x", "bucket": "b",
+            "expected_owner": "111111111111", "actual_owner": None, "message": "m",
+            "evidence": [], "remediation": {"command": "aws x", "auto": True, "text": "t"},
+            "title": "t", "risk": "r", "muted_reason": None}
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx",
+                                   '=HYPERLINK("http://x")'])
+def test_formula_cells_are_neutralised(value):
+    assert neutralise(value) == "'" + value
+
+
+def test_plain_cells_are_untouched():
+    assert neutralise("s3://bucket") == "s3://bucket"
+    assert neutralise(None) is None
+
+
+def test_csv_has_one_row_per_finding_and_no_live_formula():
+    doc = {"findings": [finding(resource_name='=HYPERLINK("http://x")',
+                                message="+cmd|' /C calc'!A0"),
+                        finding(status="PASS", severity="high", resource_name="b")],
+           "remediations": []}
+    rows = list(csv.DictReader(io.StringIO(render_csv(doc))))
+    assert len(rows) == 2
+    assert rows[0]["resource_name"].startswith("'=")
+    assert rows[0]["message"].startswith("'+")
+    assert rows[0]["remediation_command"] == "aws x"
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@"))
+
+
+def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "findings.json"
+    target.write_text("old")
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        write_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.json"]
+
+
+def test_exit_codes():
+    fail_high = [finding(severity="high")]
+    assert exit_code(fail_high, True, "high") == 1
+    assert exit_code(fail_high, True, "critical") == 0
+    assert exit_code(fail_high, False, "critical") == 3
+    assert exit_code(fail_high, True, "none") == 0
+    assert exit_code([finding(status="MUTED")], True, "info") == 0
+    assert exit_code([finding(status="UNKNOWN")], True, "info") == 0
+    assert exit_code(fail_high, False, "low") == 1
+
+
+def test_findings_sort_worst_first():
+    out = sort_findings([finding(status="PASS"), finding(severity="low"),
+                         finding(status="UNKNOWN"), finding(severity="critical")])
+    assert [(f["status"], f["severity"]) for f in out] == [
+        ("FAIL", "critical"), ("FAIL", "low"), ("UNKNOWN", "critical"), ("PASS", "critical")]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "not valid JSON"),
+    ('{"findings": []}', "no schema_version"),
+    ('{"schema_version": "9.0", "findings": []}', "not supported"),
+    (b"\xff\xfe\x00", "cannot read"),
+])
+def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
+    p = tmp_path / "findings.json"
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_document(p)
