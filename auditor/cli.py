@@ -169,26 +169,25 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
     """A short human summary on stderr (stdout stays clean for scripts)."""
     summary = doc["summary"]
     run = doc["run"]
-    echo = click.get_text_stream("stderr")
     counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
     click.echo(f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
                f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
-               f"{summary['total']} finding(s): {counts}", file=echo)
+               f"{summary['total']} finding(s): {counts}", err=True)
     fails = summary["fail_by_severity"]
     parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s])
              for s in fails if fails[s]]
     if parts:
-        click.echo("FAIL by severity: " + ", ".join(parts), file=echo)
+        click.echo("FAIL by severity: " + ", ".join(parts), err=True)
     if doc["errors"]:
         click.echo(click.style(f"{len(doc['errors'])} scope(s) could not be read: "
-                               "the scan is incomplete", fg="yellow"), file=echo)
+                               "the scan is incomplete", fg="yellow"), err=True)
     for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
         n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
         if n:
-            click.echo(f"remediation: {n} {rem_status}", file=echo)
-    click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", file=echo)
+            click.echo(f"remediation: {n} {rem_status}", err=True)
+    click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", err=True)
     for path in written:
-        click.echo(f"wrote {path}", file=echo)
+        click.echo(f"wrote {path}", err=True)
 
 
 __all__ = ["ConfigError", "main", "print_summary"]

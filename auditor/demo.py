@@ -1,0 +1,97 @@
+"""``mlflow-audit demo``: the real scan pipeline over the built-in simulated organisation.
+
+Everything runs in this process against ``auditor.sim`` (moto plus our SageMaker MLflow,
+S3 ownership and STS trust simulation); no request leaves the machine. The scan itself
+is the same code path as ``mlflow-audit scan --org --config POLICY``: the demo only sets
+up the organisation, credentials of its management account, and a policy file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from auditor.errors import ConfigError
+from auditor.outputs import prepare_output_dir, write_atomic
+
+DEMO_POLICY = """\
+# Policy used by `mlflow-audit demo` (see docs/policy.example.yaml for every key).
+# The partner-bucket server writes to a bucket that S3 proves is owned by the partner
+# account {partner}, outside the organisation: reported until trusted here. Trusting an
+# account you cannot inventory also means a bucket owned outside the organisation can
+# no longer be proven untrusted by exclusion, only by a successful probe.
+trusted_accounts: []
+#  - "{partner}"
+waivers:
+  - check_id: mlflow_artifact_bucket_account_namespace
+    resource: "arn:aws:sagemaker:*:{management}:mlflow-tracking-server/*"
+    reason: management-account buckets are migrated to account regional namespaces in Q1
+    expires: "{expires}"
+"""
+
+# Variables that could point the demo at a real account or another endpoint.
+_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION",
+            "AWS_DEFAULT_REGION")
+
+
+@contextmanager
+def _demo_environment(key: str, secret: str, home: Path) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    try:
+        for k in _AWS_ENV:
+            os.environ.pop(k, None)
+        os.environ.update({
+            "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+        })
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> int:
+    try:
+        from auditor.sim import build_demo_org, simulated_aws
+    except ImportError as exc:
+        raise ConfigError(f"the demo needs the simulation extra: pip install "
+                          f"'mlflow-audit[sim]' ({exc})") from None
+    from auditor.runner import run_scan_command
+
+    out = prepare_output_dir(output_dir)
+    with simulated_aws() as sim:
+        org = build_demo_org(sim)
+        key, secret = sim.credentials_for(org.management_account_id)
+        policy_path = out / "demo-policy.yaml"
+        expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+        write_atomic(policy_path, DEMO_POLICY.format(
+            partner=org.partner_account_id, management=org.management_account_id,
+            expires=expires))
+        click.echo(
+            f"Simulated organisation: management account {org.management_account_id}, "
+            f"members {', '.join(f'{n}={i}' for n, i in org.accounts.items())}, "
+            f"external accounts {org.external_account_id} (attacker) and "
+            f"{org.partner_account_id} (partner); {len(org.cases)} planted cases.", err=True)
+        with _demo_environment(key, secret, out):
+            code = run_scan_command(
+                profile=None, regions=[], accounts=[], org=True,
+                role_name=org.audit_role_name, external_id=None, trusted_accounts=[],
+                config_path=str(policy_path), rules_dirs=(), output_dir=str(out),
+                formats=formats, fail_on="high", remediate=remediate, dry_run=False,
+                yes=remediate, max_changes=25, stable_wait=0, concurrency=16, shard=None,
+                quiet=False,
+            )
+    click.echo(f"Reports are in {out.resolve()} (open report.html in a browser).", err=True)
+    return code
