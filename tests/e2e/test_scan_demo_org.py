@@ -65,7 +65,7 @@ def resource_name(org, case):
 
 
 def test_every_planted_case_gets_exactly_the_expected_verdicts(org_scan):
-    result, doc, _, org = org_scan
+    _result, doc, _, org = org_scan
     got = verdicts(doc)
     for case, expected in EXPECTED.items():
         name = resource_name(org, case)
