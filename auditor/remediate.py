@@ -138,7 +138,14 @@ class Applier:
         """Describe until the server is in a stable status, within the bounded wait."""
         deadline = self.monotonic() + self.stable_wait_s
         while True:
-            current = self._describe(sm, action.resource_name)
+            try:
+                current = self._describe(sm, action.resource_name)
+            except ClientError as exc:
+                if error_code(exc) not in ("ResourceNotFound", "ResourceNotFoundException"):
+                    raise
+                action.status = "skipped"
+                action.reason = "the server no longer exists"
+                return None
             status = current.get("TrackingServerStatus")
             if status in STABLE_STATUSES:
                 return current
@@ -222,6 +229,11 @@ class Applier:
             self.journal.record(action, "verify-failed", read_back=got)
 
 
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt (the one environment fact the CLI reads)."""
+    return sys.stdin.isatty()
+
+
 def confirm(actions: list[Action], yes: bool, interactive: bool) -> tuple[bool, str | None]:
     """(go ahead, reason if not): --yes, or a terminal prompt; never without either."""
     if yes:
@@ -249,7 +261,7 @@ def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_
     todo = todo[:max_changes]
     if dry_run or not todo:
         return [a.to_dict() for a in actions]
-    interactive = sys.stdin.isatty() if interactive is None else interactive
+    interactive = stdin_is_terminal() if interactive is None else interactive
     go, why = confirm(todo, yes, interactive)
     if not go:
         for a in todo:
@@ -265,6 +277,7 @@ def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_
                                                        "sagemaker"),
         journal=Journal(Path(out_dir) / JOURNAL_NAME),
         stable_wait_s=stable_wait_s,
+        poll_s=min(POLL_INTERVAL_S, max(0.05, stable_wait_s / 10)),
     )
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(todo)))) as pool:
         list(pool.map(applier.apply, todo))
