@@ -89,7 +89,11 @@ def build_document(result: ScanResult, fail_on: str, shard: tuple[int, int] | No
                      for a in result.accounts],
         "regions": regions,
         "scopes": [{"account_id": s.account_id, "region": s.region, "status": s.status,
-                    "resources": s.resources} for s in result.scopes],
+                    "resources": s.resources} for s in result.scopes
+                   if s.status != "skipped"],
+        # Offered regions that are not enabled for an account: nothing can live there.
+        "regions_not_enabled": {a.account_id: a.skipped_regions for a in result.accounts
+                                if a.skipped_regions},
         "trusted_accounts": result.trusted_accounts,
         "fail_on": fail_on,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,

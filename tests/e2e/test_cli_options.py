@@ -38,7 +38,8 @@ def test_regions_not_enabled_are_skipped_quietly(run_cli, demo_org):
     result, doc = run_cli("scan", "--account", prod, "--region", "us-east-1",
                           "--region", "af-south-1", "--format", "json", "--fail-on", "none")
     scopes = {s["region"]: s["status"] for s in doc["run"]["scopes"]}
-    assert scopes == {"us-east-1": "scanned", "af-south-1": "skipped"}
+    assert scopes == {"us-east-1": "scanned"}
+    assert doc["run"]["regions_not_enabled"] == {prod: ["af-south-1"]}
     assert doc["errors"] == []
     assert result.exit_code == 0
 
