@@ -53,7 +53,7 @@ def describe(sim, case):
 
 def test_dry_run_plans_the_fail_closed_owner_and_writes_nothing(org, tmp_path):
     sim, demo = org
-    result, doc, rem, out = scan(tmp_path, "--dry-run")
+    _result, doc, rem, out = scan(tmp_path, "--dry-run")
     assert sim.count(operation=UPDATE) == 0
     prod, shared = demo.accounts["prod"], demo.accounts["shared-services"]
     planned = {n: r["after"]["S3BucketOwnerAccountId"] for n, r in rem.items()
@@ -76,7 +76,7 @@ def test_dry_run_plans_the_fail_closed_owner_and_writes_nothing(org, tmp_path):
 
 def test_remediate_yes_updates_verifies_and_journals(org, tmp_path):
     sim, demo = org
-    result, doc, rem, out = scan(tmp_path, "--yes")
+    _result, _doc, rem, out = scan(tmp_path, "--yes")
     assert sim.count(operation=UPDATE) == len(FIXED)
     for name in FIXED:
         assert rem[name]["status"] == "verified", rem[name]
@@ -154,7 +154,7 @@ def test_server_in_flux_is_retried_within_the_bounded_wait(org, tmp_path):
     sm = sim.session_for(case.account_id, case.region).client("sagemaker")
     sm.update_mlflow_tracking_server(TrackingServerName=case.resource_name,
                                      TrackingServerSize="Medium")
-    result, _, rem, _ = scan(tmp_path, "--yes", "--stable-wait", "10")
+    _result, _, rem, _ = scan(tmp_path, "--yes", "--stable-wait", "10")
     assert rem["stuck-updating"]["status"] == "verified", rem["stuck-updating"]
     assert describe(sim, case) == (True, case.account_id)
 
