@@ -55,13 +55,27 @@ def client_config(session: boto3.Session, pool_size: int) -> Config:
 
 
 class ClientCache:
-    """Thread-safe cache of clients keyed by (account, region, service)."""
+    """Builds every client; caches those that are reused, keyed by (account, region, service).
+
+    A client used by one task only (a scope's SageMaker client, an account's one
+    DescribeRegions) is built with ``build`` and dropped with its task: an organisation
+    has tens of thousands of scopes, and keeping each scope's client alive would make
+    memory grow with the organisation rather than with the findings.
+    """
 
     def __init__(self, pool_size: int = 16) -> None:
         self._pool_size = pool_size
         self._clients: dict[tuple[str, str | None, str], Any] = {}
         self._lock = threading.Lock()
         self.built = 0  # how many clients were constructed (a benchmark figure)
+
+    def build(self, session: boto3.Session, region: str | None, service: str) -> Any:
+        """A new client that the caller owns (not cached)."""
+        client = session.client(service, region_name=region,
+                                config=client_config(session, self._pool_size))
+        with self._lock:
+            self.built += 1
+        return client
 
     def get(self, session: boto3.Session, account_id: str, region: str | None,
             service: str) -> Any:

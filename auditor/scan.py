@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor import collect
 from auditor.artifacts import ParsedUri, parse_artifact_store_uri
+from auditor.botomodels import use_lean_models
 from auditor.clients import ClientCache
 from auditor.engine import Rule, evaluate_all
 from auditor.errors import error_code, scan_error
@@ -137,15 +138,15 @@ class _Collector:
                 self.scopes[(account.account_id, region)] = ScopeResult(
                     account.account_id, region)
             self.scopes_total += len(account.regions)
-        self.group.submit(self.inventory_task, account)
+        self.group.submit(self.inventory_task, account, priority=1)
         for region in account.regions:
-            self.group.submit(self.scope_task, account, region)
+            self.group.submit(self.scope_task, account, region, priority=1)
 
     def inventory_task(self, account: Account) -> None:
         assert account.session is not None
         try:
-            s3 = self.clients.get(account.session, account.account_id,
-                                  account.session.region_name or "us-east-1", "s3")
+            s3 = self.clients.build(account.session,
+                                    account.session.region_name or "us-east-1", "s3")
             owned = list_owned_buckets(s3)
         except (ClientError, BotoCoreError) as exc:
             self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
@@ -164,7 +165,7 @@ class _Collector:
         assert account.session is not None
         scope = self.scopes[(account.account_id, region)]
         try:
-            sm = self.clients.get(account.session, account.account_id, region, "sagemaker")
+            sm = self.clients.build(account.session, region, "sagemaker")
             names = collect.list_tracking_servers(sm)
         except (ClientError, BotoCoreError) as exc:
             self._scope_failed(scope, "sagemaker:ListMlflowTrackingServers", exc)
@@ -180,6 +181,7 @@ class _Collector:
             self.group.submit(self.describe_task, account, region, sm, "server", name)
         for arn in app_arns:
             self.group.submit(self.describe_task, account, region, sm, "app", arn)
+        del sm  # the queued Describe tasks hold the only references now
         self._tick()
 
     def describe_task(self, account: Account, region: str, sm: Any, kind: str,
@@ -257,6 +259,7 @@ def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], polic
              progress: Progress | None = None, today: dt.date | None = None) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS."""
     started = dt.datetime.now(dt.UTC)
+    use_lean_models(base._session)
     clients = ClientCache(pool_size=options.concurrency)
     caller = caller_account_id(base, clients)
     accounts, org_ids = _select_accounts(base, clients, caller, options)
@@ -266,7 +269,7 @@ def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], polic
     with TaskGroup(max_workers=max(1, options.concurrency)) as group:
         state = _Collector(clients, factory, group, options.regions, progress)
         for account in accounts:
-            group.submit(state.account_task, account)
+            group.submit(state.account_task, account, priority=2)
         group.wait()
         uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in state.resources}
         proofs = _prove_buckets(group, clients, accounts, state.resources, uris,

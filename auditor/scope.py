@@ -18,6 +18,7 @@ import botocore.session
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.botomodels import use_lean_models
 from auditor.clients import ClientCache
 from auditor.errors import scan_error
 from auditor.model import ScanError
@@ -126,6 +127,7 @@ class SessionFactory:
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
         )
         bc = botocore.session.get_session()
+        use_lean_models(bc)
         # botocore has no public setter for a session's credentials object; this is the usual way
         # to hand it self-refreshing ones (boto3-refresh-session and botocore's tests do the same).
         bc._credentials = credentials
@@ -136,7 +138,7 @@ def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
     """Regions enabled for the account (``ec2:DescribeRegions`` lists only those)."""
     assert account.session is not None
     region = account.session.region_name or "us-east-1"
-    ec2 = clients.get(account.session, account.account_id, region, "ec2")
+    ec2 = clients.build(account.session, region, "ec2")
     answer = ec2.describe_regions(AllRegions=False)
     return {r["RegionName"] for r in answer["Regions"]}
 
