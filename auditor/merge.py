@@ -1,0 +1,93 @@
+"""``mlflow-audit merge``: combine the findings.json of several shards into one run.
+
+An organisation too large for one machine is scanned as ``--shard K/N`` jobs on any
+scheduler; merging their outputs gives the same document a single scan would have
+written (findings, errors, coverage, remediations, summary and exit code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from auditor import __version__
+from auditor.document import new_run_id, sort_findings, summarize
+from auditor.errors import ConfigError
+from auditor.model import SCHEMA_VERSION
+
+
+def _parse_time(value: str) -> dt.datetime:
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def merge_documents(docs: Sequence[dict[str, Any]], sources: Sequence[str],
+                    fail_on: str | None = None) -> dict[str, Any]:
+    """One findings document from shard documents; ConfigError when they do not fit."""
+    if not docs:
+        raise ConfigError("merge needs at least one findings.json")
+    seen: dict[str, str] = {}
+    for doc, source in zip(docs, sources, strict=True):
+        for account in doc["run"].get("accounts", []):
+            other = seen.setdefault(account["account_id"], source)
+            if other != source:
+                raise ConfigError(f"account {account['account_id']} is in both {other} and "
+                                  f"{source}: merge shards of one scan, not overlapping runs")
+    fail_ons = {d["run"].get("fail_on", "high") for d in docs}
+    if fail_on is None:
+        if len(fail_ons) > 1:
+            raise ConfigError(f"the inputs used different --fail-on ({', '.join(sorted(fail_ons))})"
+                              "; pass --fail-on to choose one")
+        fail_on = fail_ons.pop()
+    shards = sorted({d["run"].get("shard") for d in docs if d["run"].get("shard")})
+    if shards:
+        totals = {s.split("/")[1] for s in shards}
+        if len(totals) > 1:
+            raise ConfigError(f"the inputs come from different shard counts ({shards})")
+
+    findings = sort_findings([f for d in docs for f in d["findings"]])
+    errors = [e for d in docs for e in d.get("errors", [])]
+    runs = [d["run"] for d in docs]
+    started = min(_parse_time(r["started_at"]) for r in runs)
+    complete = all(r.get("complete", False) for r in runs)
+    missing_shards: list[str] = []
+    if shards:
+        n = int(shards[0].split("/")[1])
+        have = {int(s.split("/")[0]) for s in shards}
+        missing_shards = [f"{k}/{n}" for k in range(1, n + 1) if k not in have]
+        if missing_shards:
+            complete = False
+    not_enabled: dict[str, list[str]] = {}
+    for r in runs:
+        not_enabled.update(r.get("regions_not_enabled") or {})
+    run = {
+        "id": new_run_id(started),
+        "started_at": min(r["started_at"] for r in runs),
+        "finished_at": max(r["finished_at"] for r in runs),
+        "tool_version": __version__,
+        "caller_account_id": runs[0].get("caller_account_id"),
+        "accounts": sorted((a for r in runs for a in r.get("accounts", [])),
+                           key=lambda a: a["account_id"]),
+        "regions": sorted({g for r in runs for g in r.get("regions", [])}),
+        "scopes": sorted((s for r in runs for s in r.get("scopes", [])),
+                         key=lambda s: (s["account_id"], s["region"])),
+        "regions_not_enabled": not_enabled,
+        "trusted_accounts": sorted({t for r in runs for t in r.get("trusted_accounts", [])}),
+        "fail_on": fail_on,
+        "shard": None,
+        "merged_from": [{"run_id": r["id"], "shard": r.get("shard"), "source": s}
+                        for r, s in zip(runs, sources, strict=True)],
+        "missing_shards": missing_shards,
+        "policy": runs[0].get("policy"),
+        "expired_waivers": [w for r in runs for w in r.get("expired_waivers", [])],
+        "stats": {},
+        "complete": complete,
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": run,
+        "summary": summarize(findings, errors, complete, fail_on),
+        "findings": findings,
+        "errors": errors,
+        "remediations": [r for d in docs for r in d.get("remediations", [])],
+    }
