@@ -97,6 +97,17 @@ def main() -> None:
     ["critical", "high", "medium", "low", "info", "none"], case_sensitive=False),
     default="high", show_default=True,
     help="Exit 1 when an unmuted FAIL at or above this severity is found.")
+@click.option("--fail-on-new", is_flag=True,
+              help="Exit 1 only for such FAILs that are new since the previous run of the "
+                   "same scope (every FAIL counts as new when there is no usable history).")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="Run history database (SQLite), e.g. one shared by every nightly run; "
+                   "default: OUTPUT_DIR/history.sqlite.")
+@click.option("--no-history", is_flag=True,
+              help="Keep no run history (findings get no `change`, the report no "
+                   "'since last run').")
+@click.option("--history-keep", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Runs kept per scope in the history database; older ones are pruned.")
 @click.option("--remediate", is_flag=True,
               help="Fix what can be fixed safely with UpdateMlflowTrackingServer.")
 @click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
@@ -151,6 +162,60 @@ def report(findings_file: str, output_dir: str | None, formats: list[str]) -> No
         click.echo(str(path))
 
 
+@main.command("history")
+@click.option("--history", "history_path", default="./mlflow-audit-out/history.sqlite",
+              show_default=True, type=click.Path(dir_okay=False),
+              help="Run history database written by `scan`.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most this many runs (newest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
+    """List past runs: scope, counts, new and resolved findings, FAIL trend."""
+    import json
+
+    from auditor.history import HistoryError, format_table, list_runs
+
+    try:
+        records = list_runs(Path(history_path), limit=limit)
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for line in format_table(records):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("findings_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False),
+              help="Where the merged reports are written.")
+@click.option("--format", "formats", default="json,csv,html", show_default=True,
+              callback=_formats, help="Comma list of json, csv, html.")
+@click.option("--fail-on", type=click.Choice(
+    ["critical", "high", "medium", "low", "info", "none"], case_sensitive=False),
+    help="Threshold for the merged exit code; default: the one the shards used.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
+def merge(findings_files: tuple[str, ...], output_dir: str, formats: list[str],
+          fail_on: str | None, quiet: bool) -> None:
+    """Combine the findings.json of --shard K/N runs into one run and its reports.
+
+    Exits like scan: 1 for a FAIL at or above --fail-on, 3 when a shard is missing or
+    incomplete, 0 otherwise.
+    """
+    from auditor.document import load_document
+    from auditor.merge import merge_documents
+    from auditor.outputs import prepare_output_dir, write_outputs
+
+    docs = [load_document(path) for path in findings_files]
+    merged = merge_documents(docs, findings_files, fail_on.lower() if fail_on else None)
+    out = prepare_output_dir(output_dir)
+    written = write_outputs(merged, out, formats)
+    if not quiet:
+        print_summary(merged, written)
+    sys.exit(int(merged["summary"]["exit_code"]))
+
+
 @main.command()
 @click.option("--output-dir", default="./mlflow-audit-demo", show_default=True,
               type=click.Path(file_okay=False), help="Where the demo reports are written.")
@@ -185,9 +250,22 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
         n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
         if n:
             click.echo(f"remediation: {n} {rem_status}", err=True)
+    _print_history(doc)
     click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", err=True)
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+def _print_history(doc: dict[str, Any]) -> None:
+    history = doc.get("history")
+    if not isinstance(history, dict) or "error" in history:
+        return  # no history kept, or its failure was already reported as a warning
+    since = (f"since run {history['previous_run_id']}" if history["previous_run_id"]
+             else "first run of this scope")
+    click.echo(f"history ({since}): {history['new']} new, {history['unchanged']} unchanged, "
+               f"{len(history['resolved'])} resolved", err=True)
+    if doc["run"].get("fail_on_new"):
+        click.echo("--fail-on-new: only new FAILs decide the exit code", err=True)
 
 
 __all__ = ["ConfigError", "main", "print_summary"]

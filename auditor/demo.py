@@ -92,6 +92,8 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
                 formats=formats, fail_on="high", remediate=remediate, dry_run=False,
                 yes=remediate, max_changes=25, stable_wait=0, concurrency=16, shard=None,
                 quiet=False,
+                # a fresh simulated organisation each time: nothing to compare with
+                no_history=True,
             )
     click.echo(f"Reports are in {out.resolve()} (open report.html in a browser).", err=True)
     return code

@@ -43,6 +43,20 @@ def exit_code(findings: list[dict[str, Any]], complete: bool, fail_on: str) -> i
     return 0 if complete else 3
 
 
+def gate_on_new(doc: dict[str, Any], history_ok: bool) -> None:
+    """``--fail-on-new``: exit 1 only for qualifying FAILs whose ``change`` is ``new``.
+
+    Without a usable history every FAIL counts as new (fail safe: the same exit code as
+    plain ``--fail-on``). The verdict keeps describing every finding; only the exit
+    code is gated.
+    """
+    findings = doc["findings"]
+    if history_ok:
+        findings = [f for f in findings if f.get("change") == "new"]
+    run = doc["run"]
+    doc["summary"]["exit_code"] = exit_code(findings, bool(run["complete"]), run["fail_on"])
+
+
 def summarize(findings: list[dict[str, Any]], errors: list[dict[str, Any]], complete: bool,
               fail_on: str) -> dict[str, Any]:
     by_status = Counter(f["status"] for f in findings)
@@ -73,8 +87,12 @@ def new_run_id(started: Any) -> str:
 
 def build_document(result: ScanResult, fail_on: str, shard: tuple[int, int] | None = None,
                    remediations: list[dict[str, Any]] | None = None,
-                   policy_source: str | None = None) -> dict[str, Any]:
-    findings = sort_findings([f.to_dict() for f in result.findings])
+                   policy_source: str | None = None,
+                   fail_on_new: bool = False) -> dict[str, Any]:
+    # ``change`` is filled by auditor.history when a run history is kept.
+    for f in result.findings:  # in place: an organisation's findings are not copied
+        f.setdefault("change", None)
+    findings = sort_findings(result.findings)
     errors = [e.to_dict() for e in result.errors]
     failed_accounts = {a.account_id for a in result.accounts if a.error is not None}
     regions = sorted({s.region for s in result.scopes if s.status != "skipped"})
@@ -96,6 +114,7 @@ def build_document(result: ScanResult, fail_on: str, shard: tuple[int, int] | No
                                 if a.skipped_regions},
         "trusted_accounts": result.trusted_accounts,
         "fail_on": fail_on,
+        "fail_on_new": fail_on_new,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "policy": policy_source,
         "expired_waivers": result.expired_waivers,

@@ -23,7 +23,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from auditor.errors import ConfigError
-from auditor.model import RESOURCE_TYPES, Finding, Severity, Status
+from auditor.model import RESOURCE_TYPES, Severity, Status
 from auditor.policy import Policy
 from auditor.resources import data_dir
 
@@ -145,6 +145,16 @@ def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
     return list(rules.values())
 
 
+_SHARED: dict[str, str] = {}
+
+
+def _shared(text: str) -> str:
+    """One object per distinct string: fix commands repeat across a resource's checks."""
+    if len(_SHARED) > 200_000:
+        _SHARED.clear()
+    return _SHARED.setdefault(text, text)
+
+
 def _render(template: Any, context: dict[str, Any]) -> str:
     return " ".join(template.render(**context).split())
 
@@ -167,6 +177,15 @@ def evaluate(rule: Rule, facts: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
+    """The proof a verdict rests on; items are shared by a resource's findings."""
+    cache = facts.setdefault("_evidence", {})
+    kinds = tuple(sorted({p.split(".")[0] for p in rule.reads}))
+    if kinds not in cache:
+        cache[kinds] = _build_evidence(facts, rule)
+    return cache[kinds]
+
+
+def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     resource = facts["resource"]
     items: list[dict[str, Any]] = []
     if any(p.startswith("resource.") for p in rule.reads):
@@ -195,7 +214,7 @@ def _evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
 
 
 def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
-                 today: dt.date) -> tuple[Finding, dict[str, Any] | None]:
+                 today: dt.date) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One finding, with the policy's severity override and waivers applied.
 
     Returns the finding and, when an expired waiver matched it, that waiver's record.
@@ -215,39 +234,41 @@ def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
             expired_record = expired.to_dict()
             message = (f"{message} The waiver for it expired on "
                        f"{expired.expires.isoformat()}.")
-    finding = Finding(
-        check_id=rule.id,
-        title=rule.title,
-        status=status,
-        severity=severity,
-        account_id=resource["account_id"],
-        region=resource["region"],
-        resource_type=resource["type"],
-        resource_name=resource["name"],
-        resource_arn=resource["arn"],
-        artifact_store_uri=resource["artifact_store_uri"],
-        bucket=facts["uri"]["bucket"],
-        expected_owner=facts["expected_owner"],
-        actual_owner=facts["bucket"]["owner_account_id"],
-        message=message,
-        evidence=_evidence(facts, rule),
-        remediation={
-            "text": _render(rule.fix_text, facts),
-            "command": _render(rule.fix_command, facts),
+    # A plain dict in the findings.json shape (docs/findings-schema.md): the document is
+    # built from these without copying, which matters at organisation scale.
+    finding = {
+        "check_id": rule.id,
+        "title": rule.title,
+        "status": status,
+        "severity": severity,
+        "account_id": resource["account_id"],
+        "region": resource["region"],
+        "resource_type": resource["type"],
+        "resource_name": resource["name"],
+        "resource_arn": resource["arn"],
+        "artifact_store_uri": resource["artifact_store_uri"],
+        "bucket": facts["uri"]["bucket"],
+        "expected_owner": facts["expected_owner"],
+        "actual_owner": facts["bucket"]["owner_account_id"],
+        "message": message,
+        "risk": rule.risk,
+        "evidence": _evidence(facts, rule),
+        "remediation": {
+            "text": _shared(_render(rule.fix_text, facts)),
+            "command": _shared(_render(rule.fix_command, facts)),
             "auto": rule.fix_auto and resource["type"] == "mlflow-tracking-server"
             and facts["fix"]["owner"] is not None,
         },
-        risk=rule.risk,
-        muted_reason=muted_reason,
-    )
+        "muted_reason": muted_reason,
+    }
     return finding, expired_record
 
 
 def evaluate_all(rules: Iterable[Rule], facts_list: Iterable[dict[str, Any]], policy: Policy,
-                 today: dt.date) -> tuple[list[Finding], list[dict[str, Any]]]:
+                 today: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every applicable (resource, enabled check) pair, and the expired waivers met."""
     active = [r for r in rules if r.id not in policy.disabled_checks]
-    findings: list[Finding] = []
+    findings: list[dict[str, Any]] = []
     expired: dict[int, dict[str, Any]] = {}
     for facts in facts_list:
         for rule in active:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -77,7 +78,13 @@ _CSP_TEMPLATE = (
 
 
 def render_html(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> str:
-    """Return ``report.html`` for the parsed findings document ``doc``.
+    """Return ``report.html`` for the parsed findings document ``doc`` (see render_html_chunks)."""
+    return "".join(render_html_chunks(doc, static_limit=static_limit))
+
+
+def render_html_chunks(doc: dict[str, Any], *,
+                       static_limit: int = STATIC_LIMIT) -> Iterator[str]:
+    """``report.html`` in chunks, so a large report is never one string in memory.
 
     ``doc`` follows docs/findings-schema.md; unknown fields are ignored and missing
     optional ones (``summary``, ``errors``, ``remediations``, ``history``) are tolerated.
@@ -94,15 +101,33 @@ def render_html(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> str
             script_hashes=f"{_script_hash(_HEAD_SCRIPT)} {_script_hash(script)}"
         ),
     )
-    return env.get_template("report.html.j2").render(**context)
+    return env.get_template("report.html.j2").generate(**context)
 
 
 def findings_data_json(findings: list[dict[str, Any]]) -> str:
+    """The ``findings-data`` block as one string (see findings_data_chunks)."""
+    return "".join(findings_data_chunks(findings))
+
+
+def _escape_script_json(text: str) -> str:
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def findings_data_chunks(findings: list[dict[str, Any]],
+                         rows_per_chunk: int = 1000) -> Iterator[str]:
     """Encode findings for the ``findings-data`` block, safe inside ``<script>``.
 
     Strings are interned in one table (titles, risks, accounts, ... repeat across
     thousands of findings); ``<``, ``>`` and ``&`` are escaped as ``\\u003c`` etc. so no
-    data can close the element or open a comment.
+    data can close the element or open a comment. Rows are encoded as they are read and
+    the string table is written after them, so a large report never holds its data
+    block, or a list of its rows, in memory at once.
     """
     table = _Interner()
 
@@ -111,9 +136,14 @@ def findings_data_json(findings: list[dict[str, Any]]) -> str:
             return None
         return table[value if isinstance(value, str) else json.dumps(value)]
 
+    def dumps(value: Any) -> str:
+        return _escape_script_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
     fields = _INTERNED_FIELDS[:-2]
-    rows = []
-    for f in findings:
+    yield dumps({"version": 1, "fields": list(_DATA_FIELDS),
+                 "evidence_fields": list(_EVIDENCE_FIELDS)})[:-1] + ',"rows":['
+    batch: list[str] = []
+    for n, f in enumerate(findings):
         rem = f.get("remediation") or {}
         row: list[Any] = [ix(f.get(name)) for name in fields]
         row.append(ix(rem.get("command")))
@@ -132,22 +162,12 @@ def findings_data_json(findings: list[dict[str, Any]]) -> str:
                 if isinstance(ev, dict)
             ]
         )
-        rows.append(row)
-    payload = {
-        "version": 1,
-        "fields": list(_DATA_FIELDS),
-        "evidence_fields": list(_EVIDENCE_FIELDS),
-        "strings": list(table),
-        "rows": rows,
-    }
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return (
-        text.replace("&", "\\u0026")
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+        batch.append(("," if n else "") + dumps(row))
+        if len(batch) >= rows_per_chunk:
+            yield "".join(batch)
+            batch = []
+    yield "".join(batch) + '],"strings":'
+    yield dumps(list(table)) + "}"
 
 
 # --------------------------------------------------------------------------- internals
@@ -286,7 +306,7 @@ def _build_context(doc: dict[str, Any], *, static_limit: int) -> dict[str, Any]:
         "filter_checks": options("check_id"),
         "filter_accounts": options("account_id"),
         "filter_regions": options("region"),
-        "findings_json": findings_data_json(findings),
+        "findings_json": findings_data_chunks(findings),
     }
 
 

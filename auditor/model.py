@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 TRACKING_SERVER = "mlflow-tracking-server"
 MLFLOW_APP = "mlflow-app"
@@ -112,28 +112,3 @@ class BucketProof:
     namespace_account_id: str | None = None  # from an account regional namespace name
     evidence: list[Evidence] = field(default_factory=list)
     unknown_reason: str | None = None
-
-
-@dataclass(slots=True)
-class Finding:
-    check_id: str
-    status: str
-    severity: str
-    account_id: str
-    region: str
-    resource_type: str
-    resource_name: str
-    resource_arn: str
-    artifact_store_uri: str | None
-    bucket: str | None
-    expected_owner: str | None
-    actual_owner: str | None
-    message: str
-    evidence: list[dict[str, Any]]
-    remediation: dict[str, Any]
-    title: str = ""
-    risk: str = ""
-    muted_reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,16 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: str) -> None:
+def write_atomic(path: Path, data: str | Iterable[str]) -> None:
+    """Write ``data`` (a string, or chunks of one) to ``path`` all at once or not at all."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would differ from a normal file
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
+            if isinstance(data, str):
+                fh.write(data)
+            else:
+                fh.writelines(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -101,26 +105,37 @@ def findings_frame(doc: dict[str, Any]) -> pd.DataFrame:
     return frame.map(neutralise)
 
 
-def render_csv(doc: dict[str, Any]) -> str:
-    return findings_frame(doc).to_csv(index=False, lineterminator="\r\n")
+CSV_CHUNK_ROWS = 5000
 
 
-def render_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
+def render_csv(doc: dict[str, Any]) -> Iterator[str]:
+    """findings.csv in chunks of rows (pandas per chunk), header once."""
+    findings = doc["findings"]
+    for start in range(0, max(len(findings), 1), CSV_CHUNK_ROWS):
+        part = {**doc, "findings": findings[start:start + CSV_CHUNK_ROWS]}
+        yield findings_frame(part).to_csv(index=False, header=start == 0,
+                                          lineterminator="\r\n")
+
+
+def render_json(doc: dict[str, Any]) -> Iterator[str]:
+    """findings.json in chunks: an organisation's findings never sit in memory as text."""
+    yield from json.JSONEncoder(indent=2, default=str).iterencode(doc)
+    yield "\n"
 
 
 def write_outputs(doc: dict[str, Any], out_dir: Path, formats: Iterable[str]) -> list[Path]:
     """Write the requested renderings; returns the paths written."""
     written = []
     for fmt in formats:
+        text: str | Iterable[str]
         if fmt == "json":
             text = render_json(doc)
         elif fmt == "csv":
             text = render_csv(doc)
         elif fmt == "html":
-            from auditor.html_report import render_html  # jinja templates load lazily
+            from auditor.html_report import render_html_chunks  # templates load lazily
 
-            text = render_html(doc)
+            text = render_html_chunks(doc)
         else:  # validated by the CLI; a guard for library callers
             raise ConfigError(f"unknown output format {fmt!r}")
         path = out_dir / FILENAMES[fmt]

@@ -10,9 +10,10 @@ import boto3
 import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from auditor.document import build_document
+from auditor.document import build_document, gate_on_new
 from auditor.engine import load_rules
 from auditor.errors import ConfigError, error_code, error_message
+from auditor.history import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run, scope_key
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
 from auditor.scan import ScanOptions, ScanResult, run_scan
@@ -60,9 +61,38 @@ def execute_scan(session: boto3.Session, options: ScanOptions, rules: list[Any],
         progress.close()
 
 
+def record_history(doc: dict[str, Any], kw: dict[str, Any], out_dir: Path) -> bool:
+    """Add ``change`` and ``history`` to ``doc``; True when the history could be used.
+
+    A history failure (corrupt or locked database) is a one-line warning and a
+    ``history.error`` note: the reports are still written and the exit code is unchanged
+    (``--fail-on-new`` then counts every FAIL as new).
+    """
+    if kw.get("no_history"):
+        return False
+    path = Path(kw.get("history_path") or out_dir / HISTORY_FILENAME)
+    run = doc["run"]
+    key = scope_key(org=kw["org"], accounts=kw["accounts"], regions=kw["regions"],
+                    shard=run["shard"], caller=run["caller_account_id"])
+    try:
+        record_run(path, doc, key, keep=kw.get("history_keep") or DEFAULT_KEEP)
+        return True
+    except HistoryError as exc:
+        doc["history"] = {"error": str(exc), "database": str(path), "scope_key": key}
+        note = ""
+        if kw.get("fail_on_new"):
+            note = "; --fail-on-new counts every FAIL as new"
+            doc["history"]["fail_on_new"] = "history unavailable: every FAIL counted as new"
+        click.echo(f"warning: {exc}; reports are written without history{note}", err=True)
+        return False
+
+
 def run_scan_command(**kw: Any) -> int:
     if (kw["dry_run"] or kw["yes"]) and not kw["remediate"]:
         raise click.UsageError("--dry-run and --yes only apply with --remediate")
+    if kw.get("no_history") and (kw.get("history_path") or kw.get("fail_on_new")):
+        raise click.UsageError("--no-history cannot be combined with --history or "
+                               "--fail-on-new (which needs the previous run)")
     out_dir = prepare_output_dir(kw["output_dir"])
     rules = load_rules(kw["rules_dirs"])
     policy = (load_policy(kw["config_path"], {r.id for r in rules}) if kw["config_path"]
@@ -85,7 +115,11 @@ def run_scan_command(**kw: Any) -> int:
                                        concurrency=kw["concurrency"], quiet=kw["quiet"],
                                        stable_wait_s=kw["stable_wait"])
     doc = build_document(result, kw["fail_on"].lower(), shard=kw["shard"],
-                         remediations=remediations, policy_source=policy.source)
+                         remediations=remediations, policy_source=policy.source,
+                         fail_on_new=bool(kw.get("fail_on_new")))
+    history_ok = record_history(doc, kw, Path(out_dir))
+    if kw.get("fail_on_new"):
+        gate_on_new(doc, history_ok)
     written = write_outputs(doc, Path(out_dir), kw["formats"])
     if not kw["quiet"]:
         from auditor.cli import print_summary

@@ -25,7 +25,7 @@ from auditor.clients import ClientCache
 from auditor.engine import Rule, evaluate_all
 from auditor.errors import error_code, scan_error
 from auditor.facts import TrustContext, build_facts
-from auditor.model import BucketProof, Finding, Resource, ScanError
+from auditor.model import BucketProof, Resource, ScanError
 from auditor.ownership import list_owned_buckets, prove_bucket
 from auditor.policy import Policy
 from auditor.scope import (
@@ -70,7 +70,7 @@ class ScanResult:
     resources: list[Resource]
     proofs: dict[str, BucketProof]
     facts: list[dict[str, Any]]
-    findings: list[Finding]
+    findings: list[dict[str, Any]]  # findings.json shape, see docs/findings-schema.md
     errors: list[ScanError]
     expired_waivers: list[dict[str, Any]]
     trusted_accounts: list[str]
@@ -121,12 +121,23 @@ class _Collector:
         if self.progress:
             self.progress("scope", done, total)
 
-    def account_task(self, account: Account) -> None:
+    def account_task(self, account: Account, scan_resources: bool = True) -> None:
+        """Credentials, then the bucket inventory and (unless inventory-only) the scopes.
+
+        With ``--shard`` the accounts of other shards are still inventoried (one
+        ListBuckets each), so a bucket owned by an account of another shard is proven
+        by its owner's list rather than left unknown: every shard sees the whole
+        organisation's ownership map, and merged shards agree with a single scan.
+        """
         try:
             account.session = self.factory.session_for(account)
         except (ClientError, BotoCoreError) as exc:
             account.error = scan_error(account.account_id, None, "sts:AssumeRole", exc)
-            self._error(account.error)
+            if scan_resources:
+                self._error(account.error)
+            return
+        if not scan_resources:
+            self.group.submit(self.inventory_task, account, scan_resources, priority=1)
             return
         for err in resolve_regions(account, self.clients, self.requested_regions or None):
             self._error(err)
@@ -138,18 +149,19 @@ class _Collector:
                 self.scopes[(account.account_id, region)] = ScopeResult(
                     account.account_id, region)
             self.scopes_total += len(account.regions)
-        self.group.submit(self.inventory_task, account, priority=1)
+        self.group.submit(self.inventory_task, account, True, priority=1)
         for region in account.regions:
             self.group.submit(self.scope_task, account, region, priority=1)
 
-    def inventory_task(self, account: Account) -> None:
+    def inventory_task(self, account: Account, report_errors: bool = True) -> None:
         assert account.session is not None
         try:
             s3 = self.clients.build(account.session,
                                     account.session.region_name or "us-east-1", "s3")
             owned = list_owned_buckets(s3)
         except (ClientError, BotoCoreError) as exc:
-            self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
+            if report_errors:  # another shard's account: that shard reports it
+                self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
             return
         with self.lock:
             self.inventories[account.account_id] = owned
@@ -206,8 +218,8 @@ class _Collector:
 
 
 def _select_accounts(base: boto3.Session, clients: ClientCache, caller: str,
-                     options: ScanOptions) -> tuple[list[Account], list[str]]:
-    """Accounts in scope, and the Organization's account ids (trusted) when --org."""
+                     options: ScanOptions) -> tuple[list[Account], list[Account], list[str]]:
+    """(accounts to scan, other accounts to inventory only, Organization account ids)."""
     org_ids: list[str] = []
     accounts: dict[str, Account] = {}
     if options.org:
@@ -219,10 +231,12 @@ def _select_accounts(base: boto3.Session, clients: ClientCache, caller: str,
     if not accounts:
         accounts[caller] = Account(account_id=caller)
     selected = sorted(accounts.values(), key=lambda a: a.account_id)
+    others: list[Account] = []
     if options.shard:
         k, n = options.shard
+        others = [a for a in selected if shard_of(a.account_id, n) != k]
         selected = [a for a in selected if shard_of(a.account_id, n) == k]
-    return selected, org_ids
+    return selected, others, org_ids
 
 
 def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Account],
@@ -262,14 +276,16 @@ def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], polic
     use_lean_models(base._session)
     clients = ClientCache(pool_size=options.concurrency)
     caller = caller_account_id(base, clients)
-    accounts, org_ids = _select_accounts(base, clients, caller, options)
+    accounts, inventory_only, org_ids = _select_accounts(base, clients, caller, options)
     factory = SessionFactory(base, clients, caller, options.role_name, options.external_id)
     trusted = sorted({*options.trusted_accounts, *policy.trusted_accounts, *org_ids})
 
     with TaskGroup(max_workers=max(1, options.concurrency)) as group:
         state = _Collector(clients, factory, group, options.regions, progress)
         for account in accounts:
-            group.submit(state.account_task, account, priority=2)
+            group.submit(state.account_task, account, True, priority=2)
+        for account in inventory_only:
+            group.submit(state.account_task, account, False, priority=2)
         group.wait()
         uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in state.resources}
         proofs = _prove_buckets(group, clients, accounts, state.resources, uris,

@@ -37,7 +37,7 @@ def test_csv_has_one_row_per_finding_and_no_live_formula():
                                 message="+cmd|' /C calc'!A0"),
                         finding(status="PASS", severity="high", resource_name="b")],
            "remediations": []}
-    rows = list(csv.DictReader(io.StringIO(render_csv(doc))))
+    rows = list(csv.DictReader(io.StringIO("".join(render_csv(doc)))))
     assert len(rows) == 2
     assert rows[0]["resource_name"].startswith("'=")
     assert rows[0]["message"].startswith("'+")
@@ -45,6 +45,15 @@ def test_csv_has_one_row_per_finding_and_no_live_formula():
     for row in rows:
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@"))
+
+
+def test_csv_is_written_in_chunks_with_one_header(monkeypatch):
+    monkeypatch.setattr("auditor.outputs.CSV_CHUNK_ROWS", 2)
+    doc = {"findings": [finding(resource_name=f"r{i}") for i in range(5)], "remediations": []}
+    chunks = list(render_csv(doc))
+    assert len(chunks) == 3
+    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert [r["resource_name"] for r in rows] == [f"r{i}" for i in range(5)]
 
 
 def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):

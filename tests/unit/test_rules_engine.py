@@ -34,7 +34,7 @@ def verdicts(resource, proof, trusted=(OWN, CENTRAL, OTHER_MEMBER),
     trust = TrustContext(frozenset(trusted), frozenset(inventoried))
     facts = build_facts(resource, uri, proof, trust)
     findings, _ = evaluate_all(RULES, [facts], policy or Policy(), TODAY)
-    return {f.check_id: (f.status, f.severity) for f in findings}, findings
+    return {f["check_id"]: (f["status"], f["severity"]) for f in findings}, findings
 
 
 def owned(name, owner, inventoried=(OWN, CENTRAL, OTHER_MEMBER)):
@@ -55,7 +55,7 @@ def test_compliant_server_passes_every_ownership_check():
 def test_absent_verification_is_a_failure_not_unknown():
     v, findings = verdicts(server(verification=None), owned("ml-bucket", OWN))
     assert v["mlflow_s3_owner_verification_enabled"] == ("FAIL", "high")
-    msg = next(f.message for f in findings if f.check_id == "mlflow_s3_owner_verification_enabled")
+    msg = next(f["message"] for f in findings if f["check_id"] == "mlflow_s3_owner_verification_enabled")
     assert "predates the setting" in msg
 
 
@@ -66,9 +66,9 @@ def test_missing_bucket_fails_exists_and_leaves_owner_checks_unknown():
     assert v["mlflow_artifact_bucket_exists"] == ("FAIL", "critical")
     assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
     assert v["mlflow_artifact_bucket_owner_trusted"][0] == "UNKNOWN"
-    unknown = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_owner_trusted")
-    assert "does not exist" in unknown.message
-    assert unknown.actual_owner is None
+    unknown = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert "does not exist" in unknown["message"]
+    assert unknown["actual_owner"] is None
 
 
 def test_missing_bucket_in_trusted_namespace_is_high_not_critical():
@@ -92,9 +92,9 @@ def test_sniped_bucket_unproven_owner_fails_by_exclusion_when_all_trusted_invent
     v, findings = verdicts(server(), proof)
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("FAIL", "critical")
     assert v["mlflow_s3_expected_owner_matches_bucket"] == ("FAIL", "high")
-    f = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_owner_trusted")
-    assert f.actual_owner is None
-    assert "outside the trusted set" in f.message
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert f["actual_owner"] is None
+    assert "outside the trusted set" in f["message"]
 
 
 def test_unproven_owner_is_unknown_when_a_trusted_account_was_not_inventoried():
@@ -110,20 +110,20 @@ def test_proven_untrusted_owner_fails_owner_trusted():
     v, findings = verdicts(server(pinned=STRANGER), owned("ml-bucket", STRANGER))
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("FAIL", "critical")
     assert v["mlflow_s3_expected_owner_matches_bucket"] == ("PASS", "high")
-    f = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_owner_trusted")
-    assert f.actual_owner == STRANGER
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert f["actual_owner"] == STRANGER
     # the fix never pins the untrusted owner: it fails closed to the server's account
-    assert f"--s3-bucket-owner-account-id {OWN}" in f.remediation["command"]
+    assert f"--s3-bucket-owner-account-id {OWN}" in f["remediation"]["command"]
 
 
 def test_wrong_pinned_owner_fails_match_and_fix_pins_proven_trusted_owner():
     v, findings = verdicts(server(pinned=OTHER_MEMBER), owned("ml-bucket", CENTRAL))
     assert v["mlflow_s3_expected_owner_matches_bucket"] == ("FAIL", "high")
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("PASS", "critical")
-    f = next(f for f in findings if f.check_id == "mlflow_s3_expected_owner_matches_bucket")
-    assert f.expected_owner == OTHER_MEMBER and f.actual_owner == CENTRAL
-    assert f"--s3-bucket-owner-account-id {CENTRAL}" in f.remediation["command"]
-    assert f.remediation["auto"] is True
+    f = next(f for f in findings if f["check_id"] == "mlflow_s3_expected_owner_matches_bucket")
+    assert f["expected_owner"] == OTHER_MEMBER and f["actual_owner"] == CENTRAL
+    assert f"--s3-bucket-owner-account-id {CENTRAL}" in f["remediation"]["command"]
+    assert f["remediation"]["auto"] is True
 
 
 def test_invalid_uri_fails_uri_check_and_everything_bucket_related_is_unknown():
@@ -133,9 +133,9 @@ def test_invalid_uri_fails_uri_check_and_everything_bucket_related_is_unknown():
                   "mlflow_s3_expected_owner_matches_bucket",
                   "mlflow_artifact_bucket_account_namespace"):
         assert v[check][0] == "UNKNOWN", check
-    f = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_exists")
-    assert "names no S3 bucket" in f.message
-    assert f.remediation["auto"] is False
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_exists")
+    assert "names no S3 bucket" in f["message"]
+    assert f["remediation"]["auto"] is False
 
 
 def test_apps_get_no_verification_or_expected_owner_check():
@@ -157,8 +157,8 @@ def test_policy_disables_checks_overrides_severity_and_waives():
     assert "mlflow_artifact_bucket_account_namespace" not in v
     assert v["mlflow_s3_owner_verification_enabled"] == ("FAIL", "critical")
     assert v["mlflow_artifact_bucket_exists"][0] == "MUTED"
-    muted = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_exists")
-    assert muted.muted_reason.startswith("being rebuilt")
+    muted = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_exists")
+    assert muted["muted_reason"].startswith("being rebuilt")
 
 
 def test_evidence_of_bucket_checks_comes_from_the_proof():
@@ -167,9 +167,9 @@ def test_evidence_of_bucket_checks_comes_from_the_proof():
     proof = owned("ml-bucket", CENTRAL)
     proof.evidence.append(Evidence("s3:ListBuckets", CENTRAL, "listed", {}, "owns it"))
     _, findings = verdicts(server(pinned=CENTRAL), proof)
-    f = next(f for f in findings if f.check_id == "mlflow_artifact_bucket_owner_trusted")
-    assert f.evidence[-1]["call"] == "s3:ListBuckets"
-    assert f.evidence[-1]["as_account"] == CENTRAL
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert f["evidence"][-1]["call"] == "s3:ListBuckets"
+    assert f["evidence"][-1]["as_account"] == CENTRAL
 
 
 def test_rule_validation_names_the_file():

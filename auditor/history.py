@@ -1,0 +1,384 @@
+"""Run history in an embedded SQLite database: what is new and what was resolved.
+
+Nightly audits answer "what changed since yesterday?" by comparing a run with the
+previous run of the same *scope* (what was asked to be audited, see ``scope_key``).
+A finding's identity is ``(check_id, resource_arn)``. Only problem findings (FAIL,
+UNKNOWN, MUTED) are stored: a diff needs nothing else, and PASS rows would dominate the
+file. A run is recorded in one transaction (read the previous run, insert this one,
+prune old runs), so concurrent runs sharing one database serialize cleanly.
+
+docs/history.md explains the semantics for users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HISTORY_FILENAME = "history.sqlite"
+DEFAULT_KEEP = 90
+TIMEOUT_ENV = "MLFLOW_AUDIT_HISTORY_TIMEOUT"
+DEFAULT_TIMEOUT_S = 30.0
+APPLICATION_ID = 0x4D4C4155  # "MLAU" in the SQLite header: proves the file is ours
+DB_VERSION = 1
+PROBLEM_STATUSES = frozenset({"FAIL", "UNKNOWN", "MUTED"})
+RESOLVED_FIELDS = ("check_id", "status", "severity", "account_id", "region", "resource_type",
+                   "resource_name", "resource_arn", "message")
+_COUNTED = ("FAIL", "UNKNOWN", "MUTED", "PASS")
+
+Identity = tuple[str, str]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           TEXT NOT NULL UNIQUE,
+  started_at   TEXT NOT NULL,
+  finished_at  TEXT,
+  scope_key    TEXT NOT NULL,
+  accounts     TEXT NOT NULL,  -- JSON list of account ids in scope
+  regions      TEXT NOT NULL,  -- JSON list of regions covered
+  shard        TEXT,
+  tool_version TEXT,
+  complete     INTEGER NOT NULL,
+  n_fail       INTEGER NOT NULL,
+  n_unknown    INTEGER NOT NULL,
+  n_muted      INTEGER NOT NULL,
+  n_pass       INTEGER NOT NULL,
+  n_new        INTEGER NOT NULL,
+  n_resolved   INTEGER NOT NULL,
+  previous_run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_scope ON runs (scope_key, started_at, seq);
+CREATE TABLE IF NOT EXISTS findings (
+  run_seq       INTEGER NOT NULL REFERENCES runs (seq),
+  check_id      TEXT NOT NULL,
+  resource_arn  TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  severity      TEXT NOT NULL,
+  account_id    TEXT,
+  region        TEXT,
+  resource_type TEXT,
+  resource_name TEXT,
+  message       TEXT,
+  PRIMARY KEY (run_seq, check_id, resource_arn)
+);
+"""
+
+
+class HistoryError(Exception):
+    """The history database cannot be used; the message is one line for the user."""
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def identity(finding: dict[str, Any]) -> Identity:
+    """Two findings are "the same" across runs when check and resource match."""
+    return (str(finding["check_id"]), str(finding["resource_arn"]))
+
+
+def scope_key(*, org: bool, accounts: Iterable[str], regions: Iterable[str],
+              shard: str | None, caller: str) -> str:
+    """A stable, readable key for "what this run was asked to audit".
+
+    Built from the request, not from what was discovered: a nightly ``--org`` run stays
+    comparable when an account joins the organisation or a region is enabled (their
+    findings are simply new). Without ``--account``/``--org`` the caller's account is
+    the scope, so that it matches ``--account <caller>``.
+    """
+    listed = ",".join(sorted(set(accounts) or {caller}))
+    who = f"org:{caller}" if org else f"accounts:{listed}"
+    where = "regions:" + (",".join(sorted(set(regions))) or "*")
+    return f"{who}|{where}|shard:{shard or '-'}"
+
+
+def change_for(status: str, previous_status: str | None) -> str | None:
+    """``new``, ``unchanged`` or None (PASS) for a finding, given its previous status.
+
+    A problem is new when its identity was PASS or absent in the previous run, and also
+    when it is a FAIL that was only UNKNOWN before (newly proven). Waiving a finding
+    (FAIL -> MUTED) or a waiver expiring (MUTED -> FAIL) is not new: the problem was known.
+    """
+    if status not in PROBLEM_STATUSES:
+        return None
+    if previous_status not in PROBLEM_STATUSES:
+        return "new"
+    if status == "FAIL" and previous_status == "UNKNOWN":
+        return "new"
+    return "unchanged"
+
+
+@dataclass
+class Diff:
+    """The comparison of a run with its predecessor."""
+
+    changes: dict[Identity, str | None] = field(default_factory=dict)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    not_rechecked: int = 0
+
+    def count(self, change: str) -> int:
+        return sum(1 for c in self.changes.values() if c == change)
+
+
+def diff_findings(current: list[dict[str, Any]], previous: dict[Identity, dict[str, Any]],
+                  scanned: set[tuple[str, str]]) -> Diff:
+    """Compare this run's findings with the previous run's problem findings.
+
+    ``previous`` maps identity to the previous problem finding (empty for a first run).
+    A previous problem is resolved when it is PASS now, or absent now while its
+    (account, region) was read successfully in this run; absent from a scope that could
+    not be read (or is no longer in scope) it is only counted in ``not_rechecked``: an
+    incomplete scan must never look like a fix.
+    """
+    result = Diff()
+    now: dict[Identity, str] = {}
+    for f in current:
+        key = identity(f)
+        now[key] = f["status"]
+        prev = previous.get(key)
+        result.changes[key] = change_for(f["status"], prev["status"] if prev else None)
+    for key, prev in sorted(previous.items()):
+        status = now.get(key)
+        if status in PROBLEM_STATUSES:
+            continue
+        if status is None and (prev.get("account_id"), prev.get("region")) not in scanned:
+            result.not_rechecked += 1
+            continue
+        item = {k: prev.get(k) for k in RESOLVED_FIELDS}
+        item["now"] = status  # "PASS", or None when the finding is gone
+        result.resolved.append(item)
+    return result
+
+
+def scanned_scopes(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(account, region) pairs this run read successfully."""
+    return {(s["account_id"], s["region"]) for s in doc["run"].get("scopes") or []
+            if s.get("status") == "scanned"}
+
+
+def annotate(doc: dict[str, Any], diff: Diff, history: dict[str, Any]) -> None:
+    """Write ``change`` on every finding and the ``history`` object into the document."""
+    for f in doc["findings"]:
+        f["change"] = diff.changes.get(identity(f))
+    doc["history"] = history
+
+
+def history_summary(diff: Diff, previous: dict[str, Any] | None, key: str,
+                    database: Path) -> dict[str, Any]:
+    """The ``history`` object of findings.json (docs/findings-schema.md)."""
+    return {
+        "database": str(database),
+        "scope_key": key,
+        "previous_run_id": previous["id"] if previous else None,
+        "previous_started_at": previous["started_at"] if previous else None,
+        "new": diff.count("new"),
+        "unchanged": diff.count("unchanged"),
+        "not_rechecked": diff.not_rechecked,
+        "resolved": diff.resolved,
+    }
+
+
+def history_timeout() -> float:
+    """Seconds to wait for a locked database ($MLFLOW_AUDIT_HISTORY_TIMEOUT, default 30)."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return value if value >= 0 else DEFAULT_TIMEOUT_S
+
+
+# ---------------------------------------------------------------- database
+
+
+def _describe(exc: BaseException, path: Path, timeout: float) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "locked" in text or "busy" in text:
+        return (f"history database {path} is locked by another process "
+                f"(waited {timeout:g}s; set {TIMEOUT_ENV} to wait longer)")
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+        return (f"history database {path} is corrupt ({text}); move it aside to start a "
+                "new history")
+    return f"history database {path} is unusable ({text})"
+
+
+@contextmanager
+def _connection(path: Path, timeout: float, readonly: bool = False
+                ) -> Iterator[sqlite3.Connection]:
+    """An autocommit connection (transactions are explicit); errors as HistoryError.
+
+    Whatever goes wrong inside, an open transaction is rolled back: nothing half-stored.
+    """
+    conn = None
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=timeout, isolation_level=None)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        yield conn
+    except (sqlite3.Error, OSError) as exc:
+        raise HistoryError(_describe(exc, path, timeout)) from None
+    finally:
+        if conn is not None:
+            with suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            conn.close()
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the database holds our tables; False when it is empty."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if not tables:
+        return False
+    if app_id != APPLICATION_ID:
+        raise HistoryError(f"{path} is an SQLite database but not an mlflow-audit history")
+    if version > DB_VERSION:
+        raise HistoryError(f"history database {path} was written by a newer mlflow-audit "
+                           f"(format {version}, this one reads {DB_VERSION})")
+    return True
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in filter(str.strip, _SCHEMA.split(";")):
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {DB_VERSION}")
+
+
+def _previous_run(conn: sqlite3.Connection, key: str, started_at: str) -> sqlite3.Row | None:
+    return conn.execute(
+        "SELECT seq, id, started_at FROM runs WHERE scope_key = ? AND started_at <= ? "
+        "ORDER BY started_at DESC, seq DESC LIMIT 1", (key, started_at)).fetchone()
+
+
+def _problems_of(conn: sqlite3.Connection, run_seq: int) -> dict[Identity, dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM findings WHERE run_seq = ?", (run_seq,))
+    return {(r["check_id"], r["resource_arn"]): dict(r) for r in rows}
+
+
+def _insert_run(conn: sqlite3.Connection, doc: dict[str, Any], key: str, diff: Diff,
+                previous_id: str | None) -> int:
+    run = doc["run"]
+    counts = {s: 0 for s in _COUNTED}
+    for f in doc["findings"]:
+        counts[f["status"]] = counts.get(f["status"], 0) + 1
+    cur = conn.execute(
+        "INSERT INTO runs (id, started_at, finished_at, scope_key, accounts, regions, shard, "
+        "tool_version, complete, n_fail, n_unknown, n_muted, n_pass, n_new, n_resolved, "
+        "previous_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run["id"], run["started_at"], run.get("finished_at"), key,
+         json.dumps([a["account_id"] for a in run.get("accounts") or []]),
+         json.dumps(run.get("regions") or []), run.get("shard"), run.get("tool_version"),
+         int(bool(run.get("complete"))), counts["FAIL"], counts["UNKNOWN"], counts["MUTED"],
+         counts["PASS"], diff.count("new"), len(diff.resolved), previous_id))
+    seq = int(cur.lastrowid or 0)
+    conn.executemany(
+        "INSERT OR REPLACE INTO findings (run_seq, check_id, resource_arn, status, severity, "
+        "account_id, region, resource_type, resource_name, message) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(seq, f["check_id"], f["resource_arn"], f["status"], f["severity"], f["account_id"],
+          f["region"], f["resource_type"], f["resource_name"], f["message"])
+         for f in doc["findings"] if f["status"] in PROBLEM_STATUSES])
+    return seq
+
+
+def _prune(conn: sqlite3.Connection, key: str, keep: int) -> None:
+    """Keep the newest ``keep`` runs of this scope (other scopes are not touched)."""
+    old = [r[0] for r in conn.execute(
+        "SELECT seq FROM runs WHERE scope_key = ? ORDER BY started_at DESC, seq DESC "
+        "LIMIT -1 OFFSET ?", (key, keep))]
+    for seq in old:
+        conn.execute("DELETE FROM findings WHERE run_seq = ?", (seq,))
+        conn.execute("DELETE FROM runs WHERE seq = ?", (seq,))
+
+
+def record_run(path: Path, doc: dict[str, Any], key: str, *, keep: int = DEFAULT_KEEP,
+               timeout: float | None = None) -> None:
+    """Compare ``doc`` with the previous run of its scope, annotate it, and store it.
+
+    One write transaction (BEGIN IMMEDIATE: the read of the previous run and the insert
+    cannot interleave with another writer). Raises HistoryError with a one-line message;
+    on error nothing is stored and ``doc`` is left untouched.
+    """
+    timeout = history_timeout() if timeout is None else timeout
+    with _connection(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        if not _check_ours(conn, path):
+            _create_schema(conn)
+        previous = _previous_run(conn, key, doc["run"]["started_at"])
+        problems = _problems_of(conn, previous["seq"]) if previous else {}
+        diff = diff_findings(doc["findings"], problems, scanned_scopes(doc))
+        _insert_run(conn, doc, key, diff, previous["id"] if previous else None)
+        _prune(conn, key, keep)
+        conn.execute("COMMIT")
+    annotate(doc, diff, history_summary(diff, dict(previous) if previous else None, key, path))
+
+
+def list_runs(path: Path, limit: int = 20, timeout: float | None = None
+              ) -> list[dict[str, Any]]:
+    """The newest ``limit`` runs, newest first, each with ``fail_delta`` to its previous."""
+    timeout = history_timeout() if timeout is None else timeout
+    if not path.is_file():
+        raise HistoryError(f"no history database at {path}")
+    with _connection(path, timeout, readonly=True) as conn:
+        if not _check_ours(conn, path):
+            raise HistoryError(f"{path} holds no mlflow-audit history")
+        rows = conn.execute(
+            "SELECT r.*, (SELECT p.n_fail FROM runs p WHERE p.scope_key = r.scope_key AND "
+            "(p.started_at < r.started_at OR (p.started_at = r.started_at AND p.seq < r.seq))"
+            " ORDER BY p.started_at DESC, p.seq DESC LIMIT 1) AS previous_fail "
+            "FROM runs r ORDER BY r.started_at DESC, r.seq DESC LIMIT ?", (limit,)).fetchall()
+    return [_run_record(r) for r in rows]
+
+
+def _run_record(row: sqlite3.Row) -> dict[str, Any]:
+    prev = row["previous_fail"]
+    return {
+        "id": row["id"], "started_at": row["started_at"], "finished_at": row["finished_at"],
+        "scope_key": row["scope_key"], "accounts": json.loads(row["accounts"]),
+        "regions": json.loads(row["regions"]), "shard": row["shard"],
+        "tool_version": row["tool_version"], "complete": bool(row["complete"]),
+        "counts": {"FAIL": row["n_fail"], "UNKNOWN": row["n_unknown"],
+                   "MUTED": row["n_muted"], "PASS": row["n_pass"]},
+        "new": row["n_new"], "resolved": row["n_resolved"],
+        "previous_run_id": row["previous_run_id"],
+        "fail_delta": None if prev is None else row["n_fail"] - prev,
+    }
+
+
+def trend(record: dict[str, Any]) -> str:
+    """A short ASCII trend of FAILs against the previous run of the same scope."""
+    delta = record["fail_delta"]
+    if delta is None:
+        return "first run"
+    arrow = "up" if delta > 0 else "down" if delta < 0 else "same"
+    return f"FAIL {arrow} {delta:+d}" if delta else "FAIL same"
+
+
+def format_table(records: list[dict[str, Any]]) -> list[str]:
+    """Fixed-width lines for ``mlflow-audit history`` (newest first)."""
+    head = ("RUN", "STARTED", "SCOPE", "ACCTS", "REGIONS", "FAIL", "UNKN", "MUTED", "PASS",
+            "NEW", "RESOLVED", "TREND")
+    rows = [head]
+    for r in records:
+        scope = r["scope_key"] if len(r["scope_key"]) <= 48 else r["scope_key"][:47] + "~"
+        c = r["counts"]
+        rows.append((r["id"], r["started_at"], scope, str(len(r["accounts"])),
+                     ",".join(r["regions"]) or "-", str(c["FAIL"]), str(c["UNKNOWN"]),
+                     str(c["MUTED"]), str(c["PASS"]), str(r["new"]), str(r["resolved"]),
+                     trend(r) + ("" if r["complete"] else " (incomplete)")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
