@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from auditor.errors import ConfigError, error_code, error_message
 from auditor.history import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run, scope_key
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
-from auditor.scan import ScanOptions, ScanResult, run_scan
+from auditor.scan import ProgressSnapshot, ScanOptions, ScanResult, run_scan
 
 
 def make_session(profile: str | None) -> boto3.Session:
@@ -27,17 +28,26 @@ def make_session(profile: str | None) -> boto3.Session:
 
 
 class TerminalProgress:
-    """``scopes 12/340`` on one rewritten stderr line, only on a terminal."""
+    """One rewritten stderr line, at most a few times a second, only on a terminal.
 
-    def __init__(self, enabled: bool) -> None:
+    Cron (no terminal) and ``--quiet`` get nothing.
+    """
+
+    def __init__(self, enabled: bool, interval_s: float = 0.2) -> None:
         self.enabled = enabled
+        self.interval_s = interval_s
         self._last = -1
+        self._last_time = float("-inf")
 
-    def __call__(self, event: str, done: int, total: int) -> None:
-        if not self.enabled or done == self._last:
+    def __call__(self, p: ProgressSnapshot) -> None:
+        now = time.monotonic()
+        final = p.scopes_done == p.scopes_total
+        if not self.enabled or (now - self._last_time < self.interval_s and not final):
             return
-        self._last = done
-        click.echo(f"\rscanning: {done}/{total} scopes", nl=False, err=True)
+        self._last, self._last_time = p.scopes_done, now
+        click.echo(f"\rscanning: {p.scopes_done}/{p.scopes_total} scopes, "
+                   f"{p.resources} resources described, {p.errors} errors ",
+                   nl=False, err=True)
 
     def close(self) -> None:
         if self.enabled and self._last >= 0:

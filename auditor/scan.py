@@ -89,7 +89,15 @@ def shard_of(account_id: str, total: int) -> int:
     return int.from_bytes(digest[:8], "big") % total + 1
 
 
-Progress = Callable[[str, int, int], None]  # (event, done, total)
+@dataclass(frozen=True, slots=True)
+class ProgressSnapshot:
+    scopes_done: int
+    scopes_total: int
+    resources: int  # described so far
+    errors: int
+
+
+Progress = Callable[[ProgressSnapshot], None]
 
 
 class _Collector:
@@ -117,9 +125,10 @@ class _Collector:
     def _tick(self) -> None:
         with self.lock:
             self.scopes_done += 1
-            done, total = self.scopes_done, self.scopes_total
+            snapshot = ProgressSnapshot(self.scopes_done, self.scopes_total,
+                                        len(self.resources), len(self.errors))
         if self.progress:
-            self.progress("scope", done, total)
+            self.progress(snapshot)
 
     def account_task(self, account: Account, scan_resources: bool = True) -> None:
         """Credentials, then the bucket inventory and (unless inventory-only) the scopes.
