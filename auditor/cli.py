@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -42,9 +43,14 @@ def _formats(_: Any, param: click.Parameter, value: str) -> list[str]:
 def _regions(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
     if not values:
         return []
+    from botocore.exceptions import BotoCoreError
+
     from auditor.scope import known_regions
 
-    known = known_regions()
+    try:
+        known = known_regions()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE naming no profile, a broken config
+        raise click.UsageError(str(exc)) from None
     out = []
     for value in values:
         for v in (x.strip() for x in value.split(",")):
@@ -64,8 +70,32 @@ def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int]
     return int(m.group(1)), int(m.group(2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
-                               "max_content_width": 100})
+class GuardedGroup(click.Group):
+    """Never a traceback: an unexpected failure is one line and exit 2; Ctrl-C exits 130.
+
+    Exit 1 stays reserved for "a FAIL was found", which cron jobs alert on.
+    ``MLFLOW_AUDIT_DEBUG=1`` shows the traceback for bug reports.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\nmlflow-audit: interrupted; reports from this run were not "
+                       "written (earlier ones are untouched)", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if os.environ.get("MLFLOW_AUDIT_DEBUG"):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise ConfigError(f"unexpected {type(exc).__name__}: {first} "
+                              "(set MLFLOW_AUDIT_DEBUG=1 for details)") from None
+
+
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                 "max_content_width": 100})
 @click.version_option(__version__, prog_name="mlflow-audit")
 def main() -> None:
     """Audit SageMaker Managed MLflow artifact buckets for ownership (bucket sniping)."""

@@ -70,10 +70,14 @@ class ClientCache:
         self.built = 0  # how many clients were constructed (a benchmark figure)
 
     def build(self, session: boto3.Session, region: str | None, service: str) -> Any:
-        """A new client that the caller owns (not cached)."""
-        client = session.client(service, region_name=region,
-                                config=client_config(session, self._pool_size))
+        """A new client that the caller owns (not cached).
+
+        Built under the lock: a Session is not thread-safe while it creates clients
+        (boto/botocore#2985), and creation is CPU-bound anyway.
+        """
         with self._lock:
+            client = session.client(service, region_name=region,
+                                    config=client_config(session, self._pool_size))
             self.built += 1
         return client
 

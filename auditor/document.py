@@ -150,6 +150,18 @@ def load_document(path: str | Path) -> dict[str, Any]:
                           f"(this is {SCHEMA_VERSION})")
     if not isinstance(doc["findings"], list):
         raise ConfigError(f"{path}: findings must be a list")
+    required = ("check_id", "status", "severity", "account_id", "region", "resource_name",
+                "resource_arn")
+    for n, finding in enumerate(doc["findings"]):
+        if not isinstance(finding, dict) or any(k not in finding for k in required):
+            raise ConfigError(f"{path}: finding #{n + 1} is not a finding object "
+                              f"(needs {', '.join(required)})")
+    run = doc.get("run")
+    if not isinstance(run, dict) or not {"started_at", "finished_at"} <= set(run):
+        raise ConfigError(f"{path}: run must be an object with started_at and finished_at")
+    for key in ("errors", "remediations"):
+        if not isinstance(doc.get(key, []), list):
+            raise ConfigError(f"{path}: {key} must be a list")
     doc.setdefault("errors", [])
     doc.setdefault("remediations", [])
     return doc

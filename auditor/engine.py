@@ -84,13 +84,21 @@ def parse_rule(data: Any, source: str) -> Rule:
     if unknown:
         raise ConfigError(f"{source}: unknown rule key(s) {', '.join(unknown)}")
     severities = {s.value for s in Severity}
-    if data["severity"] not in severities:
+    if not isinstance(data["severity"], str) or data["severity"] not in severities:
         raise ConfigError(f"{source}: unknown severity {data['severity']!r}")
-    types = tuple(data["resource_types"] or ())
-    if not types or any(t not in RESOURCE_TYPES for t in types):
+    types = data["resource_types"]
+    if (not isinstance(types, list) or not types
+            or any(not isinstance(t, str) or t not in RESOURCE_TYPES for t in types)):
         raise ConfigError(f"{source}: resource_types must list some of "
                           f"{', '.join(RESOURCE_TYPES)}")
-    reads = tuple(data["reads"] or ())
+    reads = data["reads"]
+    # Every fact the condition reads must be declared, so a null one is UNKNOWN: a rule
+    # that reads nothing could only guess.
+    if not isinstance(reads, list) or not reads:
+        raise ConfigError(f"{source}: reads must list the facts pass_when uses")
+    references = data.get("references") or []
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise ConfigError(f"{source}: references must be a list of URLs")
     for path in reads:
         _compile_expr(source, path, f"reads entry {path!r}")
     severity_when = []
@@ -105,7 +113,9 @@ def parse_rule(data: Any, source: str) -> Rule:
     fix = data["fix"]
     if not isinstance(fix, dict) or "text" not in fix or "command" not in fix:
         raise ConfigError(f"{source}: fix needs text and command")
-    return Rule(
+    if not isinstance(fix.get("auto", False), bool):
+        raise ConfigError(f"{source}: fix.auto must be true or false")
+    rule = Rule(
         id=str(data["id"]),
         title=str(data["title"]),
         severity=data["severity"],
@@ -118,9 +128,51 @@ def parse_rule(data: Any, source: str) -> Rule:
         fix_auto=bool(fix.get("auto", False)),
         fix_text=_compile_template(source, fix["text"], "fix.text"),
         fix_command=_compile_template(source, fix["command"], "fix.command"),
-        references=tuple(data.get("references") or ()),
+        references=tuple(references),
         source=source,
     )
+    _rehearse(rule)
+    return rule
+
+
+def _sample_facts() -> list[dict[str, Any]]:
+    """Facts records covering both resource types and every fact state."""
+    from auditor.artifacts import parse_artifact_store_uri
+    from auditor.facts import TrustContext, build_facts
+    from auditor.model import BucketProof, Resource
+
+    acct = "111122223333"
+    trust = TrustContext(frozenset({acct}), frozenset({acct}))
+    samples = []
+    for kind in RESOURCE_TYPES:
+        for uri, proof in (
+            ("s3://sample-bucket/p", BucketProof("sample-bucket", True, acct)),
+            ("s3://sample-bucket/p", BucketProof("sample-bucket", False,
+                                                  unknown_reason="missing")),
+            ("https://example.com/x", None),
+        ):
+            resource = Resource(kind, acct, "us-east-1", "sample",
+                                f"arn:aws:sagemaker:us-east-1:{acct}:{kind}/sample", uri,
+                                "Created", True if kind == RESOURCE_TYPES[0] else None)
+            samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
+    return samples
+
+
+def _rehearse(rule: Rule) -> None:
+    """Evaluate and render the rule once per sample, so a broken rule fails at load time
+    (exit 2, naming the file) rather than in the middle of a scan."""
+    for facts in _sample_facts():
+        if facts["resource"]["type"] not in rule.resource_types:
+            continue
+        try:
+            rule.pass_when.search(facts)
+            for condition, _ in rule.severity_when:
+                condition.search(facts)
+            for template in (*rule.messages.values(), rule.fix_text, rule.fix_command):
+                template.render(**facts)
+        except Exception as exc:  # JMESPath type errors, undefined names, sandbox refusals
+            raise ConfigError(f"{rule.source}: rule fails on a sample resource "
+                              f"({type(exc).__name__}: {exc})") from None
 
 
 def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
@@ -155,6 +207,13 @@ def _shared(text: str) -> str:
     return _SHARED.setdefault(text, text)
 
 
+def _safe_render(template: Any, context: dict[str, Any]) -> str:
+    try:
+        return _render(template, context)
+    except Exception as exc:  # a user rule's template that breaks on this resource
+        return f"(the rule's fix could not be rendered: {type(exc).__name__})"
+
+
 def _render(template: Any, context: dict[str, Any]) -> str:
     return " ".join(template.render(**context).split())
 
@@ -165,15 +224,22 @@ def evaluate(rule: Rule, facts: dict[str, Any]) -> tuple[str, str, str]:
         if jmespath.search(path, facts) is None:
             reason = facts.get("unknown", {}).get(path) or f"{path} is not known"
             return Status.UNKNOWN.value, rule.severity, f"Could not evaluate: {reason}."
-    passed = bool(rule.pass_when.search(facts))
-    status = Status.PASS if passed else Status.FAIL
-    severity = rule.severity
-    if not passed:
-        for condition, sev in rule.severity_when:
-            if condition.search(facts):
-                severity = sev
-                break
-    return status.value, severity, _render(rule.messages[status.value], facts)
+    try:
+        outcome = rule.pass_when.search(facts)
+        if outcome is None:  # the condition reached a null fact it did not declare
+            return (Status.UNKNOWN.value, rule.severity,
+                    "Could not evaluate: the condition reads a fact that is not known.")
+        status = Status.PASS if outcome else Status.FAIL
+        severity = rule.severity
+        if status is Status.FAIL:
+            for condition, sev in rule.severity_when:
+                if condition.search(facts):
+                    severity = sev
+                    break
+        return status.value, severity, _render(rule.messages[status.value], facts)
+    except Exception as exc:  # a user rule that breaks on this resource: say so, never guess
+        return (Status.UNKNOWN.value, rule.severity,
+                f"Could not evaluate: the rule failed on this resource ({type(exc).__name__}).")
 
 
 def _evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
@@ -254,8 +320,8 @@ def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
         "risk": rule.risk,
         "evidence": _evidence(facts, rule),
         "remediation": {
-            "text": _shared(_render(rule.fix_text, facts)),
-            "command": _shared(_render(rule.fix_command, facts)),
+            "text": _shared(_safe_render(rule.fix_text, facts)),
+            "command": _shared(_safe_render(rule.fix_command, facts)),
             "auto": rule.fix_auto and resource["type"] == "mlflow-tracking-server"
             and facts["fix"]["owner"] is not None,
         },

@@ -111,8 +111,11 @@ def _bucket_ownership(bucket: dict[str, Any], unknown: dict[str, str],
         bucket["owner_trusted"] = owner in trusted
         return
     unknown["bucket.owner_account_id"] = proof.unknown_reason or "the owner was not proven"
+    # SPEC: this check fails only on a proven owner. Refuting the expected owner is
+    # evidence (kept), but who owns the bucket is still unknown.
     if expected in proof.not_owned_by:
-        bucket["owned_by_expected"] = False  # proven not to be the expected owner
+        unknown["bucket.owned_by_expected"] = (
+            f"the bucket's owner is not proven; S3 shows only that it is not {expected}")
     else:
         unknown["bucket.owned_by_expected"] = (
             f"the owner was not proven and {expected} could not be ruled out")

@@ -50,8 +50,8 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, data: str | Iterable[str]) -> None:
-    """Write ``data`` (a string, or chunks of one) to ``path`` all at once or not at all."""
+def _stage(path: Path, data: str | Iterable[str]) -> str:
+    """Write ``data`` to a temporary file beside ``path``, synced; returns its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would differ from a normal file
@@ -62,11 +62,16 @@ def write_atomic(path: Path, data: str | Iterable[str]) -> None:
                 fh.writelines(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def write_atomic(path: Path, data: str | Iterable[str]) -> None:
+    """Write ``data`` (a string, or chunks of one) to ``path`` all at once or not at all."""
+    os.replace(_stage(path, data), path)
 
 
 def neutralise(value: Any) -> Any:
@@ -123,22 +128,32 @@ def render_json(doc: dict[str, Any]) -> Iterator[str]:
     yield "\n"
 
 
-def write_outputs(doc: dict[str, Any], out_dir: Path, formats: Iterable[str]) -> list[Path]:
-    """Write the requested renderings; returns the paths written."""
-    written = []
-    for fmt in formats:
-        text: str | Iterable[str]
-        if fmt == "json":
-            text = render_json(doc)
-        elif fmt == "csv":
-            text = render_csv(doc)
-        elif fmt == "html":
-            from auditor.html_report import render_html_chunks  # templates load lazily
+def _render(doc: dict[str, Any], fmt: str) -> str | Iterable[str]:
+    if fmt == "json":
+        return render_json(doc)
+    if fmt == "csv":
+        return render_csv(doc)
+    if fmt == "html":
+        from auditor.html_report import render_html_chunks  # templates load lazily
 
-            text = render_html_chunks(doc)
-        else:  # validated by the CLI; a guard for library callers
-            raise ConfigError(f"unknown output format {fmt!r}")
-        path = out_dir / FILENAMES[fmt]
-        write_atomic(path, text)
-        written.append(path)
-    return written
+        return render_html_chunks(doc)
+    raise ConfigError(f"unknown output format {fmt!r}")  # the CLI validates; library guard
+
+
+def write_outputs(doc: dict[str, Any], out_dir: Path, formats: Iterable[str]) -> list[Path]:
+    """Write the requested renderings together: every file is rendered to a temporary
+    file first and only then renamed into place, so a failure part-way leaves the
+    previous run's reports intact and never a mix of two runs."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for fmt in formats:
+            path = out_dir / FILENAMES[fmt]
+            staged.append((_stage(path, _render(doc, fmt)), path))
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return [path for _, path in staged]

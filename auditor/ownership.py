@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from auditor.artifacts import account_namespace
 from auditor.errors import error_code
@@ -58,7 +58,7 @@ def _head(s3: Any, bucket: str, expected_owner: str | None = None) -> str:
         if code in _FORBIDDEN or status == 403:
             return "403"
         return code
-    except BotoCoreError as exc:
+    except Exception as exc:  # BotoCoreError, ResponseParserError, ...: no usable answer
         return type(exc).__name__
     return "200"
 
@@ -106,7 +106,7 @@ def prove_bucket(
     account_id, region = probe_from
     try:
         s3 = s3_for(account_id, region)
-    except (ClientError, BotoCoreError) as exc:
+    except Exception as exc:  # one failure is recorded, never fatal
         proof.unknown_reason = f"no S3 client for {account_id}: {error_code(exc)}"
         return proof
 
@@ -136,7 +136,15 @@ def prove_bucket(
         else "the bucket exists but this account may not read it",
     ))
 
-    if ns is not None:
+    if ns is not None and ns.account_id in proof.not_owned_by:
+        # The name says account regional namespace, but that account's own list does not
+        # have it: a global bucket named so before namespaces existed. Not proof.
+        proof.evidence.append(Evidence(
+            call="name:account-regional-namespace", as_account=None, answer=bucket,
+            conclusion=f"the name points at {ns.account_id}'s namespace, but its ListBuckets "
+                       "does not list the bucket: not taken as proof",
+        ))
+    elif ns is not None:
         proof.owner_account_id = ns.account_id
         proof.evidence.append(Evidence(
             call="name:account-regional-namespace", as_account=None, answer=bucket,

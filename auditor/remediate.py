@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from auditor.clients import ClientCache
 from auditor.errors import error_code, error_message
@@ -160,7 +160,7 @@ class Applier:
         sm = self.sagemaker_for(action.account_id, action.region)
         try:
             self._apply(sm, action)
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # one failure is recorded, never fatal
             action.status = "failed"
             action.error = {"code": error_code(exc), "message": error_message(exc)}
             action.reason = f"{error_code(exc)}: {error_message(exc)}"
@@ -279,6 +279,25 @@ def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_
         stable_wait_s=stable_wait_s,
         poll_s=min(POLL_INTERVAL_S, max(0.05, stable_wait_s / 10)),
     )
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(todo)))) as pool:
-        list(pool.map(applier.apply, todo))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(todo))))
+    try:
+        for future in [pool.submit(applier.apply, a) for a in todo]:
+            future.result()
+    except KeyboardInterrupt:
+        # Let the updates in flight finish (they are journalled), start no new ones, and
+        # hand back what happened so findings.json still records every applied change.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for a in todo:
+            if a.status == "planned":
+                a.reason = f"{a.reason}; not applied: interrupted"
+        raise RemediationInterrupted([a.to_dict() for a in actions]) from None
+    pool.shutdown(wait=True)
     return [a.to_dict() for a in actions]
+
+
+class RemediationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during remediation, carrying the records of what was and was not done."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        super().__init__("remediation interrupted")
+        self.records = records

@@ -22,8 +22,10 @@ from auditor.scan import ProgressSnapshot, ScanOptions, ScanResult, run_scan
 
 def make_session(profile: str | None) -> boto3.Session:
     try:
-        return boto3.Session(profile_name=profile) if profile else boto3.Session()
-    except ProfileNotFound as exc:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        session._session.get_scoped_config()  # surfaces a broken config file now
+        return session
+    except (ProfileNotFound, BotoCoreError) as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -117,13 +119,18 @@ def run_scan_command(**kw: Any) -> int:
     progress = TerminalProgress(enabled=not kw["quiet"] and sys.stderr.isatty())
     result = execute_scan(session, options, rules, policy, progress)
     remediations: list[dict[str, Any]] = []
+    interrupted = False
     if kw["remediate"]:
-        from auditor.remediate import run_remediation
+        from auditor.remediate import RemediationInterrupted, run_remediation
 
-        remediations = run_remediation(result, session, dry_run=kw["dry_run"], yes=kw["yes"],
-                                       max_changes=kw["max_changes"], out_dir=out_dir,
-                                       concurrency=kw["concurrency"], quiet=kw["quiet"],
-                                       stable_wait_s=kw["stable_wait"])
+        try:
+            remediations = run_remediation(result, session, dry_run=kw["dry_run"],
+                                           yes=kw["yes"],
+                                           max_changes=kw["max_changes"], out_dir=out_dir,
+                                           concurrency=kw["concurrency"], quiet=kw["quiet"],
+                                           stable_wait_s=kw["stable_wait"])
+        except RemediationInterrupted as stop:
+            remediations, interrupted = stop.records, True
     doc = build_document(result, kw["fail_on"].lower(), shard=kw["shard"],
                          remediations=remediations, policy_source=policy.source,
                          fail_on_new=bool(kw.get("fail_on_new")))
@@ -135,4 +142,8 @@ def run_scan_command(**kw: Any) -> int:
         from auditor.cli import print_summary
 
         print_summary(doc, written)
+    if interrupted:
+        click.echo("mlflow-audit: remediation interrupted; what was applied is recorded in "
+                   "the reports and the journal", err=True)
+        return 130
     return int(doc["summary"]["exit_code"])

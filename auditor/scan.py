@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor import collect
 from auditor.artifacts import ParsedUri, parse_artifact_store_uri
@@ -140,7 +139,7 @@ class _Collector:
         """
         try:
             account.session = self.factory.session_for(account)
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # one failure is recorded, never fatal
             account.error = scan_error(account.account_id, None, "sts:AssumeRole", exc)
             if scan_resources:
                 self._error(account.error)
@@ -168,16 +167,21 @@ class _Collector:
             s3 = self.clients.build(account.session,
                                     account.session.region_name or "us-east-1", "s3")
             owned = list_owned_buckets(s3)
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # one failure is recorded, never fatal
             if report_errors:  # another shard's account: that shard reports it
                 self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
             return
         with self.lock:
             self.inventories[account.account_id] = owned
 
-    def _scope_failed(self, scope: ScopeResult, operation: str, exc: Exception) -> None:
-        if error_code(exc) in REGION_NOT_ENABLED_CODES and not self.requested_regions:
-            scope.status = "skipped"  # the region is not enabled: nothing to audit
+    def _scope_failed(self, account: Account, scope: ScopeResult, operation: str,
+                      exc: Exception) -> None:
+        # Only when DescribeRegions could not say which regions are enabled is an
+        # "unrecognized client" answer taken to mean "not enabled": otherwise it is a
+        # credential problem in an enabled region and must make the scan incomplete.
+        if (error_code(exc) in REGION_NOT_ENABLED_CODES and not account.regions_verified
+                and not self.requested_regions):
+            scope.status = "skipped"
             return
         scope.status = "error"
         self._error(scan_error(scope.account_id, scope.region, operation, exc))
@@ -188,14 +192,14 @@ class _Collector:
         try:
             sm = self.clients.build(account.session, region, "sagemaker")
             names = collect.list_tracking_servers(sm)
-        except (ClientError, BotoCoreError) as exc:
-            self._scope_failed(scope, "sagemaker:ListMlflowTrackingServers", exc)
+        except Exception as exc:  # one failure is recorded, never fatal
+            self._scope_failed(account, scope, "sagemaker:ListMlflowTrackingServers", exc)
             self._tick()
             return
         try:
             app_arns = collect.list_apps(sm)
-        except (ClientError, BotoCoreError) as exc:
-            self._scope_failed(scope, "sagemaker:ListMlflowApps", exc)
+        except Exception as exc:  # one failure is recorded, never fatal
+            self._scope_failed(account, scope, "sagemaker:ListMlflowApps", exc)
             app_arns = []
         scope.resources = len(names) + len(app_arns)
         for name in names:
@@ -212,7 +216,7 @@ class _Collector:
                 resource = collect.describe_tracking_server(sm, account.account_id, region, ident)
             else:
                 resource = collect.describe_app(sm, account.account_id, region, ident)
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # one failure is recorded, never fatal
             op = ("sagemaker:DescribeMlflowTrackingServer" if kind == "server"
                   else "sagemaker:DescribeMlflowApp")
             err = scan_error(account.account_id, region, op, exc)
@@ -268,7 +272,10 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
         probe_from = next(((r.account_id, uris[r.arn].region or r.region) for r in using
                            if r.account_id in sessions), None)
         candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
-        proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
+        try:
+            proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
+        except Exception as exc:  # a bug or an unparsable answer: unknown, not fatal
+            proof = BucketProof(name=bucket, unknown_reason=f"proof failed: {exc!r}")
         with lock:
             proofs[bucket] = proof
 

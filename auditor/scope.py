@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import boto3
 import botocore.session
 from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.botomodels import use_lean_models
 from auditor.clients import ClientCache
@@ -42,6 +41,9 @@ class Account:
     session: boto3.Session | None = None
     regions: list[str] = field(default_factory=list)
     skipped_regions: list[str] = field(default_factory=list)
+    # True when DescribeRegions said which regions are enabled; False in the fallback
+    # where it was denied and every offered region is tried.
+    regions_verified: bool = False
     error: ScanError | None = None
 
 
@@ -126,7 +128,10 @@ class SessionFactory:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
         )
-        bc = botocore.session.get_session()
+        # The same profile as the caller's session, so the shared config file's settings
+        # (retry mode, addressing style, CA bundle, proxies) apply to members too.
+        bc = botocore.session.Session(profile=self._base.profile_name
+                                      if self._base.profile_name != "default" else None)
         use_lean_models(bc)
         # botocore has no public setter for a session's credentials object; this is the usual way
         # to hand it self-refreshing ones (boto3-refresh-session and botocore's tests do the same).
@@ -155,9 +160,10 @@ def resolve_regions(account: Account, clients: ClientCache,
     candidates = sorted(set(requested)) if requested else offered_regions(account.session)
     try:
         enabled = enabled_regions(account, clients)
-    except (ClientError, BotoCoreError) as exc:
+    except Exception as exc:  # one failure is recorded, never fatal
         account.regions = candidates
         return [scan_error(account.account_id, None, "ec2:DescribeRegions", exc)]
     account.regions = [r for r in candidates if r in enabled]
     account.skipped_regions = [r for r in candidates if r not in enabled]
+    account.regions_verified = True
     return []

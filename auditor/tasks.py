@@ -29,6 +29,7 @@ class TaskGroup:
         self._pending = 0
         self._cond = threading.Condition()
         self._failure: BaseException | None = None
+        self._cancelled = threading.Event()
         self._threads = [threading.Thread(target=self._worker, name=f"mlflow-audit-{i}",
                                           daemon=True) for i in range(max(1, max_workers))]
         for t in self._threads:
@@ -45,7 +46,8 @@ class TaskGroup:
             if fn is _STOP:
                 return
             try:
-                fn(*args)
+                if not self._cancelled.is_set():
+                    fn(*args)
             except BaseException as exc:  # recorded, re-raised by wait()
                 with self._cond:
                     if self._failure is None:
@@ -69,6 +71,10 @@ class TaskGroup:
         if failure is not None:
             raise failure
 
+    def cancel(self) -> None:
+        """Drop every task not yet started (Ctrl-C): workers finish the call in hand."""
+        self._cancelled.set()
+
     def close(self) -> None:
         for _ in self._threads:
             self._queue.put((1 << 30, next(self._seq), _STOP, ()))
@@ -78,5 +84,7 @@ class TaskGroup:
     def __enter__(self) -> TaskGroup:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.cancel()
         self.close()

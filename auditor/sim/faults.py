@@ -24,6 +24,7 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._deny: set[DenyRule] = set()
+        self._reject: set[DenyRule] = set()
         self.throttle_rate: float = 0.0
         self.latency_s: float = 0.0
         self._rng = random.Random(0)
@@ -33,6 +34,17 @@ class Faults:
         with self._lock:
             self._deny.add(DenyRule(str(account_id), region, service))
 
+    def reject_credentials(self, account_id: str, region: str | None, service: str) -> None:
+        """Answer 400 UnrecognizedClientException, as AWS does for a region that is not
+        enabled for the account or a session token that region does not accept."""
+        with self._lock:
+            self._reject.add(DenyRule(str(account_id), region, service))
+
+    def is_rejected(self, account_id: str, region: str, service: str) -> bool:
+        with self._lock:
+            return (DenyRule(account_id, region, service) in self._reject
+                    or DenyRule(account_id, None, service) in self._reject)
+
     def allow(self, account_id: str, region: str | None, service: str) -> None:
         with self._lock:
             self._deny.discard(DenyRule(str(account_id), region, service))
@@ -41,6 +53,7 @@ class Faults:
         """Remove every fault: denies, throttling and latency."""
         with self._lock:
             self._deny.clear()
+            self._reject.clear()
             self.throttle_rate = 0.0
             self.latency_s = 0.0
 

@@ -165,3 +165,54 @@ def test_rewriting_keeps_previous_report_until_the_new_one_is_complete(run_cli, 
     second = json.loads((out / "findings.json").read_text())["run"]["id"]
     assert first != second
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_broken_aws_config_file_is_one_line_exit_2(run_cli, tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    config.write_text("[default\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for args in (["scan"], ["scan", "--region", "us-east-1"]):
+        result, doc = run_cli(*args, out=tmp_path / "never")
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and doc is None
+
+
+def test_unknown_aws_profile_in_the_environment_is_one_line_exit_2(run_cli, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    result, _ = run_cli("scan", "--region", "us-east-1", out=tmp_path / "never")
+    assert result.exit_code == 2
+    assert "could not be found" in result.output
+
+
+def test_an_unexpected_failure_is_one_line_exit_2_never_a_traceback(run_cli, tmp_path,
+                                                                   monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire\nsecond line")
+
+    # the environment failing in a way no code path expects (here: the output writer)
+    monkeypatch.setattr("auditor.outputs._stage", explode)
+    result, _ = run_cli("scan", "--region", "us-east-1", "--format", "json",
+                        out=tmp_path / "o")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: unexpected RuntimeError: disk on fire "
+                                     "(set MLFLOW_AUDIT_DEBUG=1 for details)")
+
+
+def test_rejected_credentials_in_an_enabled_region_make_the_scan_incomplete(run_cli,
+                                                                              demo_org):
+    sim, org = demo_org
+    prod = org.accounts["prod"]
+    sim.faults.reject_credentials(prod, "us-east-1", "sagemaker")
+    try:
+        result, doc = run_cli("scan", "--account", prod, "--format", "json",
+                              "--fail-on", "none")
+    finally:
+        sim.faults.clear()
+        for denied in org.denied:
+            sim.faults.deny(*denied)
+    # DescribeRegions said us-east-1 is enabled: this is not "region not enabled"
+    assert [(e["region"], e["error_code"]) for e in doc["errors"]] == [
+        ("us-east-1", "UnrecognizedClientException")]
+    assert doc["run"]["complete"] is False
+    assert result.exit_code == 3

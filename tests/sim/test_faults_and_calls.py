@@ -37,6 +37,21 @@ def test_deny_scope_answers_access_denied_in_protocol_format(sim):
     sim.session_for(PROD).client("s3").list_buckets()
 
 
+def test_reject_credentials_answers_unrecognized_client(sim):
+    """reject_credentials(account, region, service): 400 UnrecognizedClientException, what
+    AWS answers in a region not enabled for the account (assumed from observed behaviour;
+    https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html)."""
+    sim.faults.reject_credentials(PROD, "eu-west-1", "sagemaker")
+    client = sim.session_for(PROD, "eu-west-1").client("sagemaker", config=NO_RETRY)
+    with pytest.raises(ClientError) as exc:
+        client.list_mlflow_tracking_servers()
+    assert exc.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    sim.session_for(PROD, "us-east-1").client("sagemaker").list_mlflow_tracking_servers()
+    sim.faults.clear()
+    client.list_mlflow_tracking_servers()
+
+
 @pytest.mark.parametrize(
     "service,call,code",
     [

@@ -102,3 +102,38 @@ def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
         p.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_document(p)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"schema_version": "1.0", "findings": [1, 2]}', "finding #1 is not a finding object"),
+    ('{"schema_version": "1.0", "findings": []}', "run must be an object"),
+    ('{"schema_version": "1.0", "findings": [], "run": {"started_at": "x", "finished_at": "y"},'
+     ' "errors": {}}', "errors must be a list"),
+])
+def test_structurally_wrong_findings_file_is_a_config_error(tmp_path, content, message):
+    p = tmp_path / "findings.json"
+    p.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_document(p)
+
+
+def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkeypatch):
+    from auditor.outputs import write_outputs
+
+    doc = {"schema_version": "1.1", "run": {}, "summary": {}, "findings": [finding()],
+           "errors": [], "remediations": []}
+    for name in ("findings.json", "findings.csv", "report.html"):
+        (tmp_path / name).write_text("previous run")
+
+    def broken_html(doc):
+        yield "<html>"
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr("auditor.html_report.render_html_chunks", broken_html)
+    with pytest.raises(RuntimeError):
+        write_outputs(doc, tmp_path, ["json", "csv", "html"])
+    # json and csv rendered fine, but were not renamed in over the previous run
+    for name in ("findings.json", "findings.csv", "report.html"):
+        assert (tmp_path / name).read_text() == "previous run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "findings.csv", "findings.json", "report.html"]

@@ -91,7 +91,11 @@ def test_sniped_bucket_unproven_owner_fails_by_exclusion_when_all_trusted_invent
                         unknown_reason="owned outside the audited set")
     v, findings = verdicts(server(), proof)
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("FAIL", "critical")
-    assert v["mlflow_s3_expected_owner_matches_bucket"] == ("FAIL", "high")
+    # SPEC: the match check fails only on a proven owner; refuting the expected one is not
+    # proving who owns it
+    assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
+    match = next(f for f in findings if f["check_id"] == "mlflow_s3_expected_owner_matches_bucket")
+    assert f"it is not {OWN}" in match["message"]
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f["actual_owner"] is None
     assert "outside the trusted set" in f["message"]
@@ -102,8 +106,7 @@ def test_unproven_owner_is_unknown_when_a_trusted_account_was_not_inventoried():
                         unknown_reason="owned outside the audited set")
     v, _ = verdicts(server(), proof, trusted=(OWN, CENTRAL), inventoried=(OWN,))
     assert v["mlflow_artifact_bucket_owner_trusted"][0] == "UNKNOWN"
-    # but the expected owner (OWN) was inventoried and does not list it
-    assert v["mlflow_s3_expected_owner_matches_bucket"] == ("FAIL", "high")
+    assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
 
 
 def test_proven_untrusted_owner_fails_owner_trusted():
@@ -192,3 +195,39 @@ def test_user_rules_dir_adds_a_check(tmp_path):
     assert "custom_prefix_set" in {r.id for r in rules}
     with pytest.raises(ConfigError, match="duplicate check id"):
         load_rules([tmp_path, tmp_path])
+
+
+def _rule(**changes):
+    base = {"id": "x", "title": "t", "severity": "high", "resource_types": ["mlflow-app"],
+            "reads": ["uri.valid"], "pass_when": "uri.valid", "message": {"PASS": "a",
+            "FAIL": "b"}, "risk": "r", "fix": {"text": "t", "command": "c"}}
+    base.update(changes)
+    return base
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"reads": []}, "reads must list the facts"),
+    ({"severity": [1]}, "unknown severity"),
+    ({"references": 5}, "references must be a list"),
+    ({"fix": {"text": "t", "command": "c", "auto": "false"}}, "fix.auto must be true or false"),
+    ({"message": {"PASS": "{{ nope.attr }}", "FAIL": "b"}}, "rule fails on a sample resource"),
+    ({"pass_when": "abs(resource.name) > `1`"}, "rule fails on a sample resource"),
+    ({"message": {"PASS": "{{ resource.__class__.__mro__ }}", "FAIL": "b"}},
+     "rule fails on a sample resource"),
+])
+def test_broken_rules_fail_at_load_time_naming_the_file(changes, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_rule(_rule(**changes), "custom.yaml")
+    assert str(info.value.message).startswith("custom.yaml: ")
+
+
+def test_a_condition_that_reaches_an_undeclared_null_is_unknown_not_fail():
+    from auditor.engine import evaluate
+
+    rule = parse_rule(_rule(resource_types=["mlflow-tracking-server"],
+                            reads=["uri.valid"], pass_when="bucket.owner_trusted"), "r.yaml")
+    proof = BucketProof(name="ml-bucket", exists=False, unknown_reason="gone")
+    uri = parse_artifact_store_uri("s3://ml-bucket/x")
+    facts = build_facts(server(), uri, proof, TrustContext(frozenset({OWN}), frozenset({OWN})))
+    status, _, message = evaluate(rule, facts)
+    assert status == "UNKNOWN" and "not known" in message

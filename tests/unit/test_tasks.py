@@ -44,3 +44,14 @@ def test_a_bug_in_a_task_is_raised_not_lost():
         group.submit(lambda: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             group.wait()
+
+
+def test_an_exception_in_the_caller_cancels_queued_work():
+    import time
+
+    ran = []
+    with pytest.raises(KeyboardInterrupt), TaskGroup(max_workers=1) as group:
+        for i in range(50):
+            group.submit(lambda i=i: (time.sleep(0.01), ran.append(i)))
+        raise KeyboardInterrupt
+    assert len(ran) < 5  # the call in hand finishes; the queue is dropped
