@@ -1,21 +1,33 @@
-"""The only place boto3 clients are built: one per (account, region, service), reused.
+"""The only place clients are built: one per (region, service) for the whole run.
 
-boto3 Sessions are not thread-safe but clients are, so each client is built once under a
-lock and then shared by every worker thread. Retries use botocore's own retry modes
-(``standard`` by default, with more attempts than botocore's default because an
-organisation-wide scan meets throttling) unless the user's environment or shared config
-file chose a mode or attempt count, which then wins. No ``endpoint_url`` is ever passed:
-``AWS_ENDPOINT_URL`` and the config file decide the endpoint, as in any AWS tool.
+An organisation-wide scan calls the same few operations in thousands of (account,
+region) scopes. Building a botocore client per scope made client construction, not AWS,
+the bound on a scan (each costs milliseconds of CPU, its own connection pool and TLS
+handshakes). Instead every client is shared by all accounts, and the account a call acts
+as is bound to the calling thread: the clients sign with ``BoundCredentials``, which
+resolve to the credentials bound by ``ClientCache.acting_as`` for the duration of a
+task. A call made with no account bound raises instead of signing with anything else.
+
+Retries use botocore's own retry modes (``standard`` by default, with more attempts
+than botocore's default because an organisation-wide scan meets throttling) unless the
+user's environment or shared config file chose a mode or attempt count, which then wins.
+No ``endpoint_url`` is ever passed: ``AWS_ENDPOINT_URL`` and the config file decide.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import Credentials, ReadOnlyCredentials
+
+from auditor.botomodels import use_lean_models
 
 DEFAULT_RETRY_MODE = "standard"
 DEFAULT_MAX_ATTEMPTS = 8
@@ -54,45 +66,98 @@ def client_config(session: boto3.Session, pool_size: int) -> Config:
     return Config(**kwargs)
 
 
-class ClientCache:
-    """Builds every client; caches those that are reused, keyed by (account, region, service).
+class NoAccountBound(RuntimeError):
+    """An AWS call was made outside ``acting_as``: refused rather than guessed."""
 
-    A client used by one task only (a scope's SageMaker client, an account's one
-    DescribeRegions) is built with ``build`` and dropped with its task: an organisation
-    has tens of thousands of scopes, and keeping each scope's client alive would make
-    memory grow with the organisation rather than with the findings.
+
+class BoundCredentials(Credentials):
+    """Credentials of whichever account the calling thread is bound to.
+
+    botocore signs every request (and every retry) in the thread that makes the call,
+    asking the client's credentials for a frozen copy each time; this object answers
+    with the credentials bound to that thread.
     """
 
-    def __init__(self, pool_size: int = 16) -> None:
+    method = "mlflow-audit-bound"
+
+    def __init__(self) -> None:  # no super().__init__: every field is delegated
+        self._local = threading.local()
+
+    def _current(self) -> Credentials:
+        creds = getattr(self._local, "credentials", None)
+        if creds is None:
+            raise NoAccountBound("an AWS call was made with no account bound")
+        return creds
+
+    @contextmanager
+    def bind(self, credentials: Credentials) -> Iterator[None]:
+        previous = getattr(self._local, "credentials", None)
+        self._local.credentials = credentials
+        try:
+            yield
+        finally:
+            self._local.credentials = previous
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return self._current().get_frozen_credentials()
+
+    @property  # type: ignore[override]
+    def access_key(self) -> str:
+        return self._current().access_key
+
+    @property  # type: ignore[override]
+    def secret_key(self) -> str:
+        return self._current().secret_key
+
+    @property  # type: ignore[override]
+    def token(self) -> str | None:
+        return self._current().token
+
+    @property
+    def account_id(self) -> str | None:
+        return getattr(self._current(), "account_id", None)
+
+
+class ClientCache:
+    """Shared clients keyed by (region, service), for every account of the run."""
+
+    def __init__(self, base: boto3.Session, pool_size: int = 16) -> None:
+        self.base = base
         self._pool_size = pool_size
-        self._clients: dict[tuple[str, str | None, str], Any] = {}
+        self.credentials = BoundCredentials()
+        # A session of the caller's profile (so the shared config file's settings apply)
+        # whose clients sign with the bound credentials.
+        profile = base.profile_name if base.profile_name != "default" else None
+        bc = botocore.session.Session(profile=profile)
+        use_lean_models(bc)
+        # botocore has no public setter for a session's credentials object; assigning it
+        # is the usual way to give a session credentials it did not resolve itself.
+        bc._credentials = self.credentials
+        self._session = boto3.Session(botocore_session=bc, region_name=base.region_name)
+        self._clients: dict[tuple[str | None, str], Any] = {}
         self._lock = threading.Lock()
         self.built = 0  # how many clients were constructed (a benchmark figure)
 
-    def build(self, session: boto3.Session, region: str | None, service: str) -> Any:
-        """A new client that the caller owns (not cached).
+    @property
+    def default_region(self) -> str:
+        return self.base.region_name or "us-east-1"
 
-        Built under the lock: a Session is not thread-safe while it creates clients
-        (boto/botocore#2985), and creation is CPU-bound anyway.
-        """
-        with self._lock:
-            client = session.client(service, region_name=region,
-                                    config=client_config(session, self._pool_size))
-            self.built += 1
-        return client
+    def acting_as(self, credentials: Credentials) -> Any:
+        """Context manager: calls made by this thread inside it act with ``credentials``."""
+        return self.credentials.bind(credentials)
 
-    def get(self, session: boto3.Session, account_id: str, region: str | None,
-            service: str) -> Any:
-        key = (account_id, region, service)
+    def client(self, region: str | None, service: str) -> Any:
+        key = (region, service)
         client = self._clients.get(key)
         if client is not None:
             return client
+        # A Session is not thread-safe while it creates clients (boto/botocore#2985).
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = session.client(
-                    service, region_name=region, config=client_config(session, self._pool_size)
-                )
+                client = self._session.client(
+                    service, region_name=region,
+                    config=client_config(self.base, self._pool_size))
                 self._clients[key] = client
                 self.built += 1
             return client

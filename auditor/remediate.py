@@ -120,9 +120,14 @@ class Journal:
 
 @dataclass(slots=True)
 class Applier:
-    """Applies planned actions; ``sagemaker_for`` returns a client for (account, region)."""
+    """Applies planned actions.
+
+    ``sagemaker_for(account, region)`` returns a client and ``acting_as(account)`` a
+    context in which its calls act as that account (see auditor.clients).
+    """
 
     sagemaker_for: Callable[[str, str], Any]
+    acting_as: Callable[[str], Any]
     journal: Journal
     stable_wait_s: float = DEFAULT_STABLE_WAIT_S
     poll_s: float = POLL_INTERVAL_S
@@ -157,9 +162,9 @@ class Applier:
             self.sleep(self.poll_s)
 
     def apply(self, action: Action) -> None:
-        sm = self.sagemaker_for(action.account_id, action.region)
         try:
-            self._apply(sm, action)
+            with self.acting_as(action.account_id):
+                self._apply(self.sagemaker_for(action.account_id, action.region), action)
         except Exception as exc:  # one failure is recorded, never fatal
             action.status = "failed"
             action.error = {"code": error_code(exc), "message": error_message(exc)}
@@ -270,11 +275,12 @@ def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_
             click.echo(f"remediation: {why}", err=True)
         return [a.to_dict() for a in actions]
 
-    sessions = {a.account_id: a.session for a in result.accounts if a.session is not None}
-    clients = ClientCache(pool_size=concurrency)
+    credentials = {a.account_id: a.credentials for a in result.accounts
+                   if a.credentials is not None}
+    clients = ClientCache(session, pool_size=concurrency)
     applier = Applier(
-        sagemaker_for=lambda acct, region: clients.get(sessions[acct], acct, region,
-                                                       "sagemaker"),
+        sagemaker_for=lambda acct, region: clients.client(region, "sagemaker"),
+        acting_as=lambda acct: clients.acting_as(credentials[acct]),
         journal=Journal(Path(out_dir) / JOURNAL_NAME),
         stable_wait_s=stable_wait_s,
         poll_s=min(POLL_INTERVAL_S, max(0.05, stable_wait_s / 10)),

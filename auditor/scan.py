@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.credentials import Credentials
 
 from auditor import collect
 from auditor.artifacts import ParsedUri, parse_artifact_store_uri
-from auditor.botomodels import use_lean_models
 from auditor.clients import ClientCache
 from auditor.engine import Rule, evaluate_all
 from auditor.errors import error_code, scan_error
@@ -30,8 +30,9 @@ from auditor.policy import Policy
 from auditor.scope import (
     REGION_NOT_ENABLED_CODES,
     Account,
-    SessionFactory,
+    CredentialFactory,
     caller_account_id,
+    caller_credentials,
     organization_accounts,
     resolve_regions,
 )
@@ -102,7 +103,7 @@ Progress = Callable[[ProgressSnapshot], None]
 class _Collector:
     """Mutable state of one collection pass, shared by the pool's tasks under a lock."""
 
-    def __init__(self, clients: ClientCache, factory: SessionFactory, group: TaskGroup,
+    def __init__(self, clients: ClientCache, factory: CredentialFactory, group: TaskGroup,
                  requested_regions: list[str], progress: Progress | None) -> None:
         self.clients = clients
         self.factory = factory
@@ -138,7 +139,7 @@ class _Collector:
         organisation's ownership map, and merged shards agree with a single scan.
         """
         try:
-            account.session = self.factory.session_for(account)
+            account.credentials = self.factory.credentials_for(account)
         except Exception as exc:  # one failure is recorded, never fatal
             account.error = scan_error(account.account_id, None, "sts:AssumeRole", exc)
             if scan_resources:
@@ -162,11 +163,11 @@ class _Collector:
             self.group.submit(self.scope_task, account, region, priority=1)
 
     def inventory_task(self, account: Account, report_errors: bool = True) -> None:
-        assert account.session is not None
+        assert account.credentials is not None
         try:
-            s3 = self.clients.build(account.session,
-                                    account.session.region_name or "us-east-1", "s3")
-            owned = list_owned_buckets(s3)
+            with self.clients.acting_as(account.credentials):
+                s3 = self.clients.client(self.clients.default_region, "s3")
+                owned = list_owned_buckets(s3)
         except Exception as exc:  # one failure is recorded, never fatal
             if report_errors:  # another shard's account: that shard reports it
                 self._error(scan_error(account.account_id, None, "s3:ListBuckets", exc))
@@ -187,35 +188,36 @@ class _Collector:
         self._error(scan_error(scope.account_id, scope.region, operation, exc))
 
     def scope_task(self, account: Account, region: str) -> None:
-        assert account.session is not None
+        assert account.credentials is not None
         scope = self.scopes[(account.account_id, region)]
-        try:
-            sm = self.clients.build(account.session, region, "sagemaker")
-            names = collect.list_tracking_servers(sm)
-        except Exception as exc:  # one failure is recorded, never fatal
-            self._scope_failed(account, scope, "sagemaker:ListMlflowTrackingServers", exc)
-            self._tick()
-            return
-        try:
-            app_arns = collect.list_apps(sm)
-        except Exception as exc:  # one failure is recorded, never fatal
-            self._scope_failed(account, scope, "sagemaker:ListMlflowApps", exc)
-            app_arns = []
+        with self.clients.acting_as(account.credentials):
+            sm = self.clients.client(region, "sagemaker")
+            try:
+                names = collect.list_tracking_servers(sm)
+            except Exception as exc:  # one failure is recorded, never fatal
+                self._scope_failed(account, scope, "sagemaker:ListMlflowTrackingServers", exc)
+                self._tick()
+                return
+            try:
+                app_arns = collect.list_apps(sm)
+            except Exception as exc:  # one failure is recorded, never fatal
+                self._scope_failed(account, scope, "sagemaker:ListMlflowApps", exc)
+                app_arns = []
         scope.resources = len(names) + len(app_arns)
         for name in names:
-            self.group.submit(self.describe_task, account, region, sm, "server", name)
+            self.group.submit(self.describe_task, account, region, "server", name)
         for arn in app_arns:
-            self.group.submit(self.describe_task, account, region, sm, "app", arn)
-        del sm  # the queued Describe tasks hold the only references now
+            self.group.submit(self.describe_task, account, region, "app", arn)
         self._tick()
 
-    def describe_task(self, account: Account, region: str, sm: Any, kind: str,
-                      ident: str) -> None:
+    def describe_task(self, account: Account, region: str, kind: str, ident: str) -> None:
+        assert account.credentials is not None
         try:
-            if kind == "server":
-                resource = collect.describe_tracking_server(sm, account.account_id, region, ident)
-            else:
-                resource = collect.describe_app(sm, account.account_id, region, ident)
+            with self.clients.acting_as(account.credentials):
+                sm = self.clients.client(region, "sagemaker")
+                resource = (collect.describe_tracking_server(sm, account.account_id, region, ident)
+                            if kind == "server"
+                            else collect.describe_app(sm, account.account_id, region, ident))
         except Exception as exc:  # one failure is recorded, never fatal
             op = ("sagemaker:DescribeMlflowTrackingServer" if kind == "server"
                   else "sagemaker:DescribeMlflowApp")
@@ -230,13 +232,13 @@ class _Collector:
                 self.resources.append(resource)
 
 
-def _select_accounts(base: boto3.Session, clients: ClientCache, caller: str,
+def _select_accounts(clients: ClientCache, caller_creds: Credentials, caller: str,
                      options: ScanOptions) -> tuple[list[Account], list[Account], list[str]]:
     """(accounts to scan, other accounts to inventory only, Organization account ids)."""
     org_ids: list[str] = []
     accounts: dict[str, Account] = {}
     if options.org:
-        for acct in organization_accounts(base, clients, caller):
+        for acct in organization_accounts(clients, caller_creds):
             accounts[acct.account_id] = acct
         org_ids = sorted(accounts)
     for account_id in options.accounts:
@@ -256,7 +258,7 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
                    resources: list[Resource], uris: dict[str, ParsedUri],
                    inventories: dict[str, set[str]]) -> dict[str, BucketProof]:
     """Resolve each distinct bucket once, whatever number of resources use it."""
-    sessions = {a.account_id: a.session for a in accounts if a.session is not None}
+    credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
     users: dict[str, list[Resource]] = defaultdict(list)
     for resource in resources:
         bucket = uris[resource.arn].bucket
@@ -266,14 +268,15 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
     lock = threading.Lock()
 
     def s3_for(account_id: str, region: str) -> Any:
-        return clients.get(sessions[account_id], account_id, region, "s3")
+        return clients.client(region, "s3")  # called inside acting_as(account_id) below
 
     def task(bucket: str, using: list[Resource]) -> None:
         probe_from = next(((r.account_id, uris[r.arn].region or r.region) for r in using
-                           if r.account_id in sessions), None)
+                           if r.account_id in credentials), None)
         candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
         try:
-            proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
+            with clients.acting_as(credentials[probe_from[0]] if probe_from else None):
+                proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
         except Exception as exc:  # a bug or an unparsable answer: unknown, not fatal
             proof = BucketProof(name=bucket, unknown_reason=f"proof failed: {exc!r}")
         with lock:
@@ -289,11 +292,12 @@ def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], polic
              progress: Progress | None = None, today: dt.date | None = None) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS."""
     started = dt.datetime.now(dt.UTC)
-    use_lean_models(base._session)
-    clients = ClientCache(pool_size=options.concurrency)
-    caller = caller_account_id(base, clients)
-    accounts, inventory_only, org_ids = _select_accounts(base, clients, caller, options)
-    factory = SessionFactory(base, clients, caller, options.role_name, options.external_id)
+    clients = ClientCache(base, pool_size=options.concurrency)
+    caller_creds = caller_credentials(base)
+    caller = caller_account_id(clients, caller_creds)
+    accounts, inventory_only, org_ids = _select_accounts(clients, caller_creds, caller, options)
+    factory = CredentialFactory(clients, caller_creds, caller, options.role_name,
+                                options.external_id)
     trusted = sorted({*options.trusted_accounts, *policy.trusted_accounts, *org_ids})
 
     with TaskGroup(max_workers=max(1, options.concurrency)) as group:

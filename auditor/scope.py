@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import boto3
 import botocore.session
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import Credentials, RefreshableCredentials
+from botocore.exceptions import NoCredentialsError
 
-from auditor.botomodels import use_lean_models
 from auditor.clients import ClientCache
 from auditor.errors import scan_error
 from auditor.model import ScanError
@@ -38,7 +38,7 @@ class Account:
     account_id: str
     name: str | None = None
     access: str = "assume-role"  # or "caller"
-    session: boto3.Session | None = None
+    credentials: Credentials | None = None  # set once the account can be acted as
     regions: list[str] = field(default_factory=list)
     skipped_regions: list[str] = field(default_factory=list)
     # True when DescribeRegions said which regions are enabled; False in the fallback
@@ -62,32 +62,42 @@ def offered_regions(session: boto3.Session) -> list[str]:
     return sorted(session.get_available_regions("sagemaker"))
 
 
-def caller_account_id(session: boto3.Session, clients: ClientCache) -> str:
-    sts = clients.get(session, "caller", session.region_name or "us-east-1", "sts")
-    return str(sts.get_caller_identity()["Account"])
+def caller_credentials(base: boto3.Session) -> Credentials:
+    """The caller's own credentials (standard chain, or --profile)."""
+    credentials = base.get_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    return credentials
 
 
-def organization_accounts(session: boto3.Session, clients: ClientCache,
-                          caller_id: str) -> list[Account]:
+def caller_account_id(clients: ClientCache, credentials: Credentials) -> str:
+    with clients.acting_as(credentials):
+        sts = clients.client(clients.default_region, "sts")
+        return str(sts.get_caller_identity()["Account"])
+
+
+def organization_accounts(clients: ClientCache, credentials: Credentials) -> list[Account]:
     """Every ACTIVE account of the caller's Organization (``organizations:ListAccounts``)."""
-    org = clients.get(session, caller_id, session.region_name or "us-east-1", "organizations")
     accounts: list[Account] = []
-    for page in org.get_paginator("list_accounts").paginate():
-        for acct in page["Accounts"]:
-            # `State` replaces the deprecated `Status`; read whichever is present.
-            state = acct.get("State") or acct.get("Status")
-            if state == "ACTIVE":
-                accounts.append(Account(account_id=acct["Id"], name=acct.get("Name")))
+    with clients.acting_as(credentials):
+        org = clients.client(clients.default_region, "organizations")
+        for page in org.get_paginator("list_accounts").paginate():
+            for acct in page["Accounts"]:
+                # `State` replaces the deprecated `Status`; read whichever is present.
+                state = acct.get("State") or acct.get("Status")
+                if state == "ACTIVE":
+                    accounts.append(Account(account_id=acct["Id"], name=acct.get("Name")))
     return accounts
 
 
-class SessionFactory:
-    """Builds one boto3 Session per audited account; thread-safe, one AssumeRole each."""
+class CredentialFactory:
+    """Credentials per audited account: the caller's own, or one AssumeRole each,
+    refreshed by botocore before they expire (thread-safe)."""
 
-    def __init__(self, base: boto3.Session, clients: ClientCache, caller_id: str,
+    def __init__(self, clients: ClientCache, caller: Credentials, caller_id: str,
                  role_name: str, external_id: str | None) -> None:
-        self._base = base
         self._clients = clients
+        self._caller = caller
         self._caller_id = caller_id
         self._role_name = role_name
         self._external_id = external_id
@@ -95,19 +105,17 @@ class SessionFactory:
         self.assume_role_calls = 0
 
     def role_arn(self, account_id: str) -> str:
-        partition = self._base.get_partition_for_region(self._base.region_name or "us-east-1")
+        partition = self._clients.base.get_partition_for_region(self._clients.default_region)
         return f"arn:{partition}:iam::{account_id}:role/{self._role_name}"
 
-    def session_for(self, account: Account) -> boto3.Session:
-        """The caller's session for its own account, an assumed-role session otherwise.
+    def credentials_for(self, account: Account) -> Credentials:
+        """The caller's credentials for its own account, assumed-role ones otherwise.
 
         Raises ClientError when the role cannot be assumed.
         """
         if account.account_id == self._caller_id:
             account.access = "caller"
-            return self._base
-        sts = self._clients.get(self._base, self._caller_id,
-                                self._base.region_name or "us-east-1", "sts")
+            return self._caller
         arn = self.role_arn(account.account_id)
 
         def fetch() -> dict[str, str]:
@@ -117,7 +125,11 @@ class SessionFactory:
                 params["ExternalId"] = self._external_id
             with self._lock:
                 self.assume_role_calls += 1
-            creds = sts.assume_role(**params)["Credentials"]
+            # Always as the caller, also when botocore refreshes these credentials in
+            # the middle of a call bound to the member account.
+            with self._clients.acting_as(self._caller):
+                sts = self._clients.client(self._clients.default_region, "sts")
+                creds = sts.assume_role(**params)["Credentials"]
             return {
                 "access_key": creds["AccessKeyId"],
                 "secret_key": creds["SecretAccessKey"],
@@ -125,26 +137,16 @@ class SessionFactory:
                 "expiry_time": creds["Expiration"].isoformat(),
             }
 
-        credentials = RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
-        )
-        # The same profile as the caller's session, so the shared config file's settings
-        # (retry mode, addressing style, CA bundle, proxies) apply to members too.
-        bc = botocore.session.Session(profile=self._base.profile_name
-                                      if self._base.profile_name != "default" else None)
-        use_lean_models(bc)
-        # botocore has no public setter for a session's credentials object; this is the usual way
-        # to hand it self-refreshing ones (boto3-refresh-session and botocore's tests do the same).
-        bc._credentials = credentials
-        return boto3.Session(botocore_session=bc, region_name=self._base.region_name)
+        return RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
 
 
 def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
     """Regions enabled for the account (``ec2:DescribeRegions`` lists only those)."""
-    assert account.session is not None
-    region = account.session.region_name or "us-east-1"
-    ec2 = clients.build(account.session, region, "ec2")
-    answer = ec2.describe_regions(AllRegions=False)
+    assert account.credentials is not None
+    with clients.acting_as(account.credentials):
+        ec2 = clients.client(clients.default_region, "ec2")
+        answer = ec2.describe_regions(AllRegions=False)
     return {r["RegionName"] for r in answer["Regions"]}
 
 
@@ -156,8 +158,7 @@ def resolve_regions(account: Account, clients: ClientCache,
     DescribeRegions itself is denied the candidates are kept and the failure reported, so
     a missing ec2 permission never silently shrinks the scan.
     """
-    assert account.session is not None
-    candidates = sorted(set(requested)) if requested else offered_regions(account.session)
+    candidates = sorted(set(requested)) if requested else offered_regions(clients.base)
     try:
         enabled = enabled_regions(account, clients)
     except Exception as exc:  # one failure is recorded, never fatal
