@@ -137,3 +137,19 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
         assert (tmp_path / name).read_text() == "previous run"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "findings.csv", "findings.json", "report.html"]
+
+
+def test_json_rendering_round_trips_with_one_finding_per_line():
+    import json as _json
+
+    from auditor.outputs import render_json
+
+    doc = {"schema_version": "1.1", "run": {"accounts": [{"a": 1}]},
+           "findings": [finding(resource_name="a"), finding(resource_name='b"\n<x>')],
+           "errors": [], "remediations": []}
+    text = "".join(render_json(doc))
+    assert _json.loads(text) == doc
+    lines = text.splitlines()
+    assert sum(1 for line in lines if line.strip().startswith('{"check_id"')) == 2
+    empty = {**doc, "findings": []}
+    assert _json.loads("".join(render_json(empty))) == empty
