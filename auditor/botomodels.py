@@ -76,8 +76,18 @@ class LeanLoader(Loader):
             cache = self.__dict__.setdefault("_lean_cache", {})
             if key not in cache:
                 cache[key] = trim_service_model(model, OPERATIONS[service_name])
+                self._forget(model)
             return cache[key]
         return model
+
+
+    def _forget(self, model: dict[str, Any]) -> None:
+        """Drop botocore's cached copy of a full model once trimmed (EC2's alone is tens
+        of MB parsed); the trimmed one is all that is used from then on."""
+        stale = [key for key, value in self._cache.items()
+                 if value is model or (isinstance(value, tuple) and value and value[0] is model)]
+        for key in stale:
+            del self._cache[key]
 
 
 _LOADER: LeanLoader | None = None

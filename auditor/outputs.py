@@ -15,8 +15,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from auditor.errors import ConfigError
 
 FORMATS = ("json", "csv", "html")
@@ -91,8 +89,9 @@ def _evidence_text(evidence: Iterable[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def findings_frame(doc: dict[str, Any]) -> pd.DataFrame:
+def findings_frame(doc: dict[str, Any]) -> Any:
     """One row per finding, nested fields flattened, every cell neutralised."""
+    import pandas as pd  # only when a CSV is written: pandas costs ~45 MB resident
     by_arn = {r.get("resource_arn"): r.get("status") for r in doc.get("remediations", [])}
     rows = []
     for f in doc["findings"]:

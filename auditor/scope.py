@@ -57,9 +57,17 @@ def known_regions() -> set[str]:
     return regions
 
 
+_OFFERED: dict[str, list[str]] = {}
+
+
 def offered_regions(session: boto3.Session) -> list[str]:
-    """Regions where SageMaker is offered in the session's partition."""
-    return sorted(session.get_available_regions("sagemaker"))
+    """Regions where SageMaker is offered in the session's partition (computed once: it
+    costs tens of ms of file lookups, and is the same for every account)."""
+    partition = session.get_partition_for_region(session.region_name or "us-east-1")
+    if partition not in _OFFERED:
+        _OFFERED[partition] = sorted(session.get_available_regions("sagemaker",
+                                                                   partition_name=partition))
+    return list(_OFFERED[partition])
 
 
 def caller_credentials(base: boto3.Session) -> Credentials:
