@@ -7,7 +7,6 @@ turns a rule that reads it into ``UNKNOWN`` with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,11 @@ class TrustContext:
     inventoried_accounts: frozenset[str]  # accounts whose ListBuckets succeeded
 
     def trusted_for(self, resource: Resource) -> frozenset[str]:
+        """The trusted set for a resource: the same object for every resource whose
+        account is already trusted (an organisation's set has thousands of ids, and a
+        copy per resource would make memory grow with accounts x resources)."""
+        if resource.account_id in self.trusted_accounts:
+            return self.trusted_accounts
         return self.trusted_accounts | {resource.account_id}
 
 
@@ -74,7 +78,7 @@ def build_facts(resource: Resource, uri: ParsedUri, proof: BucketProof | None,
         "expected_owner_trusted": expected in trusted,
         "bucket": bucket,
         "trust": {
-            "trusted_accounts": sorted(trusted),
+            "trusted_accounts": trusted,  # a shared frozenset; facts are never serialised
             "all_trusted_inventoried": trusted <= trust.inventoried_accounts,
         },
         "unknown": unknown,
@@ -87,7 +91,7 @@ def build_facts(resource: Resource, uri: ParsedUri, proof: BucketProof | None,
 
 
 def _bucket_ownership(bucket: dict[str, Any], unknown: dict[str, str],
-                      proof: BucketProof | None, expected: str, trusted: Collection[str],
+                      proof: BucketProof | None, expected: str, trusted: frozenset[str],
                       trust: TrustContext) -> None:
     if proof is None:
         for key in ("exists", "owner_account_id", "owned_by_expected", "owner_trusted"):
@@ -121,7 +125,7 @@ def _bucket_ownership(bucket: dict[str, Any], unknown: dict[str, str],
             f"the owner was not proven and {expected} could not be ruled out")
     # In no audited account's ListBuckets while every trusted account was inventoried:
     # the owner is proven to be outside the trusted set, whoever it is.
-    if set(trusted) <= set(proof.not_owned_by) and set(trusted) <= trust.inventoried_accounts:
+    if trusted <= proof.not_owned_by and trusted <= trust.inventoried_accounts:
         bucket["owner_trusted"] = False
     else:
         unknown["bucket.owner_trusted"] = (

@@ -23,7 +23,7 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
     """
     resource = facts["resource"]
     bucket = facts["bucket"]
-    trusted = set(facts["trust"]["trusted_accounts"])
+    trusted = facts["trust"]["trusted_accounts"]
     if resource["type"] != TRACKING_SERVER:
         return None, "MLflow Apps have no bucket-owner setting to pin"
     if not facts["uri"]["valid"]:

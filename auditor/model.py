@@ -108,7 +108,7 @@ class BucketProof:
     owner_account_id: str | None = None
     # Accounts proven NOT to own the bucket (their ListBuckets omits it, or an
     # ExpectedBucketOwner probe was refused while the plain request succeeded).
-    not_owned_by: set[str] = field(default_factory=set)
+    not_owned_by: frozenset[str] = frozenset()
     namespace_account_id: str | None = None  # from an account regional namespace name
     evidence: list[Evidence] = field(default_factory=list)
     unknown_reason: str | None = None

@@ -69,13 +69,15 @@ def prove_bucket(
     candidates: Iterable[str],
     inventories: dict[str, set[str]],
     s3_for: S3ClientFor,
+    inventoried: frozenset[str] | None = None,
 ) -> BucketProof:
     """Resolve one bucket.
 
     ``probe_from`` is the (account, region) whose credentials probe the bucket (an
     account that uses it); ``candidates`` are owners to confirm by ExpectedBucketOwner
     (the expected owners configured on the resources using it); ``inventories`` maps each
-    account whose ListBuckets succeeded to the buckets it owns.
+    account whose ListBuckets succeeded to the buckets it owns, and ``inventoried`` is
+    ``frozenset(inventories)`` made once by the caller for all buckets.
     """
     proof = BucketProof(name=bucket)
     ns = account_namespace(bucket)
@@ -83,20 +85,22 @@ def prove_bucket(
 
     for account_id, owned in inventories.items():
         if bucket in owned:
+            # A proven owner implies every other account is not: nothing more to keep.
             proof.exists = True
             proof.owner_account_id = account_id
-            proof.not_owned_by = set(inventories) - {account_id}
             proof.evidence.append(Evidence(
                 call="s3:ListBuckets", as_account=account_id, answer="listed",
                 params={}, conclusion=f"{account_id} owns the bucket",
             ))
             return proof
 
-    proof.not_owned_by = set(inventories)
+    # One shared frozenset for every bucket in no list (copied only if a probe refutes
+    # another candidate): an organisation has thousands of accounts.
+    proof.not_owned_by = inventoried if inventoried is not None else frozenset(inventories)
     if inventories:
         proof.evidence.append(Evidence(
-            call="s3:ListBuckets", as_account=", ".join(sorted(inventories)),
-            answer="not listed",
+            call="s3:ListBuckets", as_account=None, answer="not listed",
+            params={"accounts": str(len(inventories))},
             conclusion=f"none of the {len(inventories)} audited accounts owns the bucket",
         ))
 
@@ -165,7 +169,7 @@ def prove_bucket(
                 ))
                 return proof
             if probe == "403":
-                proof.not_owned_by.add(candidate)
+                proof.not_owned_by = proof.not_owned_by | {candidate}
                 proof.evidence.append(Evidence(
                     call="s3:HeadBucket", as_account=account_id, answer="403 AccessDenied",
                     params=params,

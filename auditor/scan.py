@@ -266,6 +266,7 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
             users[bucket].append(resource)
     proofs: dict[str, BucketProof] = {}
     lock = threading.Lock()
+    inventoried = frozenset(inventories)
 
     def s3_for(account_id: str, region: str) -> Any:
         return clients.client(region, "s3")  # called inside acting_as(account_id) below
@@ -276,7 +277,8 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
         candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
         try:
             with clients.acting_as(credentials[probe_from[0]] if probe_from else None):
-                proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for)
+                proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for,
+                                     inventoried)
         except Exception as exc:  # a bug or an unparsable answer: unknown, not fatal
             proof = BucketProof(name=bucket, unknown_reason=f"proof failed: {exc!r}")
         with lock:
