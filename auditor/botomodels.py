@@ -70,16 +70,15 @@ class LeanLoader(Loader):
 
     def load_service_model(self, service_name: str, type_name: str,
                            api_version: str | None = None) -> Any:
-        model = super().load_service_model(service_name, type_name, api_version)
-        if type_name == "service-2" and service_name in OPERATIONS:
-            key = (service_name, api_version)
-            cache = self.__dict__.setdefault("_lean_cache", {})
-            if key not in cache:
-                cache[key] = trim_service_model(model, OPERATIONS[service_name])
-                self._forget(model)
-            return cache[key]
-        return model
-
+        if type_name != "service-2" or service_name not in OPERATIONS:
+            return super().load_service_model(service_name, type_name, api_version)
+        cache = self.__dict__.setdefault("_lean_cache", {})
+        key = (service_name, api_version)
+        if key not in cache:  # looked up first: the full model is loaded once, then dropped
+            model = super().load_service_model(service_name, type_name, api_version)
+            cache[key] = trim_service_model(model, OPERATIONS[service_name])
+            self._forget(model)
+        return cache[key]
 
     def _forget(self, model: dict[str, Any]) -> None:
         """Drop botocore's cached copy of a full model once trimmed (EC2's alone is tens
