@@ -1,0 +1,75 @@
+"""The fail-closed owner choice (SPEC.md, Remediation), over facts built by the facts stage."""
+
+from auditor.artifacts import parse_artifact_store_uri
+from auditor.facts import TrustContext, build_facts
+from auditor.fixes import choose_owner
+from auditor.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
+from auditor.remediate import plan
+
+OWN, CENTRAL, STRANGER = "111111111111", "222222222222", "999988887777"
+
+
+def facts_for(proof, pinned=None, verification=False, trusted=(OWN, CENTRAL),
+              inventoried=(OWN, CENTRAL), kind=TRACKING_SERVER, uri="s3://ml-bucket/x"):
+    resource = Resource(kind, OWN, "us-east-1", "srv",
+                        f"arn:aws:sagemaker:us-east-1:{OWN}:mlflow-tracking-server/srv", uri,
+                        "Created", verification if kind == TRACKING_SERVER else None, pinned)
+    return build_facts(resource, parse_artifact_store_uri(uri), proof,
+                       TrustContext(frozenset(trusted), frozenset(inventoried)))
+
+
+def missing():
+    return BucketProof("ml-bucket", exists=False, unknown_reason="the bucket does not exist")
+
+
+def test_proven_trusted_owner_is_pinned():
+    owner, _ = choose_owner(facts_for(BucketProof("ml-bucket", True, CENTRAL), pinned=STRANGER,
+                                      trusted=(OWN, CENTRAL, STRANGER)))
+    assert owner == CENTRAL
+
+
+def test_missing_bucket_pins_the_trusted_configured_owner():
+    owner, reason = choose_owner(facts_for(missing(), pinned=CENTRAL))
+    assert owner == CENTRAL and "does not exist" in reason
+
+
+def test_missing_bucket_with_an_untrusted_configured_owner_pins_the_servers_account():
+    owner, _ = choose_owner(facts_for(missing(), pinned=STRANGER))
+    assert owner == OWN
+
+
+def test_untrusted_proven_owner_is_never_pinned():
+    owner, reason = choose_owner(facts_for(BucketProof("ml-bucket", True, STRANGER),
+                                           pinned=STRANGER))
+    assert owner == OWN and "untrusted" in reason
+
+
+def test_owner_outside_the_trusted_set_by_exclusion_fails_closed():
+    proof = BucketProof("ml-bucket", True, not_owned_by=frozenset({OWN, CENTRAL}),
+                        unknown_reason="outside")
+    owner, _ = choose_owner(facts_for(proof, pinned=CENTRAL))
+    assert owner == CENTRAL
+
+
+def test_unknown_owner_gets_no_choice_and_is_skipped_by_the_plan():
+    proof = BucketProof("ml-bucket", True, not_owned_by=frozenset({OWN}), unknown_reason="403")
+    facts = facts_for(proof, trusted=(OWN, CENTRAL), inventoried=(OWN,))
+    owner, reason = choose_owner(facts)
+    assert owner is None and "not proven" in reason
+    (action,) = plan([facts])
+    assert action.status == "skipped" and action.after == action.before
+
+
+def test_apps_and_unparseable_uris_get_no_owner():
+    assert choose_owner(facts_for(missing(), kind=MLFLOW_APP))[0] is None
+    assert choose_owner(facts_for(None, uri="https://example.com/x"))[0] is None
+    assert plan([facts_for(missing(), kind=MLFLOW_APP)]) == []
+
+
+def test_plan_makes_no_action_for_a_server_that_already_complies():
+    facts = facts_for(BucketProof("ml-bucket", True, OWN), verification=True)
+    assert plan([facts]) == []
+    facts = facts_for(BucketProof("ml-bucket", True, CENTRAL), verification=True, pinned=CENTRAL)
+    assert plan([facts]) == []
+    (action,) = plan([facts_for(BucketProof("ml-bucket", True, CENTRAL), verification=True)])
+    assert action.after == {"S3BucketOwnerVerification": True, "S3BucketOwnerAccountId": CENTRAL}
