@@ -137,6 +137,11 @@ def run_scan_command(**kw: Any) -> int:
     history_ok = record_history(doc, kw, Path(out_dir))
     if kw.get("fail_on_new"):
         gate_on_new(doc, history_ok)
+    # The document is all the writers need: let the facts, proofs and resources go before
+    # the renderers run (tens of MB at organisation scale).
+    result.facts.clear()
+    result.proofs.clear()
+    result.resources.clear()
     written = write_outputs(doc, Path(out_dir), kw["formats"])
     if not kw["quiet"]:
         from auditor.cli import print_summary
