@@ -12,10 +12,15 @@ import click
 
 from auditor import __version__
 from auditor.errors import ConfigError
-from auditor.model import Severity, Status
+from auditor.model import (
+    ACCOUNT_ID_RE,
+    DEFAULT_ROLE_NAME,
+    FAIL_ON_CHOICES,
+    Severity,
+    Status,
+)
 from auditor.outputs import FORMATS
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
 SEVERITY_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan",
                     "info": "white"}
 
@@ -24,7 +29,7 @@ def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[s
     out = []
     for value in values:
         v = value.strip()
-        if not ACCOUNT_RE.match(v):
+        if not ACCOUNT_ID_RE.match(v):
             raise click.BadParameter(f"{value!r} is not a 12-digit AWS account id",
                                      param=param)
         out.append(v)
@@ -110,7 +115,7 @@ def main() -> None:
               help="Audit this account (repeatable) by assuming --role-name in it.")
 @click.option("--org", is_flag=True,
               help="Audit every ACTIVE account of the AWS Organization.")
-@click.option("--role-name", default="MlflowAuditRole", show_default=True,
+@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True,
               help="Role assumed in audited accounts.")
 @click.option("--external-id", help="External id passed to sts:AssumeRole.")
 @click.option("--trusted-account", "trusted_accounts", multiple=True, callback=_accounts,
@@ -124,7 +129,7 @@ def main() -> None:
 @click.option("--format", "formats", default="json,csv,html", show_default=True,
               callback=_formats, help="Comma list of json, csv, html.")
 @click.option("--fail-on", type=click.Choice(
-    ["critical", "high", "medium", "low", "info", "none"], case_sensitive=False),
+    FAIL_ON_CHOICES, case_sensitive=False),
     default="high", show_default=True,
     help="Exit 1 when an unmuted FAIL at or above this severity is found.")
 @click.option("--fail-on-new", is_flag=True,
@@ -223,7 +228,7 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
 @click.option("--format", "formats", default="json,csv,html", show_default=True,
               callback=_formats, help="Comma list of json, csv, html.")
 @click.option("--fail-on", type=click.Choice(
-    ["critical", "high", "medium", "low", "info", "none"], case_sensitive=False),
+    FAIL_ON_CHOICES, case_sensitive=False),
     help="Threshold for the merged exit code; default: the one the shards used.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
 def merge(findings_files: tuple[str, ...], output_dir: str, formats: list[str],

@@ -16,7 +16,6 @@ from auditor.errors import ConfigError
 from auditor.model import SCHEMA_VERSION, Severity, Status
 from auditor.scan import ScanResult
 
-FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 _STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.MUTED: 2, Status.PASS: 3}
 _STATUSES = [s.value for s in Status]
 _SEVERITIES = [s.value for s in Severity]

@@ -7,10 +7,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.model import ScanError
 
-ACCESS_DENIED_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403",
-})
-
 
 class ConfigError(click.ClickException):
     """A usage or configuration error: one line on stderr, exit code 2, nothing scanned."""

@@ -6,11 +6,16 @@ run can be replayed from ``findings.json`` alone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = "1.1"
+
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+DEFAULT_ROLE_NAME = "MlflowAuditRole"
 
 TRACKING_SERVER = "mlflow-tracking-server"
 MLFLOW_APP = "mlflow-app"

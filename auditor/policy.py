@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from typing import Any
 import yaml
 
 from auditor.errors import ConfigError
-from auditor.model import Severity
+from auditor.model import ACCOUNT_ID_RE, Severity
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
 TOP_KEYS = {"trusted_accounts", "checks", "waivers"}
 CHECK_KEYS = {"enabled", "severity"}
 WAIVER_KEYS = {"check_id", "resource", "reason", "expires"}
@@ -99,7 +97,7 @@ def _sequence(path: str, node: yaml.Node, what: str) -> list[yaml.Node]:
 
 def _account(path: str, node: yaml.Node) -> str:
     value = _scalar(path, node, "an account id")
-    if not ACCOUNT_RE.match(value):
+    if not ACCOUNT_ID_RE.match(value):
         raise _fail(path, node, f"{value!r} is not a 12-digit AWS account id "
                                 "(quote ids that start with 0)")
     return value

@@ -24,7 +24,7 @@ from auditor.clients import ClientCache
 from auditor.engine import Rule, evaluate_all
 from auditor.errors import error_code, scan_error
 from auditor.facts import TrustContext, build_facts
-from auditor.model import BucketProof, Resource, ScanError
+from auditor.model import DEFAULT_ROLE_NAME, BucketProof, Resource, ScanError
 from auditor.ownership import list_owned_buckets, prove_bucket
 from auditor.policy import Policy
 from auditor.scope import (
@@ -39,7 +39,6 @@ from auditor.scope import (
 from auditor.tasks import TaskGroup
 
 DEFAULT_CONCURRENCY = 32
-DEFAULT_ROLE_NAME = "MlflowAuditRole"
 
 
 @dataclass(slots=True)

@@ -8,7 +8,6 @@ credentials that botocore refreshes before they expire (long scans outlive one h
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from auditor.model import ScanError
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 ROLE_SESSION_NAME = "mlflow-audit"
 # Assumed-role credentials last an hour by default; botocore refreshes them this many
 # seconds before expiry (its advisory window), so a long scan never uses stale keys.
