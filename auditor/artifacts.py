@@ -108,8 +108,9 @@ def parse_artifact_store_uri(uri: str | None) -> ParsedUri:
         return _invalid(uri, "ArtifactStoreUri names no bucket")
     if error := bucket_name_error(bucket):
         return _invalid(uri, f"{bucket!r} is not a valid bucket name: {error}")
-    return ParsedUri(uri=uri, bucket=bucket, prefix=prefix or "", style=style, region=region,
-                     error=None)
+    return ParsedUri(
+        uri=uri, bucket=bucket, prefix=prefix or "", style=style, region=region, error=None
+    )
 
 
 def account_namespace(bucket: str) -> Namespace | None:

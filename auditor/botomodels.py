@@ -20,10 +20,15 @@ from botocore.loaders import Loader
 
 # Every operation the product calls, per service. Adding a call means adding it here.
 OPERATIONS: dict[str, frozenset[str]] = {
-    "sagemaker": frozenset({
-        "ListMlflowTrackingServers", "DescribeMlflowTrackingServer",
-        "UpdateMlflowTrackingServer", "ListMlflowApps", "DescribeMlflowApp",
-    }),
+    "sagemaker": frozenset(
+        {
+            "ListMlflowTrackingServers",
+            "DescribeMlflowTrackingServer",
+            "UpdateMlflowTrackingServer",
+            "ListMlflowApps",
+            "DescribeMlflowApp",
+        }
+    ),
     "s3": frozenset({"HeadBucket", "ListBuckets"}),
     "ec2": frozenset({"DescribeRegions"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
@@ -68,8 +73,9 @@ def trim_service_model(model: dict[str, Any], operations: frozenset[str]) -> dic
 class LeanLoader(Loader):
     """botocore's Loader, serving trimmed ``service-2`` models for our services."""
 
-    def load_service_model(self, service_name: str, type_name: str,
-                           api_version: str | None = None) -> Any:
+    def load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
         if type_name != "service-2" or service_name not in OPERATIONS:
             return super().load_service_model(service_name, type_name, api_version)
         cache = self.__dict__.setdefault("_lean_cache", {})
@@ -83,8 +89,11 @@ class LeanLoader(Loader):
     def _forget(self, model: dict[str, Any]) -> None:
         """Drop botocore's cached copy of a full model once trimmed (EC2's alone is tens
         of MB parsed); the trimmed one is all that is used from then on."""
-        stale = [key for key, value in self._cache.items()
-                 if value is model or (isinstance(value, tuple) and value and value[0] is model)]
+        stale = [
+            key
+            for key, value in self._cache.items()
+            if value is model or (isinstance(value, tuple) and value and value[0] is model)
+        ]
         for key in stale:
             del self._cache[key]
 
@@ -97,8 +106,9 @@ def lean_loader(session: botocore.session.Session) -> LeanLoader:
     global _LOADER
     if _LOADER is None:
         data_path = session.get_config_variable("data_path") or ""
-        extra = [os.path.expanduser(os.path.expandvars(p))
-                 for p in data_path.split(os.pathsep) if p]
+        extra = [
+            os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep) if p
+        ]
         _LOADER = LeanLoader(extra_search_paths=extra)
     return _LOADER
 

@@ -21,8 +21,13 @@ from auditor.model import (
 )
 from auditor.outputs import FORMATS
 
-SEVERITY_COLOURS = {"critical": "red", "high": "red", "medium": "yellow", "low": "cyan",
-                    "info": "white"}
+SEVERITY_COLOURS = {
+    "critical": "red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "white",
+}
 
 
 def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -30,8 +35,7 @@ def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[s
     for value in values:
         v = value.strip()
         if not ACCOUNT_ID_RE.match(v):
-            raise click.BadParameter(f"{value!r} is not a 12-digit AWS account id",
-                                     param=param)
+            raise click.BadParameter(f"{value!r} is not a 12-digit AWS account id", param=param)
         out.append(v)
     return out
 
@@ -40,8 +44,9 @@ def _formats(_: Any, param: click.Parameter, value: str) -> list[str]:
     items = [v.strip().lower() for v in value.split(",") if v.strip()]
     bad = [v for v in items if v not in FORMATS]
     if bad or not items:
-        raise click.BadParameter(f"use a comma list of {', '.join(FORMATS)} "
-                                 f"(got {value!r})", param=param)
+        raise click.BadParameter(
+            f"use a comma list of {', '.join(FORMATS)} (got {value!r})", param=param
+        )
     return list(dict.fromkeys(items))
 
 
@@ -88,19 +93,25 @@ class GuardedGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("\nmlflow-audit: interrupted; reports from this run were not "
-                       "written (earlier ones are untouched)", err=True)
+            click.echo(
+                "\nmlflow-audit: interrupted; reports from this run were not "
+                "written (earlier ones are untouched)",
+                err=True,
+            )
             sys.exit(130)
         except Exception as exc:
             if os.environ.get("MLFLOW_AUDIT_DEBUG"):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""
-            raise ConfigError(f"unexpected {type(exc).__name__}: {first} "
-                              "(set MLFLOW_AUDIT_DEBUG=1 for details)") from None
+            raise ConfigError(
+                f"unexpected {type(exc).__name__}: {first} (set MLFLOW_AUDIT_DEBUG=1 for details)"
+            ) from None
 
 
-@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"],
-                                                 "max_content_width": 100})
+@click.group(
+    cls=GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="mlflow-audit")
 def main() -> None:
     """Audit SageMaker Managed MLflow artifact buckets for ownership (bucket sniping)."""
@@ -108,55 +119,131 @@ def main() -> None:
 
 @main.command()
 @click.option("--profile", help="AWS profile; default: the standard credential chain.")
-@click.option("--region", "regions", multiple=True, callback=_regions,
-              help="Region to audit (repeatable, or a comma list); default: every region "
-                   "where SageMaker is offered and enabled for the account.")
-@click.option("--account", "accounts", multiple=True, callback=_accounts,
-              help="Audit this account (repeatable) by assuming --role-name in it.")
-@click.option("--org", is_flag=True,
-              help="Audit every ACTIVE account of the AWS Organization.")
-@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True,
-              help="Role assumed in audited accounts.")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    callback=_regions,
+    help="Region to audit (repeatable, or a comma list); default: every region "
+    "where SageMaker is offered and enabled for the account.",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    callback=_accounts,
+    help="Audit this account (repeatable) by assuming --role-name in it.",
+)
+@click.option("--org", is_flag=True, help="Audit every ACTIVE account of the AWS Organization.")
+@click.option(
+    "--role-name",
+    default=DEFAULT_ROLE_NAME,
+    show_default=True,
+    help="Role assumed in audited accounts.",
+)
 @click.option("--external-id", help="External id passed to sts:AssumeRole.")
-@click.option("--trusted-account", "trusted_accounts", multiple=True, callback=_accounts,
-              help="Extra account allowed to own artifact buckets (repeatable).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="YAML policy file (trusted accounts, checks, waivers).")
-@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="Directory of extra rule YAML files (repeatable).")
-@click.option("--output-dir", default="./mlflow-audit-out", show_default=True,
-              type=click.Path(file_okay=False), help="Where the reports are written.")
-@click.option("--format", "formats", default="json,csv,html", show_default=True,
-              callback=_formats, help="Comma list of json, csv, html.")
-@click.option("--fail-on", type=click.Choice(
-    FAIL_ON_CHOICES, case_sensitive=False),
-    default="high", show_default=True,
-    help="Exit 1 when an unmuted FAIL at or above this severity is found.")
-@click.option("--fail-on-new", is_flag=True,
-              help="Exit 1 only for such FAILs that are new since the previous run of the "
-                   "same scope (every FAIL counts as new when there is no usable history).")
-@click.option("--history", "history_path", type=click.Path(dir_okay=False),
-              help="Run history database (SQLite), e.g. one shared by every nightly run; "
-                   "default: OUTPUT_DIR/history.sqlite.")
-@click.option("--no-history", is_flag=True,
-              help="Keep no run history (findings get no `change`, the report no "
-                   "'since last run').")
-@click.option("--history-keep", type=click.IntRange(min=1), default=90, show_default=True,
-              help="Runs kept per scope in the history database; older ones are pruned.")
-@click.option("--remediate", is_flag=True,
-              help="Fix what can be fixed safely with UpdateMlflowTrackingServer.")
+@click.option(
+    "--trusted-account",
+    "trusted_accounts",
+    multiple=True,
+    callback=_accounts,
+    help="Extra account allowed to own artifact buckets (repeatable).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML policy file (trusted accounts, checks, waivers).",
+)
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Directory of extra rule YAML files (repeatable).",
+)
+@click.option(
+    "--output-dir",
+    default="./mlflow-audit-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the reports are written.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,csv,html",
+    show_default=True,
+    callback=_formats,
+    help="Comma list of json, csv, html.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
+    default="high",
+    show_default=True,
+    help="Exit 1 when an unmuted FAIL at or above this severity is found.",
+)
+@click.option(
+    "--fail-on-new",
+    is_flag=True,
+    help="Exit 1 only for such FAILs that are new since the previous run of the "
+    "same scope (every FAIL counts as new when there is no usable history).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    help="Run history database (SQLite), e.g. one shared by every nightly run; "
+    "default: OUTPUT_DIR/history.sqlite.",
+)
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Keep no run history (findings get no `change`, the report no 'since last run').",
+)
+@click.option(
+    "--history-keep",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Runs kept per scope in the history database; older ones are pruned.",
+)
+@click.option(
+    "--remediate",
+    is_flag=True,
+    help="Fix what can be fixed safely with UpdateMlflowTrackingServer.",
+)
 @click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
 @click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron).")
-@click.option("--max-changes", type=click.IntRange(min=0), default=25, show_default=True,
-              help="With --remediate: apply at most this many updates; plan the rest.")
-@click.option("--stable-wait", type=click.FloatRange(min=0), default=60, show_default=True,
-              help="With --remediate: seconds to wait for a server in flux (updating, "
-                   "starting, ...) to become stable before skipping it.")
-@click.option("--concurrency", type=click.IntRange(min=1, max=512), default=32,
-              show_default=True, help="Parallel API workers.")
-@click.option("--shard", callback=_shard,
-              help="Audit only shard K of N (K/N, split by account) for fan-out; "
-                   "combine the results with `mlflow-audit merge`.")
+@click.option(
+    "--max-changes",
+    type=click.IntRange(min=0),
+    default=25,
+    show_default=True,
+    help="With --remediate: apply at most this many updates; plan the rest.",
+)
+@click.option(
+    "--stable-wait",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="With --remediate: seconds to wait for a server in flux (updating, "
+    "starting, ...) to become stable before skipping it.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=512),
+    default=32,
+    show_default=True,
+    help="Parallel API workers.",
+)
+@click.option(
+    "--shard",
+    callback=_shard,
+    help="Audit only shard K of N (K/N, split by account) for fan-out; "
+    "combine the results with `mlflow-audit merge`.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
@@ -166,8 +253,13 @@ def scan(**kwargs: Any) -> None:
 
 
 @main.command("rules")
-@click.option("--rules-dir", "rules_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="Directory of extra rule YAML files (repeatable).")
+@click.option(
+    "--rules-dir",
+    "rules_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Directory of extra rule YAML files (repeatable).",
+)
 def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     """List the checks: id, severity, title."""
     from auditor.engine import load_rules
@@ -180,10 +272,19 @@ def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("findings_file", type=click.Path(dir_okay=False))
-@click.option("--output-dir", type=click.Path(file_okay=False),
-              help="Where to write; default: beside FINDINGS_FILE.")
-@click.option("--format", "formats", default="html,csv", show_default=True,
-              callback=_formats, help="Comma list of json, csv, html.")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    help="Where to write; default: beside FINDINGS_FILE.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="html,csv",
+    show_default=True,
+    callback=_formats,
+    help="Comma list of json, csv, html.",
+)
 def report(findings_file: str, output_dir: str | None, formats: list[str]) -> None:
     """Re-render a findings.json to HTML/CSV (from the JSON alone)."""
     from auditor.document import load_document
@@ -198,11 +299,21 @@ def report(findings_file: str, output_dir: str | None, formats: list[str]) -> No
 
 
 @main.command("history")
-@click.option("--history", "history_path", default="./mlflow-audit-out/history.sqlite",
-              show_default=True, type=click.Path(dir_okay=False),
-              help="Run history database written by `scan`.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Show at most this many runs (newest first).")
+@click.option(
+    "--history",
+    "history_path",
+    default="./mlflow-audit-out/history.sqlite",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Run history database written by `scan`.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most this many runs (newest first).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""
@@ -223,16 +334,33 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("findings_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--output-dir", required=True, type=click.Path(file_okay=False),
-              help="Where the merged reports are written.")
-@click.option("--format", "formats", default="json,csv,html", show_default=True,
-              callback=_formats, help="Comma list of json, csv, html.")
-@click.option("--fail-on", type=click.Choice(
-    FAIL_ON_CHOICES, case_sensitive=False),
-    help="Threshold for the merged exit code; default: the one the shards used.")
+@click.option(
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Where the merged reports are written.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,csv,html",
+    show_default=True,
+    callback=_formats,
+    help="Comma list of json, csv, html.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
+    help="Threshold for the merged exit code; default: the one the shards used.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
-def merge(findings_files: tuple[str, ...], output_dir: str, formats: list[str],
-          fail_on: str | None, quiet: bool) -> None:
+def merge(
+    findings_files: tuple[str, ...],
+    output_dir: str,
+    formats: list[str],
+    fail_on: str | None,
+    quiet: bool,
+) -> None:
     """Combine the findings.json of --shard K/N runs into one run and its reports.
 
     Exits like scan: 1 for a FAIL at or above --fail-on, 3 when a shard is missing or
@@ -252,12 +380,26 @@ def merge(findings_files: tuple[str, ...], output_dir: str, formats: list[str],
 
 
 @main.command()
-@click.option("--output-dir", default="./mlflow-audit-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Where the demo reports are written.")
-@click.option("--format", "formats", default="json,csv,html", show_default=True,
-              callback=_formats, help="Comma list of json, csv, html.")
-@click.option("--remediate", is_flag=True,
-              help="Also remediate the simulated organisation (it is not real AWS).")
+@click.option(
+    "--output-dir",
+    default="./mlflow-audit-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo reports are written.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="json,csv,html",
+    show_default=True,
+    callback=_formats,
+    help="Comma list of json, csv, html.",
+)
+@click.option(
+    "--remediate",
+    is_flag=True,
+    help="Also remediate the simulated organisation (it is not real AWS).",
+)
 def demo(output_dir: str, formats: list[str], remediate: bool) -> None:
     """Scan a built-in simulated AWS organisation and write the real reports."""
     from auditor.demo import run_demo
@@ -270,17 +412,24 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
     summary = doc["summary"]
     run = doc["run"]
     counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
-    click.echo(f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
-               f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
-               f"{summary['total']} finding(s): {counts}", err=True)
+    click.echo(
+        f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
+        f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
+        f"{summary['total']} finding(s): {counts}",
+        err=True,
+    )
     fails = summary["fail_by_severity"]
-    parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s])
-             for s in fails if fails[s]]
+    parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
     if parts:
         click.echo("FAIL by severity: " + ", ".join(parts), err=True)
     if doc["errors"]:
-        click.echo(click.style(f"{len(doc['errors'])} scope(s) could not be read: "
-                               "the scan is incomplete", fg="yellow"), err=True)
+        click.echo(
+            click.style(
+                f"{len(doc['errors'])} scope(s) could not be read: the scan is incomplete",
+                fg="yellow",
+            ),
+            err=True,
+        )
     for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
         n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
         if n:
@@ -295,10 +444,16 @@ def _print_history(doc: dict[str, Any]) -> None:
     history = doc.get("history")
     if not isinstance(history, dict) or "error" in history:
         return  # no history kept, or its failure was already reported as a warning
-    since = (f"since run {history['previous_run_id']}" if history["previous_run_id"]
-             else "first run of this scope")
-    click.echo(f"history ({since}): {history['new']} new, {history['unchanged']} unchanged, "
-               f"{len(history['resolved'])} resolved", err=True)
+    since = (
+        f"since run {history['previous_run_id']}"
+        if history["previous_run_id"]
+        else "first run of this scope"
+    )
+    click.echo(
+        f"history ({since}): {history['new']} new, {history['unchanged']} unchanged, "
+        f"{len(history['resolved'])} resolved",
+        err=True,
+    )
     if doc["run"].get("fail_on_new"):
         click.echo("--fail-on-new: only new FAILs decide the exit code", err=True)
 

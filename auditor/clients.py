@@ -156,8 +156,8 @@ class ClientCache:
             client = self._clients.get(key)
             if client is None:
                 client = self._session.client(
-                    service, region_name=region,
-                    config=client_config(self.base, self._pool_size))
+                    service, region_name=region, config=client_config(self.base, self._pool_size)
+                )
                 self._clients[key] = client
                 self.built += 1
             return client

@@ -42,8 +42,9 @@ def _is_gone(exc: ClientError) -> bool:
     return code in GONE_CODES
 
 
-def describe_tracking_server(sagemaker: Any, account_id: str, region: str,
-                             name: str) -> Resource | None:
+def describe_tracking_server(
+    sagemaker: Any, account_id: str, region: str, name: str
+) -> Resource | None:
     """Describe one server; None when it was deleted since it was listed."""
     try:
         d = sagemaker.describe_mlflow_tracking_server(TrackingServerName=name)

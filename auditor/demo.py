@@ -35,10 +35,19 @@ waivers:
 """
 
 # Variables that could point the demo at a real account or another endpoint.
-_AWS_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION",
-            "AWS_DEFAULT_REGION")
+_AWS_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
 
 
 @contextmanager
@@ -47,12 +56,15 @@ def _demo_environment(key: str, secret: str, home: Path) -> Iterator[None]:
     try:
         for k in _AWS_ENV:
             os.environ.pop(k, None)
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-        })
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            }
+        )
         yield
     finally:
         for k, v in saved.items():
@@ -66,8 +78,9 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
     try:
         from auditor.sim import build_demo_org, simulated_aws
     except ImportError as exc:
-        raise ConfigError(f"the demo needs the simulation extra: pip install "
-                          f"'mlflow-audit[sim]' ({exc})") from None
+        raise ConfigError(
+            f"the demo needs the simulation extra: pip install 'mlflow-audit[sim]' ({exc})"
+        ) from None
     from auditor.runner import run_scan_command
 
     out = prepare_output_dir(output_dir)
@@ -76,21 +89,42 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
         key, secret = sim.credentials_for(org.management_account_id)
         policy_path = out / "demo-policy.yaml"
         expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
-        write_atomic(policy_path, DEMO_POLICY.format(
-            partner=org.partner_account_id, management=org.management_account_id,
-            expires=expires))
+        write_atomic(
+            policy_path,
+            DEMO_POLICY.format(
+                partner=org.partner_account_id,
+                management=org.management_account_id,
+                expires=expires,
+            ),
+        )
         click.echo(
             f"Simulated organisation: management account {org.management_account_id}, "
             f"members {', '.join(f'{n}={i}' for n, i in org.accounts.items())}, "
             f"external accounts {org.external_account_id} (attacker) and "
-            f"{org.partner_account_id} (partner); {len(org.cases)} planted cases.", err=True)
+            f"{org.partner_account_id} (partner); {len(org.cases)} planted cases.",
+            err=True,
+        )
         with _demo_environment(key, secret, out):
             code = run_scan_command(
-                profile=None, regions=[], accounts=[], org=True,
-                role_name=org.audit_role_name, external_id=None, trusted_accounts=[],
-                config_path=str(policy_path), rules_dirs=(), output_dir=str(out),
-                formats=formats, fail_on="high", remediate=remediate, dry_run=False,
-                yes=remediate, max_changes=25, stable_wait=0, concurrency=16, shard=None,
+                profile=None,
+                regions=[],
+                accounts=[],
+                org=True,
+                role_name=org.audit_role_name,
+                external_id=None,
+                trusted_accounts=[],
+                config_path=str(policy_path),
+                rules_dirs=(),
+                output_dir=str(out),
+                formats=formats,
+                fail_on="high",
+                remediate=remediate,
+                dry_run=False,
+                yes=remediate,
+                max_changes=25,
+                stable_wait=0,
+                concurrency=16,
+                shard=None,
                 quiet=False,
                 # a fresh simulated organisation each time: nothing to compare with
                 no_history=True,
@@ -98,6 +132,7 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
     click.echo(f"Reports are in {out.resolve()} (open report.html in a browser).", err=True)
     # The planted violations make the scan's own exit code 1 (FAIL found), which is the
     # point of the demo, not a failure of it: the demo exits 0 once the reports exist.
-    click.echo(f"Demo complete: `mlflow-audit scan` would exit {code} on this organisation.",
-               err=True)
+    click.echo(
+        f"Demo complete: `mlflow-audit scan` would exit {code} on this organisation.", err=True
+    )
     return 0

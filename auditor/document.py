@@ -27,17 +27,27 @@ def _iso(ts: Any) -> str:
 
 def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Worst first: FAIL before UNKNOWN before MUTED before PASS, then by severity."""
-    return sorted(findings, key=lambda f: (
-        _STATUS_ORDER.get(Status(f["status"]), 9), -Severity(f["severity"]).rank,
-        f["account_id"], f["region"], f["resource_name"], f["check_id"]))
+    return sorted(
+        findings,
+        key=lambda f: (
+            _STATUS_ORDER.get(Status(f["status"]), 9),
+            -Severity(f["severity"]).rank,
+            f["account_id"],
+            f["region"],
+            f["resource_name"],
+            f["check_id"],
+        ),
+    )
 
 
 def exit_code(findings: list[dict[str, Any]], complete: bool, fail_on: str) -> int:
     """0 clean, 1 an unmuted FAIL at or above ``fail_on``, 3 incomplete scan otherwise."""
     if fail_on != "none":
         threshold = Severity(fail_on).rank
-        if any(f["status"] == Status.FAIL and Severity(f["severity"]).rank >= threshold
-               for f in findings):
+        if any(
+            f["status"] == Status.FAIL and Severity(f["severity"]).rank >= threshold
+            for f in findings
+        ):
             return 1
     return 0 if complete else 3
 
@@ -56,8 +66,9 @@ def gate_on_new(doc: dict[str, Any], history_ok: bool) -> None:
     doc["summary"]["exit_code"] = exit_code(findings, bool(run["complete"]), run["fail_on"])
 
 
-def summarize(findings: list[dict[str, Any]], errors: list[dict[str, Any]], complete: bool,
-              fail_on: str) -> dict[str, Any]:
+def summarize(
+    findings: list[dict[str, Any]], errors: list[dict[str, Any]], complete: bool, fail_on: str
+) -> dict[str, Any]:
     by_status = Counter(f["status"] for f in findings)
     fail_by_severity = Counter(f["severity"] for f in findings if f["status"] == Status.FAIL)
     by_check: dict[str, Counter[str]] = defaultdict(Counter)
@@ -71,8 +82,9 @@ def summarize(findings: list[dict[str, Any]], errors: list[dict[str, Any]], comp
         "by_status": {s: by_status.get(s, 0) for s in _STATUSES},
         "fail_by_severity": {s: fail_by_severity.get(s, 0) for s in _SEVERITIES},
         "by_check": {k: {s: v.get(s, 0) for s in _STATUSES} for k, v in sorted(by_check.items())},
-        "by_account": {k: {s: v.get(s, 0) for s in _STATUSES}
-                       for k, v in sorted(by_account.items())},
+        "by_account": {
+            k: {s: v.get(s, 0) for s in _STATUSES} for k, v in sorted(by_account.items())
+        },
         "resources": len({f["resource_arn"] for f in findings}),
         "errors": len(errors),
         "exit_code": code,
@@ -84,10 +96,14 @@ def new_run_id(started: Any) -> str:
     return f"{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{secrets.token_hex(3)}"
 
 
-def build_document(result: ScanResult, fail_on: str, shard: tuple[int, int] | None = None,
-                   remediations: list[dict[str, Any]] | None = None,
-                   policy_source: str | None = None,
-                   fail_on_new: bool = False) -> dict[str, Any]:
+def build_document(
+    result: ScanResult,
+    fail_on: str,
+    shard: tuple[int, int] | None = None,
+    remediations: list[dict[str, Any]] | None = None,
+    policy_source: str | None = None,
+    fail_on_new: bool = False,
+) -> dict[str, Any]:
     # ``change`` is filled by auditor.history when a run history is kept.
     for f in result.findings:  # in place: an organisation's findings are not copied
         f.setdefault("change", None)
@@ -101,16 +117,30 @@ def build_document(result: ScanResult, fail_on: str, shard: tuple[int, int] | No
         "finished_at": _iso(result.finished_at),
         "tool_version": __version__,
         "caller_account_id": result.caller_account_id,
-        "accounts": [{"account_id": a.account_id, "name": a.name, "access": a.access,
-                      "status": "error" if a.account_id in failed_accounts else "scanned"}
-                     for a in result.accounts],
+        "accounts": [
+            {
+                "account_id": a.account_id,
+                "name": a.name,
+                "access": a.access,
+                "status": "error" if a.account_id in failed_accounts else "scanned",
+            }
+            for a in result.accounts
+        ],
         "regions": regions,
-        "scopes": [{"account_id": s.account_id, "region": s.region, "status": s.status,
-                    "resources": s.resources} for s in result.scopes
-                   if s.status != "skipped"],
+        "scopes": [
+            {
+                "account_id": s.account_id,
+                "region": s.region,
+                "status": s.status,
+                "resources": s.resources,
+            }
+            for s in result.scopes
+            if s.status != "skipped"
+        ],
         # Offered regions that are not enabled for an account: nothing can live there.
-        "regions_not_enabled": {a.account_id: a.skipped_regions for a in result.accounts
-                                if a.skipped_regions},
+        "regions_not_enabled": {
+            a.account_id: a.skipped_regions for a in result.accounts if a.skipped_regions
+        },
         "trusted_accounts": result.trusted_accounts,
         "fail_on": fail_on,
         "fail_on_new": fail_on_new,
@@ -145,16 +175,26 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not an mlflow-audit findings.json (no schema_version)")
     major = str(doc["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
-        raise ConfigError(f"{path}: schema_version {doc['schema_version']} is not supported "
-                          f"(this is {SCHEMA_VERSION})")
+        raise ConfigError(
+            f"{path}: schema_version {doc['schema_version']} is not supported "
+            f"(this is {SCHEMA_VERSION})"
+        )
     if not isinstance(doc["findings"], list):
         raise ConfigError(f"{path}: findings must be a list")
-    required = ("check_id", "status", "severity", "account_id", "region", "resource_name",
-                "resource_arn")
+    required = (
+        "check_id",
+        "status",
+        "severity",
+        "account_id",
+        "region",
+        "resource_name",
+        "resource_arn",
+    )
     for n, finding in enumerate(doc["findings"]):
         if not isinstance(finding, dict) or any(k not in finding for k in required):
-            raise ConfigError(f"{path}: finding #{n + 1} is not a finding object "
-                              f"(needs {', '.join(required)})")
+            raise ConfigError(
+                f"{path}: finding #{n + 1} is not a finding object (needs {', '.join(required)})"
+            )
     run = doc.get("run")
     if not isinstance(run, dict) or not {"started_at", "finished_at"} <= set(run):
         raise ConfigError(f"{path}: run must be an object with started_at and finished_at")

@@ -27,8 +27,17 @@ from auditor.model import RESOURCE_TYPES, Severity, Status
 from auditor.policy import Policy
 from auditor.resources import data_dir
 
-_REQUIRED = ("id", "title", "severity", "resource_types", "reads", "pass_when", "message",
-             "risk", "fix")
+_REQUIRED = (
+    "id",
+    "title",
+    "severity",
+    "resource_types",
+    "reads",
+    "pass_when",
+    "message",
+    "risk",
+    "fix",
+)
 _OPTIONAL = ("severity_when", "references", "description")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
@@ -51,8 +60,13 @@ class Rule:
     source: str
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "title": self.title,
-                "resource_types": list(self.resource_types), "source": self.source}
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "resource_types": list(self.resource_types),
+            "source": self.source,
+        }
 
 
 def _compile_expr(source: str, expr: Any, what: str) -> Any:
@@ -87,10 +101,12 @@ def parse_rule(data: Any, source: str) -> Rule:
     if not isinstance(data["severity"], str) or data["severity"] not in severities:
         raise ConfigError(f"{source}: unknown severity {data['severity']!r}")
     types = data["resource_types"]
-    if (not isinstance(types, list) or not types
-            or any(not isinstance(t, str) or t not in RESOURCE_TYPES for t in types)):
-        raise ConfigError(f"{source}: resource_types must list some of "
-                          f"{', '.join(RESOURCE_TYPES)}")
+    if (
+        not isinstance(types, list)
+        or not types
+        or any(not isinstance(t, str) or t not in RESOURCE_TYPES for t in types)
+    ):
+        raise ConfigError(f"{source}: resource_types must list some of {', '.join(RESOURCE_TYPES)}")
     reads = data["reads"]
     # Every fact the condition reads must be declared, so a null one is UNKNOWN: a rule
     # that reads nothing could only guess.
@@ -105,8 +121,9 @@ def parse_rule(data: Any, source: str) -> Rule:
     for item in data.get("severity_when") or ():
         if not isinstance(item, dict) or item.get("severity") not in severities:
             raise ConfigError(f"{source}: severity_when entries need when and a severity")
-        severity_when.append((_compile_expr(source, item.get("when"), "severity_when.when"),
-                              item["severity"]))
+        severity_when.append(
+            (_compile_expr(source, item.get("when"), "severity_when.when"), item["severity"])
+        )
     messages = data["message"]
     if not isinstance(messages, dict) or not {"PASS", "FAIL"} <= set(messages):
         raise ConfigError(f"{source}: message needs PASS and FAIL templates")
@@ -147,13 +164,19 @@ def _sample_facts() -> list[dict[str, Any]]:
     for kind in RESOURCE_TYPES:
         for uri, proof in (
             ("s3://sample-bucket/p", BucketProof("sample-bucket", True, acct)),
-            ("s3://sample-bucket/p", BucketProof("sample-bucket", False,
-                                                  unknown_reason="missing")),
+            ("s3://sample-bucket/p", BucketProof("sample-bucket", False, unknown_reason="missing")),
             ("https://example.com/x", None),
         ):
-            resource = Resource(kind, acct, "us-east-1", "sample",
-                                f"arn:aws:sagemaker:us-east-1:{acct}:{kind}/sample", uri,
-                                "Created", True if kind == RESOURCE_TYPES[0] else None)
+            resource = Resource(
+                kind,
+                acct,
+                "us-east-1",
+                "sample",
+                f"arn:aws:sagemaker:us-east-1:{acct}:{kind}/sample",
+                uri,
+                "Created",
+                True if kind == RESOURCE_TYPES[0] else None,
+            )
             samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
     return samples
 
@@ -171,8 +194,9 @@ def _rehearse(rule: Rule) -> None:
             for template in (*rule.messages.values(), rule.fix_text, rule.fix_command):
                 template.render(**facts)
         except Exception as exc:  # JMESPath type errors, undefined names, sandbox refusals
-            raise ConfigError(f"{rule.source}: rule fails on a sample resource "
-                              f"({type(exc).__name__}: {exc})") from None
+            raise ConfigError(
+                f"{rule.source}: rule fails on a sample resource ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
@@ -191,8 +215,9 @@ def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
                 raise ConfigError(f"{path}: cannot read rule ({first})") from None
             rule = parse_rule(data, str(path))
             if rule.id in rules:
-                raise ConfigError(f"{path}: duplicate check id {rule.id!r} "
-                                  f"(also in {rules[rule.id].source})")
+                raise ConfigError(
+                    f"{path}: duplicate check id {rule.id!r} (also in {rules[rule.id].source})"
+                )
             rules[rule.id] = rule
     return list(rules.values())
 
@@ -227,8 +252,11 @@ def evaluate(rule: Rule, facts: dict[str, Any]) -> tuple[str, str, str]:
     try:
         outcome = rule.pass_when.search(facts)
         if outcome is None:  # the condition reached a null fact it did not declare
-            return (Status.UNKNOWN.value, rule.severity,
-                    "Could not evaluate: the condition reads a fact that is not known.")
+            return (
+                Status.UNKNOWN.value,
+                rule.severity,
+                "Could not evaluate: the condition reads a fact that is not known.",
+            )
         status = Status.PASS if outcome else Status.FAIL
         severity = rule.severity
         if status is Status.FAIL:
@@ -238,8 +266,11 @@ def evaluate(rule: Rule, facts: dict[str, Any]) -> tuple[str, str, str]:
                     break
         return status.value, severity, _render(rule.messages[status.value], facts)
     except Exception as exc:  # a user rule that breaks on this resource: say so, never guess
-        return (Status.UNKNOWN.value, rule.severity,
-                f"Could not evaluate: the rule failed on this resource ({type(exc).__name__}).")
+        return (
+            Status.UNKNOWN.value,
+            rule.severity,
+            f"Could not evaluate: the rule failed on this resource ({type(exc).__name__}).",
+        )
 
 
 def _evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
@@ -255,32 +286,40 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     resource = facts["resource"]
     items: list[dict[str, Any]] = []
     if any(p.startswith("resource.") for p in rule.reads):
-        verification = resource["owner_verification"] if resource["owner_verification_reported"] \
-            else "absent"
-        items.append({
-            "call": "sagemaker:DescribeMlflowTrackingServer",
-            "as_account": resource["account_id"],
-            "params": {"TrackingServerName": resource["name"]},
-            "answer": f"S3BucketOwnerVerification={verification}, "
-                      f"S3BucketOwnerAccountId={resource['pinned_owner'] or 'absent'}",
-            "conclusion": "verification is on" if resource["owner_verification"]
-            else "verification is off",
-        })
+        verification = (
+            resource["owner_verification"] if resource["owner_verification_reported"] else "absent"
+        )
+        items.append(
+            {
+                "call": "sagemaker:DescribeMlflowTrackingServer",
+                "as_account": resource["account_id"],
+                "params": {"TrackingServerName": resource["name"]},
+                "answer": f"S3BucketOwnerVerification={verification}, "
+                f"S3BucketOwnerAccountId={resource['pinned_owner'] or 'absent'}",
+                "conclusion": "verification is on"
+                if resource["owner_verification"]
+                else "verification is off",
+            }
+        )
     if any(p.startswith("uri.") for p in rule.reads) or not facts["uri"]["valid"]:
         uri = facts["uri"]
-        items.append({
-            "call": "parse:ArtifactStoreUri", "as_account": None,
-            "params": {"ArtifactStoreUri": resource["artifact_store_uri"] or ""},
-            "answer": f"bucket={uri['bucket']}" if uri["valid"] else "no bucket",
-            "conclusion": f"{uri['style']} URI" if uri["valid"] else uri["error"],
-        })
+        items.append(
+            {
+                "call": "parse:ArtifactStoreUri",
+                "as_account": None,
+                "params": {"ArtifactStoreUri": resource["artifact_store_uri"] or ""},
+                "answer": f"bucket={uri['bucket']}" if uri["valid"] else "no bucket",
+                "conclusion": f"{uri['style']} URI" if uri["valid"] else uri["error"],
+            }
+        )
     if any(p.startswith("bucket.") for p in rule.reads):
         items.extend(facts["bucket"].get("evidence", []))
     return items
 
 
-def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
-                 today: dt.date) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def make_finding(
+    rule: Rule, facts: dict[str, Any], policy: Policy, today: dt.date
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One finding, with the policy's severity override and waivers applied.
 
     Returns the finding and, when an expired waiver matched it, that waiver's record.
@@ -298,8 +337,7 @@ def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
             status = Status.MUTED.value
         elif expired is not None:
             expired_record = expired.to_dict()
-            message = (f"{message} The waiver for it expired on "
-                       f"{expired.expires.isoformat()}.")
+            message = f"{message} The waiver for it expired on {expired.expires.isoformat()}."
     # A plain dict in the findings.json shape (docs/findings-schema.md): the document is
     # built from these without copying, which matters at organisation scale.
     finding = {
@@ -322,7 +360,8 @@ def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
         "remediation": {
             "text": _shared(_safe_render(rule.fix_text, facts)),
             "command": _shared(_safe_render(rule.fix_command, facts)),
-            "auto": rule.fix_auto and resource["type"] == "mlflow-tracking-server"
+            "auto": rule.fix_auto
+            and resource["type"] == "mlflow-tracking-server"
             and facts["fix"]["owner"] is not None,
         },
         "muted_reason": muted_reason,
@@ -330,8 +369,9 @@ def make_finding(rule: Rule, facts: dict[str, Any], policy: Policy,
     return finding, expired_record
 
 
-def evaluate_all(rules: Iterable[Rule], facts_list: Iterable[dict[str, Any]], policy: Policy,
-                 today: dt.date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def evaluate_all(
+    rules: Iterable[Rule], facts_list: Iterable[dict[str, Any]], policy: Policy, today: dt.date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every applicable (resource, enabled check) pair, and the expired waivers met."""
     active = [r for r in rules if r.id not in policy.disabled_checks]
     findings: list[dict[str, Any]] = []

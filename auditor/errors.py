@@ -27,7 +27,16 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-def scan_error(account_id: str | None, region: str | None, operation: str,
-               exc: ClientError | BotoCoreError | Exception) -> ScanError:
-    return ScanError(account_id=account_id, region=region, operation=operation,
-                     error_code=error_code(exc), message=error_message(exc))
+def scan_error(
+    account_id: str | None,
+    region: str | None,
+    operation: str,
+    exc: ClientError | BotoCoreError | Exception,
+) -> ScanError:
+    return ScanError(
+        account_id=account_id,
+        region=region,
+        operation=operation,
+        error_code=error_code(exc),
+        message=error_message(exc),
+    )

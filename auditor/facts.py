@@ -31,17 +31,23 @@ class TrustContext:
         return self.trusted_accounts | {resource.account_id}
 
 
-def build_facts(resource: Resource, uri: ParsedUri, proof: BucketProof | None,
-                trust: TrustContext) -> dict[str, Any]:
+def build_facts(
+    resource: Resource, uri: ParsedUri, proof: BucketProof | None, trust: TrustContext
+) -> dict[str, Any]:
     unknown: dict[str, str] = {}
     trusted = trust.trusted_for(resource)
     expected = resource.s3_bucket_owner_account_id or resource.account_id
     is_server = resource.resource_type == TRACKING_SERVER
 
     bucket: dict[str, Any] = {
-        "name": uri.bucket, "exists": None, "owner_account_id": None,
-        "owned_by_expected": None, "owner_trusted": None, "in_account_namespace": None,
-        "namespace_account_id": None, "namespace_account_trusted": None,
+        "name": uri.bucket,
+        "exists": None,
+        "owner_account_id": None,
+        "owned_by_expected": None,
+        "owner_trusted": None,
+        "in_account_namespace": None,
+        "namespace_account_id": None,
+        "namespace_account_trusted": None,
     }
     if not uri.valid:
         reason = f"ArtifactStoreUri names no S3 bucket ({uri.error})"
@@ -72,8 +78,7 @@ def build_facts(resource: Resource, uri: ParsedUri, proof: BucketProof | None,
             "owner_verification_reported": verification is not None if is_server else None,
             "pinned_owner": resource.s3_bucket_owner_account_id,
         },
-        "uri": {"valid": uri.valid, "bucket": uri.bucket, "style": uri.style,
-                "error": uri.error},
+        "uri": {"valid": uri.valid, "bucket": uri.bucket, "style": uri.style, "error": uri.error},
         "expected_owner": expected,
         "expected_owner_trusted": expected in trusted,
         "bucket": bucket,
@@ -85,14 +90,20 @@ def build_facts(resource: Resource, uri: ParsedUri, proof: BucketProof | None,
     }
     if not is_server:
         unknown["resource.owner_verification"] = (
-            "MLflow Apps have no S3BucketOwnerVerification setting")
+            "MLflow Apps have no S3BucketOwnerVerification setting"
+        )
     facts["fix"] = fix_facts(facts)
     return facts
 
 
-def _bucket_ownership(bucket: dict[str, Any], unknown: dict[str, str],
-                      proof: BucketProof | None, expected: str, trusted: frozenset[str],
-                      trust: TrustContext) -> None:
+def _bucket_ownership(
+    bucket: dict[str, Any],
+    unknown: dict[str, str],
+    proof: BucketProof | None,
+    expected: str,
+    trusted: frozenset[str],
+    trust: TrustContext,
+) -> None:
     if proof is None:
         for key in ("exists", "owner_account_id", "owned_by_expected", "owner_trusted"):
             unknown[f"bucket.{key}"] = "the bucket was not probed"
@@ -119,14 +130,17 @@ def _bucket_ownership(bucket: dict[str, Any], unknown: dict[str, str],
     # evidence (kept), but who owns the bucket is still unknown.
     if expected in proof.not_owned_by:
         unknown["bucket.owned_by_expected"] = (
-            f"the bucket's owner is not proven; S3 shows only that it is not {expected}")
+            f"the bucket's owner is not proven; S3 shows only that it is not {expected}"
+        )
     else:
         unknown["bucket.owned_by_expected"] = (
-            f"the owner was not proven and {expected} could not be ruled out")
+            f"the owner was not proven and {expected} could not be ruled out"
+        )
     # In no audited account's ListBuckets while every trusted account was inventoried:
     # the owner is proven to be outside the trusted set, whoever it is.
     if trusted <= proof.not_owned_by and trusted <= trust.inventoried_accounts:
         bucket["owner_trusted"] = False
     else:
         unknown["bucket.owner_trusted"] = (
-            "the owner was not proven and not every trusted account could be inventoried")
+            "the owner was not proven and not every trusted account could be inventoried"
+        )

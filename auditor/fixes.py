@@ -32,8 +32,11 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
     if bucket.get("exists") and owner is not None and owner in trusted:
         return owner, f"the bucket's proven owner {owner} is trusted"
     if bucket.get("exists") is False or bucket.get("owner_trusted") is False:
-        why = "the bucket does not exist" if bucket.get("exists") is False \
+        why = (
+            "the bucket does not exist"
+            if bucket.get("exists") is False
             else "the bucket is owned by an untrusted account"
+        )
         expected = facts["expected_owner"]
         if facts["expected_owner_trusted"]:
             return expected, f"{why}; pinning the trusted expected owner {expected} fails closed"
@@ -45,11 +48,16 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
 def update_command(resource: dict[str, Any], owner: str | None) -> str:
     """The ``aws`` CLI command that applies the fix to a tracking server."""
     parts = [
-        "aws", "sagemaker", "update-mlflow-tracking-server",
-        "--region", resource["region"],
-        "--tracking-server-name", resource["name"],
+        "aws",
+        "sagemaker",
+        "update-mlflow-tracking-server",
+        "--region",
+        resource["region"],
+        "--tracking-server-name",
+        resource["name"],
         "--s3-bucket-owner-verification",
-        "--s3-bucket-owner-account-id", owner or "<ACCOUNT_ID_THAT_OWNS_THE_BUCKET>",
+        "--s3-bucket-owner-account-id",
+        owner or "<ACCOUNT_ID_THAT_OWNS_THE_BUCKET>",
     ]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -58,12 +66,29 @@ def uri_command(resource: dict[str, Any]) -> str:
     """The ``aws`` CLI command that points the resource at another bucket."""
     placeholder = "s3://<BUCKET_YOUR_ACCOUNT_OWNS>/<PREFIX>"
     if resource["type"] == TRACKING_SERVER:
-        parts = ["aws", "sagemaker", "update-mlflow-tracking-server", "--region",
-                 resource["region"], "--tracking-server-name", resource["name"],
-                 "--artifact-store-uri", placeholder]
+        parts = [
+            "aws",
+            "sagemaker",
+            "update-mlflow-tracking-server",
+            "--region",
+            resource["region"],
+            "--tracking-server-name",
+            resource["name"],
+            "--artifact-store-uri",
+            placeholder,
+        ]
     else:
-        parts = ["aws", "sagemaker", "update-mlflow-app", "--region", resource["region"],
-                 "--arn", resource["arn"], "--artifact-store-uri", placeholder]
+        parts = [
+            "aws",
+            "sagemaker",
+            "update-mlflow-app",
+            "--region",
+            resource["region"],
+            "--arn",
+            resource["arn"],
+            "--artifact-store-uri",
+            placeholder,
+        ]
     return " ".join(shlex.quote(p) for p in parts)
 
 

@@ -28,8 +28,17 @@ DEFAULT_TIMEOUT_S = 30.0
 APPLICATION_ID = 0x4D4C4155  # "MLAU" in the SQLite header: proves the file is ours
 DB_VERSION = 1
 PROBLEM_STATUSES = frozenset({"FAIL", "UNKNOWN", "MUTED"})
-RESOLVED_FIELDS = ("check_id", "status", "severity", "account_id", "region", "resource_type",
-                   "resource_name", "resource_arn", "message")
+RESOLVED_FIELDS = (
+    "check_id",
+    "status",
+    "severity",
+    "account_id",
+    "region",
+    "resource_type",
+    "resource_name",
+    "resource_arn",
+    "message",
+)
 _COUNTED = ("FAIL", "UNKNOWN", "MUTED", "PASS")
 
 Identity = tuple[str, str]
@@ -83,8 +92,9 @@ def identity(finding: dict[str, Any]) -> Identity:
     return (str(finding["check_id"]), str(finding["resource_arn"]))
 
 
-def scope_key(*, org: bool, accounts: Iterable[str], regions: Iterable[str],
-              shard: str | None, caller: str) -> str:
+def scope_key(
+    *, org: bool, accounts: Iterable[str], regions: Iterable[str], shard: str | None, caller: str
+) -> str:
     """A stable, readable key for "what this run was asked to audit".
 
     Built from the request, not from what was discovered: a nightly ``--org`` run stays
@@ -126,8 +136,11 @@ class Diff:
         return sum(1 for c in self.changes.values() if c == change)
 
 
-def diff_findings(current: list[dict[str, Any]], previous: dict[Identity, dict[str, Any]],
-                  scanned: set[tuple[str, str]]) -> Diff:
+def diff_findings(
+    current: list[dict[str, Any]],
+    previous: dict[Identity, dict[str, Any]],
+    scanned: set[tuple[str, str]],
+) -> Diff:
     """Compare this run's findings with the previous run's problem findings.
 
     ``previous`` maps identity to the previous problem finding (empty for a first run).
@@ -158,8 +171,11 @@ def diff_findings(current: list[dict[str, Any]], previous: dict[Identity, dict[s
 
 def scanned_scopes(doc: dict[str, Any]) -> set[tuple[str, str]]:
     """(account, region) pairs this run read successfully."""
-    return {(s["account_id"], s["region"]) for s in doc["run"].get("scopes") or []
-            if s.get("status") == "scanned"}
+    return {
+        (s["account_id"], s["region"])
+        for s in doc["run"].get("scopes") or []
+        if s.get("status") == "scanned"
+    }
 
 
 def annotate(doc: dict[str, Any], diff: Diff, history: dict[str, Any]) -> None:
@@ -169,8 +185,9 @@ def annotate(doc: dict[str, Any], diff: Diff, history: dict[str, Any]) -> None:
     doc["history"] = history
 
 
-def history_summary(diff: Diff, previous: dict[str, Any] | None, key: str,
-                    database: Path) -> dict[str, Any]:
+def history_summary(
+    diff: Diff, previous: dict[str, Any] | None, key: str, database: Path
+) -> dict[str, Any]:
     """The ``history`` object of findings.json (docs/findings-schema.md)."""
     return {
         "database": str(database),
@@ -200,17 +217,17 @@ def history_timeout() -> float:
 def _describe(exc: BaseException, path: Path, timeout: float) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "locked" in text or "busy" in text:
-        return (f"history database {path} is locked by another process "
-                f"(waited {timeout:g}s; set {TIMEOUT_ENV} to wait longer)")
+        return (
+            f"history database {path} is locked by another process "
+            f"(waited {timeout:g}s; set {TIMEOUT_ENV} to wait longer)"
+        )
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
-        return (f"history database {path} is corrupt ({text}); move it aside to start a "
-                "new history")
+        return f"history database {path} is corrupt ({text}); move it aside to start a new history"
     return f"history database {path} is unusable ({text})"
 
 
 @contextmanager
-def _connection(path: Path, timeout: float, readonly: bool = False
-                ) -> Iterator[sqlite3.Connection]:
+def _connection(path: Path, timeout: float, readonly: bool = False) -> Iterator[sqlite3.Connection]:
     """An autocommit connection (transactions are explicit); errors as HistoryError.
 
     Whatever goes wrong inside, an open transaction is rolled back: nothing half-stored.
@@ -218,8 +235,12 @@ def _connection(path: Path, timeout: float, readonly: bool = False
     conn = None
     try:
         if readonly:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                   timeout=timeout, isolation_level=None)
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=timeout,
+                isolation_level=None,
+            )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
@@ -245,8 +266,10 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> bool:
     if app_id != APPLICATION_ID:
         raise HistoryError(f"{path} is an SQLite database but not an mlflow-audit history")
     if version > DB_VERSION:
-        raise HistoryError(f"history database {path} was written by a newer mlflow-audit "
-                           f"(format {version}, this one reads {DB_VERSION})")
+        raise HistoryError(
+            f"history database {path} was written by a newer mlflow-audit "
+            f"(format {version}, this one reads {DB_VERSION})"
+        )
     return True
 
 
@@ -260,7 +283,9 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 def _previous_run(conn: sqlite3.Connection, key: str, started_at: str) -> sqlite3.Row | None:
     return conn.execute(
         "SELECT seq, id, started_at FROM runs WHERE scope_key = ? AND started_at <= ? "
-        "ORDER BY started_at DESC, seq DESC LIMIT 1", (key, started_at)).fetchone()
+        "ORDER BY started_at DESC, seq DESC LIMIT 1",
+        (key, started_at),
+    ).fetchone()
 
 
 def _problems_of(conn: sqlite3.Connection, run_seq: int) -> dict[Identity, dict[str, Any]]:
@@ -268,8 +293,9 @@ def _problems_of(conn: sqlite3.Connection, run_seq: int) -> dict[Identity, dict[
     return {(r["check_id"], r["resource_arn"]): dict(r) for r in rows}
 
 
-def _insert_run(conn: sqlite3.Connection, doc: dict[str, Any], key: str, diff: Diff,
-                previous_id: str | None) -> int:
+def _insert_run(
+    conn: sqlite3.Connection, doc: dict[str, Any], key: str, diff: Diff, previous_id: str | None
+) -> int:
     run = doc["run"]
     counts = {s: 0 for s in _COUNTED}
     for f in doc["findings"]:
@@ -278,34 +304,73 @@ def _insert_run(conn: sqlite3.Connection, doc: dict[str, Any], key: str, diff: D
         "INSERT INTO runs (id, started_at, finished_at, scope_key, accounts, regions, shard, "
         "tool_version, complete, n_fail, n_unknown, n_muted, n_pass, n_new, n_resolved, "
         "previous_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (run["id"], run["started_at"], run.get("finished_at"), key,
-         json.dumps([a["account_id"] for a in run.get("accounts") or []]),
-         json.dumps(run.get("regions") or []), run.get("shard"), run.get("tool_version"),
-         int(bool(run.get("complete"))), counts["FAIL"], counts["UNKNOWN"], counts["MUTED"],
-         counts["PASS"], diff.count("new"), len(diff.resolved), previous_id))
+        (
+            run["id"],
+            run["started_at"],
+            run.get("finished_at"),
+            key,
+            json.dumps([a["account_id"] for a in run.get("accounts") or []]),
+            json.dumps(run.get("regions") or []),
+            run.get("shard"),
+            run.get("tool_version"),
+            int(bool(run.get("complete"))),
+            counts["FAIL"],
+            counts["UNKNOWN"],
+            counts["MUTED"],
+            counts["PASS"],
+            diff.count("new"),
+            len(diff.resolved),
+            previous_id,
+        ),
+    )
     seq = int(cur.lastrowid or 0)
     conn.executemany(
         "INSERT OR REPLACE INTO findings (run_seq, check_id, resource_arn, status, severity, "
         "account_id, region, resource_type, resource_name, message) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(seq, f["check_id"], f["resource_arn"], f["status"], f["severity"], f["account_id"],
-          f["region"], f["resource_type"], f["resource_name"], f["message"])
-         for f in doc["findings"] if f["status"] in PROBLEM_STATUSES])
+        [
+            (
+                seq,
+                f["check_id"],
+                f["resource_arn"],
+                f["status"],
+                f["severity"],
+                f["account_id"],
+                f["region"],
+                f["resource_type"],
+                f["resource_name"],
+                f["message"],
+            )
+            for f in doc["findings"]
+            if f["status"] in PROBLEM_STATUSES
+        ],
+    )
     return seq
 
 
 def _prune(conn: sqlite3.Connection, key: str, keep: int) -> None:
     """Keep the newest ``keep`` runs of this scope (other scopes are not touched)."""
-    old = [r[0] for r in conn.execute(
-        "SELECT seq FROM runs WHERE scope_key = ? ORDER BY started_at DESC, seq DESC "
-        "LIMIT -1 OFFSET ?", (key, keep))]
+    old = [
+        r[0]
+        for r in conn.execute(
+            "SELECT seq FROM runs WHERE scope_key = ? ORDER BY started_at DESC, seq DESC "
+            "LIMIT -1 OFFSET ?",
+            (key, keep),
+        )
+    ]
     for seq in old:
         conn.execute("DELETE FROM findings WHERE run_seq = ?", (seq,))
         conn.execute("DELETE FROM runs WHERE seq = ?", (seq,))
 
 
-def record_run(path: Path, doc: dict[str, Any], key: str, *, keep: int = DEFAULT_KEEP,
-               timeout: float | None = None) -> None:
+def record_run(
+    path: Path,
+    doc: dict[str, Any],
+    key: str,
+    *,
+    keep: int = DEFAULT_KEEP,
+    timeout: float | None = None,
+) -> None:
     """Compare ``doc`` with the previous run of its scope, annotate it, and store it.
 
     One write transaction (BEGIN IMMEDIATE: the read of the previous run and the insert
@@ -326,8 +391,7 @@ def record_run(path: Path, doc: dict[str, Any], key: str, *, keep: int = DEFAULT
     annotate(doc, diff, history_summary(diff, dict(previous) if previous else None, key, path))
 
 
-def list_runs(path: Path, limit: int = 20, timeout: float | None = None
-              ) -> list[dict[str, Any]]:
+def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list[dict[str, Any]]:
     """The newest ``limit`` runs, newest first, each with ``fail_delta`` to its previous."""
     timeout = history_timeout() if timeout is None else timeout
     if not path.is_file():
@@ -339,20 +403,32 @@ def list_runs(path: Path, limit: int = 20, timeout: float | None = None
             "SELECT r.*, (SELECT p.n_fail FROM runs p WHERE p.scope_key = r.scope_key AND "
             "(p.started_at < r.started_at OR (p.started_at = r.started_at AND p.seq < r.seq))"
             " ORDER BY p.started_at DESC, p.seq DESC LIMIT 1) AS previous_fail "
-            "FROM runs r ORDER BY r.started_at DESC, r.seq DESC LIMIT ?", (limit,)).fetchall()
+            "FROM runs r ORDER BY r.started_at DESC, r.seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
     return [_run_record(r) for r in rows]
 
 
 def _run_record(row: sqlite3.Row) -> dict[str, Any]:
     prev = row["previous_fail"]
     return {
-        "id": row["id"], "started_at": row["started_at"], "finished_at": row["finished_at"],
-        "scope_key": row["scope_key"], "accounts": json.loads(row["accounts"]),
-        "regions": json.loads(row["regions"]), "shard": row["shard"],
-        "tool_version": row["tool_version"], "complete": bool(row["complete"]),
-        "counts": {"FAIL": row["n_fail"], "UNKNOWN": row["n_unknown"],
-                   "MUTED": row["n_muted"], "PASS": row["n_pass"]},
-        "new": row["n_new"], "resolved": row["n_resolved"],
+        "id": row["id"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "scope_key": row["scope_key"],
+        "accounts": json.loads(row["accounts"]),
+        "regions": json.loads(row["regions"]),
+        "shard": row["shard"],
+        "tool_version": row["tool_version"],
+        "complete": bool(row["complete"]),
+        "counts": {
+            "FAIL": row["n_fail"],
+            "UNKNOWN": row["n_unknown"],
+            "MUTED": row["n_muted"],
+            "PASS": row["n_pass"],
+        },
+        "new": row["n_new"],
+        "resolved": row["n_resolved"],
         "previous_run_id": row["previous_run_id"],
         "fail_delta": None if prev is None else row["n_fail"] - prev,
     }
@@ -369,16 +445,42 @@ def trend(record: dict[str, Any]) -> str:
 
 def format_table(records: list[dict[str, Any]]) -> list[str]:
     """Fixed-width lines for ``mlflow-audit history`` (newest first)."""
-    head = ("RUN", "STARTED", "SCOPE", "ACCTS", "REGIONS", "FAIL", "UNKN", "MUTED", "PASS",
-            "NEW", "RESOLVED", "TREND")
+    head = (
+        "RUN",
+        "STARTED",
+        "SCOPE",
+        "ACCTS",
+        "REGIONS",
+        "FAIL",
+        "UNKN",
+        "MUTED",
+        "PASS",
+        "NEW",
+        "RESOLVED",
+        "TREND",
+    )
     rows = [head]
     for r in records:
         scope = r["scope_key"] if len(r["scope_key"]) <= 48 else r["scope_key"][:47] + "~"
         c = r["counts"]
-        rows.append((r["id"], r["started_at"], scope, str(len(r["accounts"])),
-                     ",".join(r["regions"]) or "-", str(c["FAIL"]), str(c["UNKNOWN"]),
-                     str(c["MUTED"]), str(c["PASS"]), str(r["new"]), str(r["resolved"]),
-                     trend(r) + ("" if r["complete"] else " (incomplete)")))
+        rows.append(
+            (
+                r["id"],
+                r["started_at"],
+                scope,
+                str(len(r["accounts"])),
+                ",".join(r["regions"]) or "-",
+                str(c["FAIL"]),
+                str(c["UNKNOWN"]),
+                str(c["MUTED"]),
+                str(c["PASS"]),
+                str(r["new"]),
+                str(r["resolved"]),
+                trend(r) + ("" if r["complete"] else " (incomplete)"),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

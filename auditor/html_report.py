@@ -82,8 +82,7 @@ def render_html(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> str
     return "".join(render_html_chunks(doc, static_limit=static_limit))
 
 
-def render_html_chunks(doc: dict[str, Any], *,
-                       static_limit: int = STATIC_LIMIT) -> Iterator[str]:
+def render_html_chunks(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> Iterator[str]:
     """``report.html`` in chunks, so a large report is never one string in memory.
 
     ``doc`` follows docs/findings-schema.md; unknown fields are ignored and missing
@@ -119,8 +118,9 @@ def _escape_script_json(text: str) -> str:
     )
 
 
-def findings_data_chunks(findings: list[dict[str, Any]],
-                         rows_per_chunk: int = 1000) -> Iterator[str]:
+def findings_data_chunks(
+    findings: list[dict[str, Any]], rows_per_chunk: int = 1000
+) -> Iterator[str]:
     """Encode findings for the ``findings-data`` block, safe inside ``<script>``.
 
     Strings are interned in one table (titles, risks, accounts, ... repeat across
@@ -140,8 +140,12 @@ def findings_data_chunks(findings: list[dict[str, Any]],
         return _escape_script_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     fields = _INTERNED_FIELDS[:-2]
-    yield dumps({"version": 1, "fields": list(_DATA_FIELDS),
-                 "evidence_fields": list(_EVIDENCE_FIELDS)})[:-1] + ',"rows":['
+    yield (
+        dumps(
+            {"version": 1, "fields": list(_DATA_FIELDS), "evidence_fields": list(_EVIDENCE_FIELDS)}
+        )[:-1]
+        + ',"rows":['
+    )
     batch: list[str] = []
     for n, f in enumerate(findings):
         rem = f.get("remediation") or {}

@@ -21,8 +21,9 @@ def _parse_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
-def merge_documents(docs: Sequence[dict[str, Any]], sources: Sequence[str],
-                    fail_on: str | None = None) -> dict[str, Any]:
+def merge_documents(
+    docs: Sequence[dict[str, Any]], sources: Sequence[str], fail_on: str | None = None
+) -> dict[str, Any]:
     """One findings document from shard documents; ConfigError when they do not fit."""
     if not docs:
         raise ConfigError("merge needs at least one findings.json")
@@ -31,13 +32,17 @@ def merge_documents(docs: Sequence[dict[str, Any]], sources: Sequence[str],
         for account in doc["run"].get("accounts", []):
             other = seen.setdefault(account["account_id"], source)
             if other != source:
-                raise ConfigError(f"account {account['account_id']} is in both {other} and "
-                                  f"{source}: merge shards of one scan, not overlapping runs")
+                raise ConfigError(
+                    f"account {account['account_id']} is in both {other} and "
+                    f"{source}: merge shards of one scan, not overlapping runs"
+                )
     fail_ons = {d["run"].get("fail_on", "high") for d in docs}
     if fail_on is None:
         if len(fail_ons) > 1:
-            raise ConfigError(f"the inputs used different --fail-on ({', '.join(sorted(fail_ons))})"
-                              "; pass --fail-on to choose one")
+            raise ConfigError(
+                f"the inputs used different --fail-on ({', '.join(sorted(fail_ons))})"
+                "; pass --fail-on to choose one"
+            )
         fail_on = fail_ons.pop()
     shards = sorted({d["run"].get("shard") for d in docs if d["run"].get("shard")})
     if shards:
@@ -66,17 +71,22 @@ def merge_documents(docs: Sequence[dict[str, Any]], sources: Sequence[str],
         "finished_at": max(r["finished_at"] for r in runs),
         "tool_version": __version__,
         "caller_account_id": runs[0].get("caller_account_id"),
-        "accounts": sorted((a for r in runs for a in r.get("accounts", [])),
-                           key=lambda a: a["account_id"]),
+        "accounts": sorted(
+            (a for r in runs for a in r.get("accounts", [])), key=lambda a: a["account_id"]
+        ),
         "regions": sorted({g for r in runs for g in r.get("regions", [])}),
-        "scopes": sorted((s for r in runs for s in r.get("scopes", [])),
-                         key=lambda s: (s["account_id"], s["region"])),
+        "scopes": sorted(
+            (s for r in runs for s in r.get("scopes", [])),
+            key=lambda s: (s["account_id"], s["region"]),
+        ),
         "regions_not_enabled": not_enabled,
         "trusted_accounts": sorted({t for r in runs for t in r.get("trusted_accounts", [])}),
         "fail_on": fail_on,
         "shard": None,
-        "merged_from": [{"run_id": r["id"], "shard": r.get("shard"), "source": s}
-                        for r, s in zip(runs, sources, strict=True)],
+        "merged_from": [
+            {"run_id": r["id"], "shard": r.get("shard"), "source": s}
+            for r, s in zip(runs, sources, strict=True)
+        ],
         "missing_shards": missing_shards,
         "policy": runs[0].get("policy"),
         "expired_waivers": [w for r in runs for w in r.get("expired_waivers", [])],

@@ -22,10 +22,27 @@ FILENAMES = {"json": "findings.json", "csv": "findings.csv", "html": "report.htm
 # OWASP CSV injection: a cell starting with one of these is read as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 CSV_COLUMNS = [
-    "check_id", "status", "severity", "account_id", "region", "resource_type",
-    "resource_name", "resource_arn", "artifact_store_uri", "bucket", "expected_owner",
-    "actual_owner", "message", "title", "muted_reason", "change", "remediation_auto",
-    "remediation_command", "remediation_text", "remediation_status", "evidence",
+    "check_id",
+    "status",
+    "severity",
+    "account_id",
+    "region",
+    "resource_type",
+    "resource_name",
+    "resource_arn",
+    "artifact_store_uri",
+    "bucket",
+    "expected_owner",
+    "actual_owner",
+    "message",
+    "title",
+    "muted_reason",
+    "change",
+    "remediation_auto",
+    "remediation_command",
+    "remediation_text",
+    "remediation_status",
+    "evidence",
 ]
 
 
@@ -37,8 +54,9 @@ def prepare_output_dir(path: str | Path) -> Path:
         with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-"):
             pass
     except OSError as exc:
-        raise ConfigError(f"output directory {out} is not writable "
-                          f"({exc.strerror or type(exc).__name__})") from None
+        raise ConfigError(
+            f"output directory {out} is not writable ({exc.strerror or type(exc).__name__})"
+        ) from None
     return out
 
 
@@ -84,26 +102,30 @@ def _evidence_text(evidence: Iterable[dict[str, Any]]) -> str:
     for e in evidence:
         params = ", ".join(f"{k}={v}" for k, v in (e.get("params") or {}).items())
         who = f" as {e['as_account']}" if e.get("as_account") else ""
-        lines.append(f"{e.get('call')}({params}){who} -> {e.get('answer')}: "
-                     f"{e.get('conclusion', '')}")
+        lines.append(
+            f"{e.get('call')}({params}){who} -> {e.get('answer')}: {e.get('conclusion', '')}"
+        )
     return "\n".join(lines)
 
 
 def findings_frame(doc: dict[str, Any]) -> Any:
     """One row per finding, nested fields flattened, every cell neutralised."""
     import pandas as pd  # only when a CSV is written: pandas costs ~45 MB resident
+
     by_arn = {r.get("resource_arn"): r.get("status") for r in doc.get("remediations", [])}
     rows = []
     for f in doc["findings"]:
         rem = f.get("remediation") or {}
         row = {k: f.get(k) for k in CSV_COLUMNS}
-        row.update({
-            "remediation_auto": rem.get("auto"),
-            "remediation_command": rem.get("command"),
-            "remediation_text": rem.get("text"),
-            "remediation_status": by_arn.get(f.get("resource_arn")),
-            "evidence": _evidence_text(f.get("evidence") or []),
-        })
+        row.update(
+            {
+                "remediation_auto": rem.get("auto"),
+                "remediation_command": rem.get("command"),
+                "remediation_text": rem.get("text"),
+                "remediation_status": by_arn.get(f.get("resource_arn")),
+                "evidence": _evidence_text(f.get("evidence") or []),
+            }
+        )
         rows.append(row)
     frame = pd.DataFrame(rows, columns=CSV_COLUMNS, dtype=object)
     return frame.map(neutralise)
@@ -116,9 +138,8 @@ def render_csv(doc: dict[str, Any]) -> Iterator[str]:
     """findings.csv in chunks of rows (pandas per chunk), header once."""
     findings = doc["findings"]
     for start in range(0, max(len(findings), 1), CSV_CHUNK_ROWS):
-        part = {**doc, "findings": findings[start:start + CSV_CHUNK_ROWS]}
-        yield findings_frame(part).to_csv(index=False, header=start == 0,
-                                          lineterminator="\r\n")
+        part = {**doc, "findings": findings[start : start + CSV_CHUNK_ROWS]}
+        yield findings_frame(part).to_csv(index=False, header=start == 0, lineterminator="\r\n")
 
 
 def render_json(doc: dict[str, Any]) -> Iterator[str]:

@@ -88,21 +88,30 @@ def prove_bucket(
             # A proven owner implies every other account is not: nothing more to keep.
             proof.exists = True
             proof.owner_account_id = account_id
-            proof.evidence.append(Evidence(
-                call="s3:ListBuckets", as_account=account_id, answer="listed",
-                params={}, conclusion=f"{account_id} owns the bucket",
-            ))
+            proof.evidence.append(
+                Evidence(
+                    call="s3:ListBuckets",
+                    as_account=account_id,
+                    answer="listed",
+                    params={},
+                    conclusion=f"{account_id} owns the bucket",
+                )
+            )
             return proof
 
     # One shared frozenset for every bucket in no list (copied only if a probe refutes
     # another candidate): an organisation has thousands of accounts.
     proof.not_owned_by = inventoried if inventoried is not None else frozenset(inventories)
     if inventories:
-        proof.evidence.append(Evidence(
-            call="s3:ListBuckets", as_account=None, answer="not listed",
-            params={"accounts": str(len(inventories))},
-            conclusion=f"none of the {len(inventories)} audited accounts owns the bucket",
-        ))
+        proof.evidence.append(
+            Evidence(
+                call="s3:ListBuckets",
+                as_account=None,
+                answer="not listed",
+                params={"accounts": str(len(inventories))},
+                conclusion=f"none of the {len(inventories)} audited accounts owns the bucket",
+            )
+        )
 
     if probe_from is None:
         proof.unknown_reason = "no audited account could probe the bucket"
@@ -117,44 +126,67 @@ def prove_bucket(
     answer = _head(s3, bucket)
     if answer == "404":
         proof.exists = False
-        proof.evidence.append(Evidence(
-            call="s3:HeadBucket", as_account=account_id, answer="404 Not Found",
-            params={"Bucket": bucket}, conclusion="the bucket does not exist",
-        ))
+        proof.evidence.append(
+            Evidence(
+                call="s3:HeadBucket",
+                as_account=account_id,
+                answer="404 Not Found",
+                params={"Bucket": bucket},
+                conclusion="the bucket does not exist",
+            )
+        )
         proof.unknown_reason = "the bucket does not exist"
         return proof
     if answer not in ("200", "403"):
-        proof.evidence.append(Evidence(
-            call="s3:HeadBucket", as_account=account_id, answer=answer,
-            params={"Bucket": bucket}, conclusion="S3 gave no usable answer",
-        ))
+        proof.evidence.append(
+            Evidence(
+                call="s3:HeadBucket",
+                as_account=account_id,
+                answer=answer,
+                params={"Bucket": bucket},
+                conclusion="S3 gave no usable answer",
+            )
+        )
         proof.unknown_reason = f"HeadBucket from {account_id} failed with {answer}"
         return proof
 
     proof.exists = True
     readable = answer == "200"
-    proof.evidence.append(Evidence(
-        call="s3:HeadBucket", as_account=account_id,
-        answer="200 OK" if readable else "403 Forbidden", params={"Bucket": bucket},
-        conclusion="the bucket exists and is readable" if readable
-        else "the bucket exists but this account may not read it",
-    ))
+    proof.evidence.append(
+        Evidence(
+            call="s3:HeadBucket",
+            as_account=account_id,
+            answer="200 OK" if readable else "403 Forbidden",
+            params={"Bucket": bucket},
+            conclusion="the bucket exists and is readable"
+            if readable
+            else "the bucket exists but this account may not read it",
+        )
+    )
 
     if ns is not None and ns.account_id in proof.not_owned_by:
         # The name says account regional namespace, but that account's own list does not
         # have it: a global bucket named so before namespaces existed. Not proof.
-        proof.evidence.append(Evidence(
-            call="name:account-regional-namespace", as_account=None, answer=bucket,
-            conclusion=f"the name points at {ns.account_id}'s namespace, but its ListBuckets "
-                       "does not list the bucket: not taken as proof",
-        ))
+        proof.evidence.append(
+            Evidence(
+                call="name:account-regional-namespace",
+                as_account=None,
+                answer=bucket,
+                conclusion=f"the name points at {ns.account_id}'s namespace, but its ListBuckets "
+                "does not list the bucket: not taken as proof",
+            )
+        )
     elif ns is not None:
         proof.owner_account_id = ns.account_id
-        proof.evidence.append(Evidence(
-            call="name:account-regional-namespace", as_account=None, answer=bucket,
-            conclusion=f"only {ns.account_id} can create buckets in its account regional "
-                       "namespace, so it owns this existing bucket",
-        ))
+        proof.evidence.append(
+            Evidence(
+                call="name:account-regional-namespace",
+                as_account=None,
+                answer=bucket,
+                conclusion=f"only {ns.account_id} can create buckets in its account regional "
+                "namespace, so it owns this existing bucket",
+            )
+        )
         return proof
 
     if readable:
@@ -163,27 +195,45 @@ def prove_bucket(
             params = {"Bucket": bucket, "ExpectedBucketOwner": candidate}
             if probe == "200":
                 proof.owner_account_id = candidate
-                proof.evidence.append(Evidence(
-                    call="s3:HeadBucket", as_account=account_id, answer="200 OK",
-                    params=params, conclusion=f"{candidate} owns the bucket",
-                ))
+                proof.evidence.append(
+                    Evidence(
+                        call="s3:HeadBucket",
+                        as_account=account_id,
+                        answer="200 OK",
+                        params=params,
+                        conclusion=f"{candidate} owns the bucket",
+                    )
+                )
                 return proof
             if probe == "403":
                 proof.not_owned_by = proof.not_owned_by | {candidate}
-                proof.evidence.append(Evidence(
-                    call="s3:HeadBucket", as_account=account_id, answer="403 AccessDenied",
-                    params=params,
-                    conclusion=f"{candidate} does not own the bucket (the same request "
-                               "without ExpectedBucketOwner succeeded)",
-                ))
+                proof.evidence.append(
+                    Evidence(
+                        call="s3:HeadBucket",
+                        as_account=account_id,
+                        answer="403 AccessDenied",
+                        params=params,
+                        conclusion=f"{candidate} does not own the bucket (the same request "
+                        "without ExpectedBucketOwner succeeded)",
+                    )
+                )
             else:
-                proof.evidence.append(Evidence(
-                    call="s3:HeadBucket", as_account=account_id, answer=probe, params=params,
-                    conclusion="S3 gave no usable answer",
-                ))
-        proof.unknown_reason = ("the bucket is owned by an account outside the audited set "
-                                "and no candidate owner was confirmed")
+                proof.evidence.append(
+                    Evidence(
+                        call="s3:HeadBucket",
+                        as_account=account_id,
+                        answer=probe,
+                        params=params,
+                        conclusion="S3 gave no usable answer",
+                    )
+                )
+        proof.unknown_reason = (
+            "the bucket is owned by an account outside the audited set "
+            "and no candidate owner was confirmed"
+        )
     else:
-        proof.unknown_reason = ("the bucket exists but is owned by an account outside the "
-                                "audited set that does not let us read it")
+        proof.unknown_reason = (
+            "the bucket exists but is owned by an account outside the "
+            "audited set that does not let us read it"
+        )
     return proof

@@ -31,16 +31,20 @@ class Waiver:
     line: int
 
     def matches(self, check_id: str, resource_arn: str) -> bool:
-        return (self.check_id in ("*", check_id)
-                and fnmatch.fnmatchcase(resource_arn, self.resource))
+        return self.check_id in ("*", check_id) and fnmatch.fnmatchcase(resource_arn, self.resource)
 
     def expired(self, today: dt.date) -> bool:
         """A waiver is in force through its ``expires`` day, inclusive."""
         return today > self.expires
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check_id": self.check_id, "resource": self.resource, "reason": self.reason,
-                "expires": self.expires.isoformat(), "line": self.line}
+        return {
+            "check_id": self.check_id,
+            "resource": self.resource,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "line": self.line,
+        }
 
 
 @dataclass(slots=True)
@@ -51,8 +55,9 @@ class Policy:
     waivers: list[Waiver] = field(default_factory=list)
     source: str | None = None
 
-    def waiver_for(self, check_id: str, resource_arn: str,
-                   today: dt.date) -> tuple[Waiver | None, Waiver | None]:
+    def waiver_for(
+        self, check_id: str, resource_arn: str, today: dt.date
+    ) -> tuple[Waiver | None, Waiver | None]:
         """(waiver in force, expired waiver) matching this finding, either may be None."""
         expired = None
         for waiver in self.waivers:
@@ -81,8 +86,11 @@ def _mapping(path: str, node: yaml.Node, what: str, allowed: set[str]) -> dict[s
     for key_node, value_node in node.value:
         key = _scalar(path, key_node, "a key")
         if key not in allowed:
-            raise _fail(path, key_node, f"unknown key {key!r} in {what} "
-                                        f"(allowed: {', '.join(sorted(allowed))})")
+            raise _fail(
+                path,
+                key_node,
+                f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
+            )
         if key in out:
             raise _fail(path, key_node, f"duplicate key {key!r} in {what}")
         out[key] = value_node
@@ -98,8 +106,9 @@ def _sequence(path: str, node: yaml.Node, what: str) -> list[yaml.Node]:
 def _account(path: str, node: yaml.Node) -> str:
     value = _scalar(path, node, "an account id")
     if not ACCOUNT_ID_RE.match(value):
-        raise _fail(path, node, f"{value!r} is not a 12-digit AWS account id "
-                                "(quote ids that start with 0)")
+        raise _fail(
+            path, node, f"{value!r} is not a 12-digit AWS account id (quote ids that start with 0)"
+        )
     return value
 
 
@@ -109,8 +118,10 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read policy file ({exc.__class__.__name__}: "
-                          f"{getattr(exc, 'strerror', None) or exc})") from None
+        raise ConfigError(
+            f"{p}: cannot read policy file ({exc.__class__.__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc})"
+        ) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -145,8 +156,11 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
             if "severity" in settings:
                 sev = _scalar(p, settings["severity"], "severity").lower()
                 if sev not in {s.value for s in Severity}:
-                    raise _fail(p, settings["severity"], f"unknown severity {sev!r} (use "
-                                "critical, high, medium, low or info)")
+                    raise _fail(
+                        p,
+                        settings["severity"],
+                        f"unknown severity {sev!r} (use critical, high, medium, low or info)",
+                    )
                 policy.severities[check_id] = sev
 
     if "waivers" in top:
@@ -154,8 +168,12 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
             fields = _mapping(p, item, "a waiver", WAIVER_KEYS)
             for required in ("check_id", "resource", "reason", "expires"):
                 if required not in fields:
-                    raise _fail(p, item, f"waiver has no {required!r} (every waiver needs "
-                                         "check_id, resource, reason and expires)")
+                    raise _fail(
+                        p,
+                        item,
+                        f"waiver has no {required!r} (every waiver needs "
+                        "check_id, resource, reason and expires)",
+                    )
             check_id = _scalar(p, fields["check_id"], "check_id")
             if check_id != "*" and check_id not in known_checks:
                 raise _fail(p, fields["check_id"], f"unknown check id {check_id!r}")
@@ -169,8 +187,16 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
             try:
                 expires = dt.date.fromisoformat(raw_expiry)
             except ValueError:
-                raise _fail(p, fields["expires"], f"expires {raw_expiry!r} is not a date "
-                                                  "(YYYY-MM-DD)") from None
-            policy.waivers.append(Waiver(check_id=check_id, resource=resource, reason=reason,
-                                         expires=expires, line=item.start_mark.line + 1))
+                raise _fail(
+                    p, fields["expires"], f"expires {raw_expiry!r} is not a date (YYYY-MM-DD)"
+                ) from None
+            policy.waivers.append(
+                Waiver(
+                    check_id=check_id,
+                    resource=resource,
+                    reason=reason,
+                    expires=expires,
+                    line=item.start_mark.line + 1,
+                )
+            )
     return policy

@@ -30,10 +30,19 @@ from auditor.fixes import choose_owner, update_command
 from auditor.model import TRACKING_SERVER
 
 # Statuses in which UpdateMlflowTrackingServer is accepted; anything else is in flux.
-STABLE_STATUSES = frozenset({
-    "Created", "Updated", "Started", "Stopped", "MaintenanceComplete", "UpdateFailed",
-    "StartFailed", "StopFailed", "MaintenanceFailed",
-})
+STABLE_STATUSES = frozenset(
+    {
+        "Created",
+        "Updated",
+        "Started",
+        "Stopped",
+        "MaintenanceComplete",
+        "UpdateFailed",
+        "StartFailed",
+        "StopFailed",
+        "MaintenanceFailed",
+    }
+)
 JOURNAL_NAME = "remediation-journal.jsonl"
 DEFAULT_STABLE_WAIT_S = 60.0
 POLL_INTERVAL_S = 5.0
@@ -64,8 +73,7 @@ def _values(verification: bool | None, owner: str | None) -> dict[str, Any]:
     return {"S3BucketOwnerVerification": verification, "S3BucketOwnerAccountId": owner}
 
 
-def complies(verification: bool | None, pinned: str | None, account_id: str,
-             owner: str) -> bool:
+def complies(verification: bool | None, pinned: str | None, account_id: str, owner: str) -> bool:
     """Verification on and the effective expected owner already the chosen one."""
     return verification is True and (pinned or account_id) == owner
 
@@ -77,25 +85,38 @@ def plan(facts_list: list[dict[str, Any]]) -> list[Action]:
         resource = facts["resource"]
         if resource["type"] != TRACKING_SERVER:
             continue
-        verification = resource["owner_verification"] if resource["owner_verification_reported"] \
-            else None
+        verification = (
+            resource["owner_verification"] if resource["owner_verification_reported"] else None
+        )
         before = _values(verification, resource["pinned_owner"])
         owner, reason = choose_owner(facts)
-        common = {"account_id": resource["account_id"], "region": resource["region"],
-                  "resource_name": resource["name"], "resource_arn": resource["arn"],
-                  "before": before, "command": update_command(resource, owner),
-                  "artifact_store_uri": resource["artifact_store_uri"]}
+        common = {
+            "account_id": resource["account_id"],
+            "region": resource["region"],
+            "resource_name": resource["name"],
+            "resource_arn": resource["arn"],
+            "before": before,
+            "command": update_command(resource, owner),
+            "artifact_store_uri": resource["artifact_store_uri"],
+        }
         if owner is None:
             actions.append(Action(status="skipped", reason=reason, after=before, **common))
             continue
         if owner not in facts["trust"]["trusted_accounts"]:  # defence in depth
-            actions.append(Action(status="skipped", after=before, **common,
-                                  reason=f"refusing to pin {owner}: not a trusted account"))
+            actions.append(
+                Action(
+                    status="skipped",
+                    after=before,
+                    **common,
+                    reason=f"refusing to pin {owner}: not a trusted account",
+                )
+            )
             continue
         if complies(verification, resource["pinned_owner"], resource["account_id"], owner):
             continue
-        actions.append(Action(status="planned", reason=reason, after=_values(True, owner),
-                              **common))
+        actions.append(
+            Action(status="planned", reason=reason, after=_values(True, owner), **common)
+        )
     return actions
 
 
@@ -107,10 +128,17 @@ class Journal:
         self._lock = threading.Lock()
 
     def record(self, action: Action, result: str, **extra: Any) -> None:
-        entry = {"time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                 "account_id": action.account_id, "region": action.region,
-                 "server": action.resource_name, "arn": action.resource_arn,
-                 "before": action.before, "after": action.after, "result": result, **extra}
+        entry = {
+            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "account_id": action.account_id,
+            "region": action.region,
+            "server": action.resource_name,
+            "arn": action.resource_arn,
+            "before": action.before,
+            "after": action.after,
+            "result": result,
+            **extra,
+        }
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock, open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -156,8 +184,10 @@ class Applier:
                 return current
             if self.monotonic() + self.poll_s > deadline:
                 action.status = "skipped"
-                action.reason = (f"server is {status}, not in a stable state after waiting "
-                                 f"{self.stable_wait_s:g}s; re-run later")
+                action.reason = (
+                    f"server is {status}, not in a stable state after waiting "
+                    f"{self.stable_wait_s:g}s; re-run later"
+                )
                 return None
             self.sleep(self.poll_s)
 
@@ -189,8 +219,9 @@ class Applier:
                     S3BucketOwnerAccountId=action.after["S3BucketOwnerAccountId"],
                 )
             except ClientError as exc:
-                self.journal.record(action, "error", error_code=error_code(exc),
-                                    error_message=error_message(exc))
+                self.journal.record(
+                    action, "error", error_code=error_code(exc), error_message=error_message(exc)
+                )
                 # Conflict: the server started changing between Describe and Update.
                 if error_code(exc) == "ConflictException" and self.monotonic() < deadline:
                     self.sleep(self.poll_s)
@@ -203,33 +234,43 @@ class Applier:
 
     def _unchanged(self, current: dict[str, Any], action: Action) -> bool:
         """False (and the action skipped) when the server changed since the scan."""
-        now = _values(current.get("S3BucketOwnerVerification"),
-                      current.get("S3BucketOwnerAccountId"))
+        now = _values(
+            current.get("S3BucketOwnerVerification"), current.get("S3BucketOwnerAccountId")
+        )
         if current.get("ArtifactStoreUri") != action.artifact_store_uri or now != action.before:
-            if complies(now["S3BucketOwnerVerification"], now["S3BucketOwnerAccountId"],
-                        action.account_id, action.after["S3BucketOwnerAccountId"]) and \
-                    current.get("ArtifactStoreUri") == action.artifact_store_uri:
+            if (
+                complies(
+                    now["S3BucketOwnerVerification"],
+                    now["S3BucketOwnerAccountId"],
+                    action.account_id,
+                    action.after["S3BucketOwnerAccountId"],
+                )
+                and current.get("ArtifactStoreUri") == action.artifact_store_uri
+            ):
                 action.status = "skipped"
                 action.reason = "already compliant (changed since the scan)"
             else:
                 action.status = "skipped"
-                action.reason = ("configuration changed since the scan "
-                                 f"(now {now}, URI {current.get('ArtifactStoreUri')!r}); "
-                                 "re-run the scan to plan it again")
+                action.reason = (
+                    "configuration changed since the scan "
+                    f"(now {now}, URI {current.get('ArtifactStoreUri')!r}); "
+                    "re-run the scan to plan it again"
+                )
             return False
         return True
 
     def _verify(self, sm: Any, action: Action) -> None:
         after = self._describe(sm, action.resource_name)
-        got = _values(after.get("S3BucketOwnerVerification"),
-                      after.get("S3BucketOwnerAccountId"))
+        got = _values(after.get("S3BucketOwnerVerification"), after.get("S3BucketOwnerAccountId"))
         if got == action.after:
             action.status = "verified"
             self.journal.record(action, "verified")
         else:
             action.status = "failed"
-            action.error = {"code": "VerificationMismatch",
-                            "message": f"Describe after the update returned {got}"}
+            action.error = {
+                "code": "VerificationMismatch",
+                "message": f"Describe after the update returned {got}",
+            }
             action.reason = "the update was accepted but Describe does not show the new values"
             self.journal.record(action, "verify-failed", read_back=got)
 
@@ -247,17 +288,27 @@ def confirm(actions: list[Action], yes: bool, interactive: bool) -> tuple[bool, 
         return False, "not confirmed: no terminal and no --yes, nothing was changed"
     click.echo(f"mlflow-audit will update {len(actions)} tracking server(s):", err=True)
     for a in actions:
-        click.echo(f"  {a.account_id} {a.region} {a.resource_name}: {a.before} -> {a.after}",
-                   err=True)
+        click.echo(
+            f"  {a.account_id} {a.region} {a.resource_name}: {a.before} -> {a.after}", err=True
+        )
     if click.confirm("Apply these changes?", default=False, err=True):
         return True, None
     return False, "not confirmed at the prompt, nothing was changed"
 
 
-def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_changes: int,
-                    out_dir: Path, concurrency: int, quiet: bool,
-                    stable_wait_s: float = DEFAULT_STABLE_WAIT_S,
-                    interactive: bool | None = None) -> list[dict[str, Any]]:
+def run_remediation(
+    result: Any,
+    session: Any,
+    *,
+    dry_run: bool,
+    yes: bool,
+    max_changes: int,
+    out_dir: Path,
+    concurrency: int,
+    quiet: bool,
+    stable_wait_s: float = DEFAULT_STABLE_WAIT_S,
+    interactive: bool | None = None,
+) -> list[dict[str, Any]]:
     """Plan, confirm and apply; returns the remediation records for findings.json."""
     actions = plan(result.facts)
     todo = [a for a in actions if a.status == "planned"]
@@ -275,8 +326,9 @@ def run_remediation(result: Any, session: Any, *, dry_run: bool, yes: bool, max_
             click.echo(f"remediation: {why}", err=True)
         return [a.to_dict() for a in actions]
 
-    credentials = {a.account_id: a.credentials for a in result.accounts
-                   if a.credentials is not None}
+    credentials = {
+        a.account_id: a.credentials for a in result.accounts if a.credentials is not None
+    }
     clients = ClientCache(session, pool_size=concurrency)
     applier = Applier(
         sagemaker_for=lambda acct, region: clients.client(region, "sagemaker"),

@@ -47,23 +47,30 @@ class TerminalProgress:
         if not self.enabled or (now - self._last_time < self.interval_s and not final):
             return
         self._last, self._last_time = p.scopes_done, now
-        click.echo(f"\rscanning: {p.scopes_done}/{p.scopes_total} scopes, "
-                   f"{p.resources} resources described, {p.errors} errors ",
-                   nl=False, err=True)
+        click.echo(
+            f"\rscanning: {p.scopes_done}/{p.scopes_total} scopes, "
+            f"{p.resources} resources described, {p.errors} errors ",
+            nl=False,
+            err=True,
+        )
 
     def close(self) -> None:
         if self.enabled and self._last >= 0:
             click.echo("", err=True)
 
 
-def execute_scan(session: boto3.Session, options: ScanOptions, rules: list[Any],
-                 policy: Policy, progress: TerminalProgress) -> ScanResult:
+def execute_scan(
+    session: boto3.Session,
+    options: ScanOptions,
+    rules: list[Any],
+    policy: Policy,
+    progress: TerminalProgress,
+) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
         return run_scan(session, options, rules, policy, progress=progress)
     except NoCredentialsError:
-        raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") \
-            from None
+        raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:
         op = exc.operation_name
         raise ConfigError(f"{op} failed: {error_code(exc)}: {error_message(exc)}") from None
@@ -84,8 +91,13 @@ def record_history(doc: dict[str, Any], kw: dict[str, Any], out_dir: Path) -> bo
         return False
     path = Path(kw.get("history_path") or out_dir / HISTORY_FILENAME)
     run = doc["run"]
-    key = scope_key(org=kw["org"], accounts=kw["accounts"], regions=kw["regions"],
-                    shard=run["shard"], caller=run["caller_account_id"])
+    key = scope_key(
+        org=kw["org"],
+        accounts=kw["accounts"],
+        regions=kw["regions"],
+        shard=run["shard"],
+        caller=run["caller_account_id"],
+    )
     try:
         record_run(path, doc, key, keep=kw.get("history_keep") or DEFAULT_KEEP)
         return True
@@ -103,17 +115,24 @@ def run_scan_command(**kw: Any) -> int:
     if (kw["dry_run"] or kw["yes"]) and not kw["remediate"]:
         raise click.UsageError("--dry-run and --yes only apply with --remediate")
     if kw.get("no_history") and (kw.get("history_path") or kw.get("fail_on_new")):
-        raise click.UsageError("--no-history cannot be combined with --history or "
-                               "--fail-on-new (which needs the previous run)")
+        raise click.UsageError(
+            "--no-history cannot be combined with --history or "
+            "--fail-on-new (which needs the previous run)"
+        )
     out_dir = prepare_output_dir(kw["output_dir"])
     rules = load_rules(kw["rules_dirs"])
-    policy = (load_policy(kw["config_path"], {r.id for r in rules}) if kw["config_path"]
-              else Policy())
+    policy = (
+        load_policy(kw["config_path"], {r.id for r in rules}) if kw["config_path"] else Policy()
+    )
     session = make_session(kw["profile"])
     options = ScanOptions(
-        regions=kw["regions"], accounts=kw["accounts"], org=kw["org"],
-        role_name=kw["role_name"], external_id=kw["external_id"],
-        trusted_accounts=kw["trusted_accounts"], concurrency=kw["concurrency"],
+        regions=kw["regions"],
+        accounts=kw["accounts"],
+        org=kw["org"],
+        role_name=kw["role_name"],
+        external_id=kw["external_id"],
+        trusted_accounts=kw["trusted_accounts"],
+        concurrency=kw["concurrency"],
         shard=kw["shard"],
     )
     progress = TerminalProgress(enabled=not kw["quiet"] and sys.stderr.isatty())
@@ -124,16 +143,27 @@ def run_scan_command(**kw: Any) -> int:
         from auditor.remediate import RemediationInterrupted, run_remediation
 
         try:
-            remediations = run_remediation(result, session, dry_run=kw["dry_run"],
-                                           yes=kw["yes"],
-                                           max_changes=kw["max_changes"], out_dir=out_dir,
-                                           concurrency=kw["concurrency"], quiet=kw["quiet"],
-                                           stable_wait_s=kw["stable_wait"])
+            remediations = run_remediation(
+                result,
+                session,
+                dry_run=kw["dry_run"],
+                yes=kw["yes"],
+                max_changes=kw["max_changes"],
+                out_dir=out_dir,
+                concurrency=kw["concurrency"],
+                quiet=kw["quiet"],
+                stable_wait_s=kw["stable_wait"],
+            )
         except RemediationInterrupted as stop:
             remediations, interrupted = stop.records, True
-    doc = build_document(result, kw["fail_on"].lower(), shard=kw["shard"],
-                         remediations=remediations, policy_source=policy.source,
-                         fail_on_new=bool(kw.get("fail_on_new")))
+    doc = build_document(
+        result,
+        kw["fail_on"].lower(),
+        shard=kw["shard"],
+        remediations=remediations,
+        policy_source=policy.source,
+        fail_on_new=bool(kw.get("fail_on_new")),
+    )
     history_ok = record_history(doc, kw, Path(out_dir))
     if kw.get("fail_on_new"):
         gate_on_new(doc, history_ok)
@@ -148,7 +178,10 @@ def run_scan_command(**kw: Any) -> int:
 
         print_summary(doc, written)
     if interrupted:
-        click.echo("mlflow-audit: remediation interrupted; what was applied is recorded in "
-                   "the reports and the journal", err=True)
+        click.echo(
+            "mlflow-audit: remediation interrupted; what was applied is recorded in "
+            "the reports and the journal",
+            err=True,
+        )
         return 130
     return int(doc["summary"]["exit_code"])

@@ -102,8 +102,14 @@ Progress = Callable[[ProgressSnapshot], None]
 class _Collector:
     """Mutable state of one collection pass, shared by the pool's tasks under a lock."""
 
-    def __init__(self, clients: ClientCache, factory: CredentialFactory, group: TaskGroup,
-                 requested_regions: list[str], progress: Progress | None) -> None:
+    def __init__(
+        self,
+        clients: ClientCache,
+        factory: CredentialFactory,
+        group: TaskGroup,
+        requested_regions: list[str],
+        progress: Progress | None,
+    ) -> None:
         self.clients = clients
         self.factory = factory
         self.group = group
@@ -124,8 +130,9 @@ class _Collector:
     def _tick(self) -> None:
         with self.lock:
             self.scopes_done += 1
-            snapshot = ProgressSnapshot(self.scopes_done, self.scopes_total,
-                                        len(self.resources), len(self.errors))
+            snapshot = ProgressSnapshot(
+                self.scopes_done, self.scopes_total, len(self.resources), len(self.errors)
+            )
         if self.progress:
             self.progress(snapshot)
 
@@ -152,10 +159,10 @@ class _Collector:
         with self.lock:
             for region in account.skipped_regions:
                 self.scopes[(account.account_id, region)] = ScopeResult(
-                    account.account_id, region, status="skipped")
+                    account.account_id, region, status="skipped"
+                )
             for region in account.regions:
-                self.scopes[(account.account_id, region)] = ScopeResult(
-                    account.account_id, region)
+                self.scopes[(account.account_id, region)] = ScopeResult(account.account_id, region)
             self.scopes_total += len(account.regions)
         self.group.submit(self.inventory_task, account, True, priority=1)
         for region in account.regions:
@@ -174,13 +181,17 @@ class _Collector:
         with self.lock:
             self.inventories[account.account_id] = owned
 
-    def _scope_failed(self, account: Account, scope: ScopeResult, operation: str,
-                      exc: Exception) -> None:
+    def _scope_failed(
+        self, account: Account, scope: ScopeResult, operation: str, exc: Exception
+    ) -> None:
         # Only when DescribeRegions could not say which regions are enabled is an
         # "unrecognized client" answer taken to mean "not enabled": otherwise it is a
         # credential problem in an enabled region and must make the scan incomplete.
-        if (error_code(exc) in REGION_NOT_ENABLED_CODES and not account.regions_verified
-                and not self.requested_regions):
+        if (
+            error_code(exc) in REGION_NOT_ENABLED_CODES
+            and not account.regions_verified
+            and not self.requested_regions
+        ):
             scope.status = "skipped"
             return
         scope.status = "error"
@@ -214,12 +225,17 @@ class _Collector:
         try:
             with self.clients.acting_as(account.credentials):
                 sm = self.clients.client(region, "sagemaker")
-                resource = (collect.describe_tracking_server(sm, account.account_id, region, ident)
-                            if kind == "server"
-                            else collect.describe_app(sm, account.account_id, region, ident))
+                resource = (
+                    collect.describe_tracking_server(sm, account.account_id, region, ident)
+                    if kind == "server"
+                    else collect.describe_app(sm, account.account_id, region, ident)
+                )
         except Exception as exc:  # one failure is recorded, never fatal
-            op = ("sagemaker:DescribeMlflowTrackingServer" if kind == "server"
-                  else "sagemaker:DescribeMlflowApp")
+            op = (
+                "sagemaker:DescribeMlflowTrackingServer"
+                if kind == "server"
+                else "sagemaker:DescribeMlflowApp"
+            )
             err = scan_error(account.account_id, region, op, exc)
             err.message = f"{ident}: {err.message}"
             self._error(err)
@@ -231,8 +247,9 @@ class _Collector:
                 self.resources.append(resource)
 
 
-def _select_accounts(clients: ClientCache, caller_creds: Credentials, caller: str,
-                     options: ScanOptions) -> tuple[list[Account], list[Account], list[str]]:
+def _select_accounts(
+    clients: ClientCache, caller_creds: Credentials, caller: str, options: ScanOptions
+) -> tuple[list[Account], list[Account], list[str]]:
     """(accounts to scan, other accounts to inventory only, Organization account ids)."""
     org_ids: list[str] = []
     accounts: dict[str, Account] = {}
@@ -253,9 +270,14 @@ def _select_accounts(clients: ClientCache, caller_creds: Credentials, caller: st
     return selected, others, org_ids
 
 
-def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Account],
-                   resources: list[Resource], uris: dict[str, ParsedUri],
-                   inventories: dict[str, set[str]]) -> dict[str, BucketProof]:
+def _prove_buckets(
+    group: TaskGroup,
+    clients: ClientCache,
+    accounts: list[Account],
+    resources: list[Resource],
+    uris: dict[str, ParsedUri],
+    inventories: dict[str, set[str]],
+) -> dict[str, BucketProof]:
     """Resolve each distinct bucket once, whatever number of resources use it."""
     credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
     users: dict[str, list[Resource]] = defaultdict(list)
@@ -271,13 +293,20 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
         return clients.client(region, "s3")  # called inside acting_as(account_id) below
 
     def task(bucket: str, using: list[Resource]) -> None:
-        probe_from = next(((r.account_id, uris[r.arn].region or r.region) for r in using
-                           if r.account_id in credentials), None)
+        probe_from = next(
+            (
+                (r.account_id, uris[r.arn].region or r.region)
+                for r in using
+                if r.account_id in credentials
+            ),
+            None,
+        )
         candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
         try:
             with clients.acting_as(credentials[probe_from[0]] if probe_from else None):
-                proof = prove_bucket(bucket, probe_from, candidates, inventories, s3_for,
-                                     inventoried)
+                proof = prove_bucket(
+                    bucket, probe_from, candidates, inventories, s3_for, inventoried
+                )
         except Exception as exc:  # a bug or an unparsable answer: unknown, not fatal
             proof = BucketProof(name=bucket, unknown_reason=f"proof failed: {exc!r}")
         with lock:
@@ -289,16 +318,23 @@ def _prove_buckets(group: TaskGroup, clients: ClientCache, accounts: list[Accoun
     return proofs
 
 
-def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], policy: Policy,
-             progress: Progress | None = None, today: dt.date | None = None) -> ScanResult:
+def run_scan(
+    base: boto3.Session,
+    options: ScanOptions,
+    rules: list[Rule],
+    policy: Policy,
+    progress: Progress | None = None,
+    today: dt.date | None = None,
+) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS."""
     started = dt.datetime.now(dt.UTC)
     clients = ClientCache(base, pool_size=options.concurrency)
     caller_creds = caller_credentials(base)
     caller = caller_account_id(clients, caller_creds)
     accounts, inventory_only, org_ids = _select_accounts(clients, caller_creds, caller, options)
-    factory = CredentialFactory(clients, caller_creds, caller, options.role_name,
-                                options.external_id)
+    factory = CredentialFactory(
+        clients, caller_creds, caller, options.role_name, options.external_id
+    )
     trusted = sorted({*options.trusted_accounts, *policy.trusted_accounts, *org_ids})
 
     with TaskGroup(max_workers=max(1, options.concurrency)) as group:
@@ -309,23 +345,35 @@ def run_scan(base: boto3.Session, options: ScanOptions, rules: list[Rule], polic
             group.submit(state.account_task, account, False, priority=2)
         group.wait()
         uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in state.resources}
-        proofs = _prove_buckets(group, clients, accounts, state.resources, uris,
-                                state.inventories)
+        proofs = _prove_buckets(group, clients, accounts, state.resources, uris, state.inventories)
 
-    trust = TrustContext(trusted_accounts=frozenset(trusted),
-                         inventoried_accounts=frozenset(state.inventories))
+    trust = TrustContext(
+        trusted_accounts=frozenset(trusted), inventoried_accounts=frozenset(state.inventories)
+    )
     resources = sorted(state.resources, key=lambda r: (r.account_id, r.region, r.name))
-    facts = [build_facts(r, uris[r.arn], proofs.get(uris[r.arn].bucket or ""), trust)
-             for r in resources]
+    facts = [
+        build_facts(r, uris[r.arn], proofs.get(uris[r.arn].bucket or ""), trust) for r in resources
+    ]
     findings, expired = evaluate_all(rules, facts, policy, today or dt.date.today())
-    errors = sorted(state.errors, key=lambda e: (e.account_id or "", e.region or "",
-                                                 e.operation))
+    errors = sorted(state.errors, key=lambda e: (e.account_id or "", e.region or "", e.operation))
     scopes = sorted(state.scopes.values(), key=lambda s: (s.account_id, s.region))
-    stats = {"clients_built": clients.built, "assume_role_calls": factory.assume_role_calls,
-             "buckets": len(proofs)}
+    stats = {
+        "clients_built": clients.built,
+        "assume_role_calls": factory.assume_role_calls,
+        "buckets": len(proofs),
+    }
     return ScanResult(
-        caller_account_id=caller, accounts=accounts, scopes=scopes, resources=resources,
-        proofs=proofs, facts=facts, findings=findings, errors=errors,
-        expired_waivers=expired, trusted_accounts=trusted, started_at=started,
-        finished_at=dt.datetime.now(dt.UTC), stats=stats,
+        caller_account_id=caller,
+        accounts=accounts,
+        scopes=scopes,
+        resources=resources,
+        proofs=proofs,
+        facts=facts,
+        findings=findings,
+        errors=errors,
+        expired_waivers=expired,
+        trusted_accounts=trusted,
+        started_at=started,
+        finished_at=dt.datetime.now(dt.UTC),
+        stats=stats,
     )

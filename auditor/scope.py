@@ -63,8 +63,9 @@ def offered_regions(session: boto3.Session) -> list[str]:
     costs tens of ms of file lookups, and is the same for every account)."""
     partition = session.get_partition_for_region(session.region_name or "us-east-1")
     if partition not in _OFFERED:
-        _OFFERED[partition] = sorted(session.get_available_regions("sagemaker",
-                                                                   partition_name=partition))
+        _OFFERED[partition] = sorted(
+            session.get_available_regions("sagemaker", partition_name=partition)
+        )
     return list(_OFFERED[partition])
 
 
@@ -100,8 +101,14 @@ class CredentialFactory:
     """Credentials per audited account: the caller's own, or one AssumeRole each,
     refreshed by botocore before they expire (thread-safe)."""
 
-    def __init__(self, clients: ClientCache, caller: Credentials, caller_id: str,
-                 role_name: str, external_id: str | None) -> None:
+    def __init__(
+        self,
+        clients: ClientCache,
+        caller: Credentials,
+        caller_id: str,
+        role_name: str,
+        external_id: str | None,
+    ) -> None:
         self._clients = clients
         self._caller = caller
         self._caller_id = caller_id
@@ -125,8 +132,11 @@ class CredentialFactory:
         arn = self.role_arn(account.account_id)
 
         def fetch() -> dict[str, str]:
-            params = {"RoleArn": arn, "RoleSessionName": ROLE_SESSION_NAME,
-                      "DurationSeconds": ASSUME_ROLE_DURATION_S}
+            params = {
+                "RoleArn": arn,
+                "RoleSessionName": ROLE_SESSION_NAME,
+                "DurationSeconds": ASSUME_ROLE_DURATION_S,
+            }
             if self._external_id:
                 params["ExternalId"] = self._external_id
             with self._lock:
@@ -144,7 +154,8 @@ class CredentialFactory:
             }
 
         return RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+        )
 
 
 def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
@@ -156,8 +167,9 @@ def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
     return {r["RegionName"] for r in answer["Regions"]}
 
 
-def resolve_regions(account: Account, clients: ClientCache,
-                    requested: Iterable[str] | None) -> list[ScanError]:
+def resolve_regions(
+    account: Account, clients: ClientCache, requested: Iterable[str] | None
+) -> list[ScanError]:
     """Fill ``account.regions``: requested (or offered) regions that are enabled.
 
     Regions that are not enabled are skipped quietly (``account.skipped_regions``). When

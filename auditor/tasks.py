@@ -23,15 +23,18 @@ _STOP = object()
 
 class TaskGroup:
     def __init__(self, max_workers: int) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any, tuple[Any, ...]]] = \
+        self._queue: queue.PriorityQueue[tuple[int, int, Any, tuple[Any, ...]]] = (
             queue.PriorityQueue()
+        )
         self._seq = itertools.count()
         self._pending = 0
         self._cond = threading.Condition()
         self._failure: BaseException | None = None
         self._cancelled = threading.Event()
-        self._threads = [threading.Thread(target=self._worker, name=f"mlflow-audit-{i}",
-                                          daemon=True) for i in range(max(1, max_workers))]
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"mlflow-audit-{i}", daemon=True)
+            for i in range(max(1, max_workers))
+        ]
         for t in self._threads:
             t.start()
 

@@ -65,11 +65,33 @@ PROFILE_WRAPPER = HERE / "profile_scan.py"
 class FakeServer:
     """benchmarks/fakeaws.py in a child process."""
 
-    def __init__(self, accounts: int, regions: int, servers: int, latency_ms: float,
-                 throttle_rate: float, seed: int = 1) -> None:
-        cmd = [sys.executable, str(FAKEAWS), "--accounts", str(accounts), "--regions",
-               str(regions), "--servers", str(servers), "--latency-ms", str(latency_ms),
-               "--throttle-rate", str(throttle_rate), "--seed", str(seed), "--port", "0"]
+    def __init__(
+        self,
+        accounts: int,
+        regions: int,
+        servers: int,
+        latency_ms: float,
+        throttle_rate: float,
+        seed: int = 1,
+    ) -> None:
+        cmd = [
+            sys.executable,
+            str(FAKEAWS),
+            "--accounts",
+            str(accounts),
+            "--regions",
+            str(regions),
+            "--servers",
+            str(servers),
+            "--latency-ms",
+            str(latency_ms),
+            "--throttle-rate",
+            str(throttle_rate),
+            "--seed",
+            str(seed),
+            "--port",
+            "0",
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -112,7 +134,8 @@ def clean_env(tmp: Path, server: FakeServer) -> dict[str, str]:
     (tmp / "aws_config").write_text("")
     (tmp / "aws_credentials").write_text("")
     extra = {"PYTHONPATH": PACKAGE_PATH} if PACKAGE_PATH else {}
-    return {**extra,
+    return {
+        **extra,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
         "LANG": "C.UTF-8",
@@ -176,15 +199,34 @@ def check_findings(out_dir: Path, expected: dict[str, Any]) -> tuple[bool, str]:
     return not problems, "; ".join(problems)
 
 
-def run_scan(server: FakeServer, concurrency: int, latency_ms: float, throttle_rate: float,
-             accounts: int, regions: int, servers: int, profile_dir: Path | None = None,
-             tracemalloc: bool = False, gc_stats: bool = False, prewarm: bool = False) -> Run:
+def run_scan(
+    server: FakeServer,
+    concurrency: int,
+    latency_ms: float,
+    throttle_rate: float,
+    accounts: int,
+    regions: int,
+    servers: int,
+    profile_dir: Path | None = None,
+    tracemalloc: bool = False,
+    gc_stats: bool = False,
+    prewarm: bool = False,
+) -> Run:
     exp = server.expected
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as td:
         tmp = Path(td)
         env = clean_env(tmp, server)
-        args = ["scan", "--org", "--quiet", "--format", "json", "--output-dir",
-                str(tmp / "out"), "--concurrency", str(concurrency)]
+        args = [
+            "scan",
+            "--org",
+            "--quiet",
+            "--format",
+            "json",
+            "--output-dir",
+            str(tmp / "out"),
+            "--concurrency",
+            str(concurrency),
+        ]
         wrapped = profile_dir is not None or tracemalloc or gc_stats or prewarm
         if wrapped:
             cmd = [sys.executable, str(PROFILE_WRAPPER)]
@@ -203,8 +245,7 @@ def run_scan(server: FakeServer, concurrency: int, latency_ms: float, throttle_r
         before = server.stats()
         log = (tmp / "scan.log").open("w")
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=str(tmp))
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp))
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4
@@ -221,23 +262,42 @@ def run_scan(server: FakeServer, concurrency: int, latency_ms: float, throttle_r
             print((tmp / "scan.log").read_text(), file=sys.stderr)
     lat = latency_ms / 1000.0
     return Run(
-        accounts=accounts, regions=regions, servers=servers, concurrency=concurrency,
-        latency_ms=latency_ms, throttle_rate=throttle_rate,
-        calls=after["total"], min_calls=exp["min_total"], throttled=after["throttled"],
-        wall_s=wall, chain=exp["chain_length"],
+        accounts=accounts,
+        regions=regions,
+        servers=servers,
+        concurrency=concurrency,
+        latency_ms=latency_ms,
+        throttle_rate=throttle_rate,
+        calls=after["total"],
+        min_calls=exp["min_total"],
+        throttled=after["throttled"],
+        wall_s=wall,
+        chain=exp["chain_length"],
         ideal_s=max(exp["chain_length"] * lat, math.ceil(exp["min_total"] / concurrency) * lat),
         scanner_cpu_s=usage.ru_utime + usage.ru_stime,
         server_cpu_s=after["cpu_s"] - before["cpu_s"],
-        rss_mb=usage.ru_maxrss / 1024.0, exit_code=code, findings_ok=ok,
-        by_kind=after["by_kind"], min_by_kind=exp["calls"],
+        rss_mb=usage.ru_maxrss / 1024.0,
+        exit_code=code,
+        findings_ok=ok,
+        by_kind=after["by_kind"],
+        min_by_kind=exp["calls"],
     )
 
 
-def measure(accounts: int, regions: int, servers: int, concurrency: int, latency_ms: float,
-            throttle_rate: float, seed: int = 1, **kw: Any) -> Run:
+def measure(
+    accounts: int,
+    regions: int,
+    servers: int,
+    concurrency: int,
+    latency_ms: float,
+    throttle_rate: float,
+    seed: int = 1,
+    **kw: Any,
+) -> Run:
     with FakeServer(accounts, regions, servers, latency_ms, throttle_rate, seed) as server:
-        return run_scan(server, concurrency, latency_ms, throttle_rate, accounts, regions,
-                        servers, **kw)
+        return run_scan(
+            server, concurrency, latency_ms, throttle_rate, accounts, regions, servers, **kw
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -259,30 +319,65 @@ class Baseline:
             r.baseline_note = "measured"
         else:
             r.baseline_s = self.s_per_call * r.calls
-            r.baseline_note = (f"extrapolated: {self.s_per_call * 1000:.1f} ms/call measured "
-                               f"sequentially on {self.run.accounts} accounts x {r.calls} calls")
+            r.baseline_note = (
+                f"extrapolated: {self.s_per_call * 1000:.1f} ms/call measured "
+                f"sequentially on {self.run.accounts} accounts x {r.calls} calls"
+            )
 
 
-def sequential_baseline(accounts: int, regions: int, servers: int, latency_ms: float,
-                        throttle_rate: float) -> Baseline:
-    print(f"# sequential baseline: {accounts} accounts x {regions} regions, {servers} servers, "
-          "--concurrency 1", file=sys.stderr, flush=True)
+def sequential_baseline(
+    accounts: int, regions: int, servers: int, latency_ms: float, throttle_rate: float
+) -> Baseline:
+    print(
+        f"# sequential baseline: {accounts} accounts x {regions} regions, {servers} servers, "
+        "--concurrency 1",
+        file=sys.stderr,
+        flush=True,
+    )
     return Baseline(measure(accounts, regions, servers, 1, latency_ms, throttle_rate))
 
 
-HEADER = ("accounts", "regions", "servers", "conc", "calls made/min", "over%", "throttled",
-          "wall s", "ideal s", "wall/ideal", "baseline s", "speedup", "scan CPU s",
-          "server CPU s", "peak RSS MB")
+HEADER = (
+    "accounts",
+    "regions",
+    "servers",
+    "conc",
+    "calls made/min",
+    "over%",
+    "throttled",
+    "wall s",
+    "ideal s",
+    "wall/ideal",
+    "baseline s",
+    "speedup",
+    "scan CPU s",
+    "server CPU s",
+    "peak RSS MB",
+)
 
 
 def table(runs: list[Run]) -> str:
     rows = [HEADER]
     for r in runs:
-        rows.append((str(r.accounts), str(r.regions), str(r.servers), str(r.concurrency),
-                     f"{r.calls}/{r.min_calls}", f"{r.over_pct:+.1f}", str(r.throttled),
-                     f"{r.wall_s:.1f}", f"{r.ideal_s:.2f}", f"{r.wall_over_ideal:.2f}",
-                     f"{r.baseline_s:.0f}", f"{r.speedup:.1f}x", f"{r.scanner_cpu_s:.1f}",
-                     f"{r.server_cpu_s:.1f}", f"{r.rss_mb:.0f}"))
+        rows.append(
+            (
+                str(r.accounts),
+                str(r.regions),
+                str(r.servers),
+                str(r.concurrency),
+                f"{r.calls}/{r.min_calls}",
+                f"{r.over_pct:+.1f}",
+                str(r.throttled),
+                f"{r.wall_s:.1f}",
+                f"{r.ideal_s:.2f}",
+                f"{r.wall_over_ideal:.2f}",
+                f"{r.baseline_s:.0f}",
+                f"{r.speedup:.1f}x",
+                f"{r.scanner_cpu_s:.1f}",
+                f"{r.server_cpu_s:.1f}",
+                f"{r.rss_mb:.0f}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -295,8 +390,9 @@ def calls_table(r: Run) -> str:
     lines = [f"{'API calls by kind':<{width}}  {'made':>7}  {'minimum':>7}"]
     for k in kinds:
         lines.append(f"{k:<{width}}  {r.by_kind.get(k, 0):>7}  {r.min_by_kind.get(k, 0):>7}")
-    lines.append(f"{'total':<{width}}  {r.calls:>7}  {r.min_calls:>7}  "
-                 f"({r.throttled} throttled and retried)")
+    lines.append(
+        f"{'total':<{width}}  {r.calls:>7}  {r.min_calls:>7}  ({r.throttled} throttled and retried)"
+    )
     return "\n".join(lines)
 
 
@@ -308,9 +404,15 @@ def write_csv(runs: list[Run], path: Path) -> None:
         w.writerow([*keys, "over_pct", "wall_over_ideal", "speedup", "wall_s_per_account"])
         for r in runs:
             d = asdict(r)
-            w.writerow([d[k] for k in keys] + [f"{r.over_pct:.2f}", f"{r.wall_over_ideal:.3f}",
-                                               f"{r.speedup:.2f}",
-                                               f"{r.wall_s / r.accounts:.4f}"])
+            w.writerow(
+                [d[k] for k in keys]
+                + [
+                    f"{r.over_pct:.2f}",
+                    f"{r.wall_over_ideal:.3f}",
+                    f"{r.speedup:.2f}",
+                    f"{r.wall_s / r.accounts:.4f}",
+                ]
+            )
 
 
 def plot(runs: list[Run], stem: Path) -> Path:
@@ -346,8 +448,13 @@ def svg_chart(runs: list[Run]) -> str:
     xs = [math.log10(r.accounts) for r in runs]
     x0, x1 = min(xs) - 0.2, max(xs) + 0.2
 
-    def panel(ox: int, title: str, series: list[tuple[str, str, list[float]]], log_y: bool,
-              hline: float | None = None) -> list[str]:
+    def panel(
+        ox: int,
+        title: str,
+        series: list[tuple[str, str, list[float]]],
+        log_y: bool,
+        hline: float | None = None,
+    ) -> list[str]:
         vals = [v for _, _, ys in series for v in ys if v > 0] + ([hline] if hline else [])
         tf = (lambda v: math.log10(max(v, 1e-3))) if log_y else (lambda v: v)
         y0, y1 = min(tf(v) for v in vals), max(tf(v) for v in vals)
@@ -363,43 +470,65 @@ def svg_chart(runs: list[Run]) -> str:
         def py(v: float) -> float:
             return h - pad - (tf(v) - y0) / (y1 - y0) * (h - 2 * pad)
 
-        out = [f'<text x="{ox + w / 2}" y="20" text-anchor="middle" font-weight="bold">'
-               f"{title}</text>",
-               f'<rect x="{ox + pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" '
-               'fill="none" stroke="#999"/>']
+        out = [
+            f'<text x="{ox + w / 2}" y="20" text-anchor="middle" font-weight="bold">{title}</text>',
+            f'<rect x="{ox + pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" '
+            'fill="none" stroke="#999"/>',
+        ]
         for r, x in zip(runs, xs, strict=True):
-            out.append(f'<text x="{px(x)}" y="{h - pad + 16}" text-anchor="middle">'
-                       f"{r.accounts}</text>")
-        ticks = ([10.0 ** e for e in range(int(y0), int(y1) + 1)] if log_y else
-                 [y1 * i / 4 for i in range(5)])
+            out.append(
+                f'<text x="{px(x)}" y="{h - pad + 16}" text-anchor="middle">{r.accounts}</text>'
+            )
+        ticks = (
+            [10.0**e for e in range(int(y0), int(y1) + 1)]
+            if log_y
+            else [y1 * i / 4 for i in range(5)]
+        )
         for t in ticks:
-            out.append(f'<text x="{ox + pad - 5}" y="{py(t) + 4}" text-anchor="end">'
-                       f"{t:g}</text>")
-        out.append(f'<text x="{ox + w / 2}" y="{h - 12}" text-anchor="middle">accounts '
-                   "(log)</text>")
+            out.append(f'<text x="{ox + pad - 5}" y="{py(t) + 4}" text-anchor="end">{t:g}</text>')
+        out.append(
+            f'<text x="{ox + w / 2}" y="{h - 12}" text-anchor="middle">accounts (log)</text>'
+        )
         if hline:
-            out.append(f'<line x1="{ox + pad}" x2="{ox + w - pad}" y1="{py(hline)}" '
-                       f'y2="{py(hline)}" stroke="red" stroke-dasharray="4"/>')
+            out.append(
+                f'<line x1="{ox + pad}" x2="{ox + w - pad}" y1="{py(hline)}" '
+                f'y2="{py(hline)}" stroke="red" stroke-dasharray="4"/>'
+            )
         for i, (name, colour, ys) in enumerate(series):
             pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys, strict=True))
-            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" '
-                       'stroke-width="2"/>')
-            out += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>'
-                    for x, y in zip(xs, ys, strict=True)]
-            out.append(f'<text x="{ox + pad + 6}" y="{pad + 16 + 15 * i}" fill="{colour}">'
-                       f"{name}</text>")
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            out += [
+                f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{colour}"/>'
+                for x, y in zip(xs, ys, strict=True)
+            ]
+            out.append(
+                f'<text x="{ox + pad + 6}" y="{pad + 16 + 15 * i}" fill="{colour}">{name}</text>'
+            )
         return out
 
-    parts = panel(0, "scan time (s, log)", [
-        ("wall", "#1f77b4", [r.wall_s for r in runs]),
-        ("ideal (latency bound)", "#2ca02c", [r.ideal_s for r in runs]),
-        ("sequential baseline", "#d62728", [r.baseline_s for r in runs])], log_y=True)
-    parts += panel(w, "peak RSS (MB)", [("scanner", "#1f77b4", [r.rss_mb for r in runs])],
-                   log_y=False, hline=300)
+    parts = panel(
+        0,
+        "scan time (s, log)",
+        [
+            ("wall", "#1f77b4", [r.wall_s for r in runs]),
+            ("ideal (latency bound)", "#2ca02c", [r.ideal_s for r in runs]),
+            ("sequential baseline", "#d62728", [r.baseline_s for r in runs]),
+        ],
+        log_y=True,
+    )
+    parts += panel(
+        w,
+        "peak RSS (MB)",
+        [("scanner", "#1f77b4", [r.rss_mb for r in runs])],
+        log_y=False,
+        hline=300,
+    )
     body = "\n".join(parts)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{h}" '
-            f'font-family="sans-serif" font-size="11">\n'
-            f'<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{h}" '
+        f'font-family="sans-serif" font-size="11">\n'
+        f'<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n'
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -408,7 +537,7 @@ def svg_chart(runs: list[Run]) -> str:
 def proc_cpu_s(pid: int) -> float:
     """utime+stime of a process from /proc (psutil is not a dependency)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -416,8 +545,9 @@ def _time_requests(pid: int, url: str, key: str, secret: str, n: int) -> dict[st
     import boto3
     from botocore.config import Config
 
-    session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                            region_name="us-east-1")
+    session = boto3.Session(
+        aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1"
+    )
     cfg = Config(retries={"mode": "standard", "max_attempts": 1})
     sm = session.client("sagemaker", endpoint_url=url, config=cfg)
     s3 = session.client("s3", endpoint_url=url, config=cfg)
@@ -446,22 +576,34 @@ def _head(s3: Any, bucket: str) -> None:
 def sim_compare(n: int) -> str:
     """Server CPU ms per request: auditor.sim (moto) vs fakeaws, same requests, no latency."""
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
-    sim = subprocess.Popen([sys.executable, "-m", "auditor.sim", "serve", "--port", "0",
-                            "--demo"], stdout=subprocess.PIPE, text=True, cwd=str(REPO),
-                           env=env)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "auditor.sim", "serve", "--port", "0", "--demo"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(REPO),
+        env=env,
+    )
     try:
         assert sim.stdout is not None
         info = json.loads(sim.stdout.readline())
-        sim_ms = _time_requests(sim.pid, info["endpoint_url"], info["aws_access_key_id"],
-                                info["aws_secret_access_key"], n)
+        sim_ms = _time_requests(
+            sim.pid,
+            info["endpoint_url"],
+            info["aws_access_key_id"],
+            info["aws_secret_access_key"],
+            n,
+        )
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=30)
     with FakeServer(10, 2, 100, 0.0, 0.0) as fake:
-        fake_ms = _time_requests(fake.proc.pid, fake.url, fake.info["access_key"],
-                                 fake.info["secret_key"], n)
-    lines = [f"server CPU per request, {n} sequential requests each, no injected latency:",
-             f"{'request':<38}{'auditor.sim ms':>15}{'fakeaws ms':>12}{'ratio':>8}"]
+        fake_ms = _time_requests(
+            fake.proc.pid, fake.url, fake.info["access_key"], fake.info["secret_key"], n
+        )
+    lines = [
+        f"server CPU per request, {n} sequential requests each, no injected latency:",
+        f"{'request':<38}{'auditor.sim ms':>15}{'fakeaws ms':>12}{'ratio':>8}",
+    ]
     for k in sim_ms:
         ratio = sim_ms[k] / fake_ms[k] if fake_ms[k] else float("inf")
         lines.append(f"{k:<38}{sim_ms[k]:>15.2f}{fake_ms[k]:>12.3f}{ratio:>7.0f}x")
@@ -479,8 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--main", action="store_true", help="200 accounts x 17 regions, 2000 srv")
     ap.add_argument("--series", action="store_true", help="10/100/1000 accounts")
-    ap.add_argument("--sim-compare", action="store_true",
-                    help="server CPU per request: auditor.sim vs fakeaws")
+    ap.add_argument(
+        "--sim-compare", action="store_true", help="server CPU per request: auditor.sim vs fakeaws"
+    )
     ap.add_argument("--accounts", type=int, default=200)
     ap.add_argument("--regions", type=int, default=17)
     ap.add_argument("--servers", type=int, default=2000)
@@ -488,24 +631,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--servers-per-account", type=int, default=10)
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--throttle-rate", type=float, default=0.02)
-    ap.add_argument("--concurrency", type=_ints, default=[64],
-                    help="comma list; --main runs each, --series uses the first")
+    ap.add_argument(
+        "--concurrency",
+        type=_ints,
+        default=[64],
+        help="comma list; --main runs each, --series uses the first",
+    )
     ap.add_argument("--baseline-accounts", type=int, default=10)
-    ap.add_argument("--full-baseline", action="store_true",
-                    help="measure the sequential scan at full size instead of extrapolating")
-    ap.add_argument("--profile", type=Path, metavar="DIR",
-                    help="run the scanner under cProfile (every thread) and write DIR/*.prof")
-    ap.add_argument("--tracemalloc", action="store_true",
-                    help="print the scanner's top allocations at the end of collection")
-    ap.add_argument("--gc-stats", action="store_true",
-                    help="print the scanner's cyclic-GC collections and time")
-    ap.add_argument("--prewarm", action="store_true",
-                    help="experiment: load the botocore models once before the scan starts "
-                         "(benchmarks/profile_scan.py), to measure the model-load race")
+    ap.add_argument(
+        "--full-baseline",
+        action="store_true",
+        help="measure the sequential scan at full size instead of extrapolating",
+    )
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run the scanner under cProfile (every thread) and write DIR/*.prof",
+    )
+    ap.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="print the scanner's top allocations at the end of collection",
+    )
+    ap.add_argument(
+        "--gc-stats", action="store_true", help="print the scanner's cyclic-GC collections and time"
+    )
+    ap.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="experiment: load the botocore models once before the scan starts "
+        "(benchmarks/profile_scan.py), to measure the model-load race",
+    )
     ap.add_argument("--requests", type=int, default=500, help="for --sim-compare")
-    ap.add_argument("--package-path", metavar="DIR",
-                    help="PYTHONPATH for the scanner: measure another checkout (e.g. a "
-                         "`git archive` of a commit) with this benchmark")
+    ap.add_argument(
+        "--package-path",
+        metavar="DIR",
+        help="PYTHONPATH for the scanner: measure another checkout (e.g. a "
+        "`git archive` of a commit) with this benchmark",
+    )
     args = ap.parse_args(argv)
     global PACKAGE_PATH
     PACKAGE_PATH = args.package_path
@@ -513,8 +677,11 @@ def main(argv: list[str] | None = None) -> int:
         args.main = args.series = args.sim_compare = True
     OUT.mkdir(parents=True, exist_ok=True)
     lat, thr = args.latency_ms, args.throttle_rate
-    print(f"# scanner: {SCANNER}; latency {lat:g} ms/request, throttle rate {thr:g}; "
-          f"{os.cpu_count()} CPUs", flush=True)
+    print(
+        f"# scanner: {SCANNER}; latency {lat:g} ms/request, throttle rate {thr:g}; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     if args.sim_compare:
         print(sim_compare(args.requests), flush=True)
@@ -524,12 +691,15 @@ def main(argv: list[str] | None = None) -> int:
         ratio = args.servers // max(1, args.accounts) if args.main else args.servers_per_account
         ba = args.baseline_accounts
         baseline = sequential_baseline(ba, args.regions, ba * ratio, lat, thr)
-        print(f"# sequential baseline (--concurrency 1): {baseline.run.accounts} accounts x "
-              f"{baseline.run.regions} regions, {baseline.run.servers} servers: "
-              f"{baseline.run.wall_s:.1f} s for {baseline.run.calls} calls = "
-              f"{baseline.s_per_call * 1000:.1f} ms/call; larger baselines are extrapolated "
-              "linearly by call count" + ("" if not args.full_baseline else
-                                          " unless measured (--full-baseline)"), flush=True)
+        print(
+            f"# sequential baseline (--concurrency 1): {baseline.run.accounts} accounts x "
+            f"{baseline.run.regions} regions, {baseline.run.servers} servers: "
+            f"{baseline.run.wall_s:.1f} s for {baseline.run.calls} calls = "
+            f"{baseline.s_per_call * 1000:.1f} ms/call; larger baselines are extrapolated "
+            "linearly by call count"
+            + ("" if not args.full_baseline else " unless measured (--full-baseline)"),
+            flush=True,
+        )
         print(table([baseline.run]), flush=True)
 
     if args.main:
@@ -539,21 +709,36 @@ def main(argv: list[str] | None = None) -> int:
             baseline = Baseline(full.run, full=True)
         runs = []
         for conc in args.concurrency:
-            r = measure(args.accounts, args.regions, args.servers, conc, lat, thr,
-                        profile_dir=args.profile, tracemalloc=args.tracemalloc,
-                        gc_stats=args.gc_stats, prewarm=args.prewarm)
+            r = measure(
+                args.accounts,
+                args.regions,
+                args.servers,
+                conc,
+                lat,
+                thr,
+                profile_dir=args.profile,
+                tracemalloc=args.tracemalloc,
+                gc_stats=args.gc_stats,
+                prewarm=args.prewarm,
+            )
             baseline.apply(r)
             runs.append(r)
-            print(f"# main, concurrency {conc}: {r.wall_s:.1f} s, findings "
-                  f"{'as expected' if r.findings_ok else 'DIFFER'}", file=sys.stderr,
-                  flush=True)
-        print(f"\n## main: {args.accounts} accounts x {args.regions} regions, "
-              f"{args.servers} servers")
+            print(
+                f"# main, concurrency {conc}: {r.wall_s:.1f} s, findings "
+                f"{'as expected' if r.findings_ok else 'DIFFER'}",
+                file=sys.stderr,
+                flush=True,
+            )
+        print(
+            f"\n## main: {args.accounts} accounts x {args.regions} regions, {args.servers} servers"
+        )
         print(table(runs))
         best = min(runs, key=lambda r: r.wall_s)
-        print(f"\nbest concurrency: {best.concurrency}; baseline: {best.baseline_note}; "
-              f"longest chain {best.chain} calls; findings "
-              f"{'match' if best.findings_ok else 'DIFFER from'} the expected counts")
+        print(
+            f"\nbest concurrency: {best.concurrency}; baseline: {best.baseline_note}; "
+            f"longest chain {best.chain} calls; findings "
+            f"{'match' if best.findings_ok else 'DIFFER from'} the expected counts"
+        )
         print(calls_table(best))
         print(targets(best), flush=True)
 
@@ -566,13 +751,17 @@ def main(argv: list[str] | None = None) -> int:
             baseline.apply(r)
             runs.append(r)
             print(f"# series {n} accounts: {r.wall_s:.1f} s", file=sys.stderr, flush=True)
-        print(f"\n## series: accounts x {args.regions} regions, {args.servers_per_account} "
-              f"servers per account, concurrency {conc}")
+        print(
+            f"\n## series: accounts x {args.regions} regions, {args.servers_per_account} "
+            f"servers per account, concurrency {conc}"
+        )
         print(table(runs))
         for a, b in itertools.pairwise(runs):
-            print(f"{a.accounts} -> {b.accounts} accounts (x{b.accounts / a.accounts:g}): "
-                  f"wall x{b.wall_s / a.wall_s:.2f}, calls x{b.calls / a.calls:.2f}, "
-                  f"RSS x{b.rss_mb / a.rss_mb:.2f}")
+            print(
+                f"{a.accounts} -> {b.accounts} accounts (x{b.accounts / a.accounts:g}): "
+                f"wall x{b.wall_s / a.wall_s:.2f}, calls x{b.calls / a.calls:.2f}, "
+                f"RSS x{b.rss_mb / a.rss_mb:.2f}"
+            )
         csv_path = OUT / "scale_series.csv"
         write_csv(runs, csv_path)
         print(f"wrote {csv_path}\nwrote {plot(runs, OUT / 'scale_series')}", flush=True)
@@ -583,14 +772,16 @@ def targets(r: Run) -> str:
     def mark(ok: bool) -> str:
         return "MET " if ok else "MISSED"
 
-    return "\n".join([
-        "targets:",
-        f"  {mark(r.speedup >= 20)} >= 20x faster than sequential: {r.speedup:.1f}x",
-        f"  {mark(r.over_pct <= 5)} calls within 5% of minimum: {r.calls} vs {r.min_calls} "
-        f"({r.over_pct:+.1f}%, {r.throttled} throttled)",
-        f"  {mark(r.wall_over_ideal <= 2)} within 2x of the latency-bound ideal: "
-        f"{r.wall_s:.1f} s vs {r.ideal_s:.2f} s ({r.wall_over_ideal:.2f}x)",
-    ])
+    return "\n".join(
+        [
+            "targets:",
+            f"  {mark(r.speedup >= 20)} >= 20x faster than sequential: {r.speedup:.1f}x",
+            f"  {mark(r.over_pct <= 5)} calls within 5% of minimum: {r.calls} vs {r.min_calls} "
+            f"({r.over_pct:+.1f}%, {r.throttled} throttled)",
+            f"  {mark(r.wall_over_ideal <= 2)} within 2x of the latency-bound ideal: "
+            f"{r.wall_s:.1f} s vs {r.ideal_s:.2f} s ({r.wall_over_ideal:.2f}x)",
+        ]
+    )
 
 
 if __name__ == "__main__":

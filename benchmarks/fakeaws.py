@@ -97,8 +97,7 @@ class Server:
 
     @property
     def arn(self) -> str:
-        return (f"arn:aws:sagemaker:{self.region}:{self.account}:"
-                f"mlflow-tracking-server/{self.name}")
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:mlflow-tracking-server/{self.name}"
 
 
 @dataclass(slots=True)
@@ -143,8 +142,9 @@ class Org:
         return [a for scope in self.apps.values() for a in scope]
 
 
-def build_org(n_accounts: int, n_regions: int, n_servers: int, n_apps: int | None = None,
-              seed: int = 1) -> Org:
+def build_org(
+    n_accounts: int, n_regions: int, n_servers: int, n_apps: int | None = None, seed: int = 1
+) -> Org:
     """The synthetic organisation, a pure function of its arguments."""
     if n_accounts < 1:
         raise ValueError("at least one account")
@@ -244,8 +244,9 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
             sp = _pages(len(org.servers.get((acct, region), [])), list_page)
             max_server_pages = max(max_server_pages, sp)
             calls["sagemaker:ListMlflowTrackingServers"] += sp
-            calls["sagemaker:ListMlflowApps"] += _pages(len(org.apps.get((acct, region), [])),
-                                                        list_page)
+            calls["sagemaker:ListMlflowApps"] += _pages(
+                len(org.apps.get((acct, region), [])), list_page
+            )
     servers, apps = org.all_servers(), org.all_apps()
     calls["sagemaker:DescribeMlflowTrackingServer"] = len(servers)
     calls["sagemaker:DescribeMlflowApp"] = len(apps)
@@ -261,8 +262,9 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
         calls["s3:HeadBucket"] += 1
         if bucket.owner is None or not bucket.readable_by_org:
             continue  # 404 or 403: no probe is allowed to conclude anything more
-        candidates = sorted({(getattr(r, "pinned", None) or r.account) for r in using}
-                            - org_accounts)
+        candidates = sorted(
+            {(getattr(r, "pinned", None) or r.account) for r in using} - org_accounts
+        )
         for cand in candidates:
             probes += 1
             if cand == bucket.owner:
@@ -271,12 +273,16 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
 
     # Longest dependency chain: every call needs the one before it (pages by NextToken,
     # a HeadBucket the Describe that names the bucket and every ListBuckets).
-    chain = {"sts:GetCallerIdentity": 1,
-             "organizations:ListAccounts": calls["organizations:ListAccounts"],
-             "sts:AssumeRole": 1 if n > 1 else 0, "ec2:DescribeRegions": 1,
-             "sagemaker:ListMlflowTrackingServers": max_server_pages,
-             "sagemaker:Describe*": 1, "s3:HeadBucket": 1 if calls["s3:HeadBucket"] else 0,
-             "s3:HeadBucket(ExpectedBucketOwner)": 1 if probes else 0}
+    chain = {
+        "sts:GetCallerIdentity": 1,
+        "organizations:ListAccounts": calls["organizations:ListAccounts"],
+        "sts:AssumeRole": 1 if n > 1 else 0,
+        "ec2:DescribeRegions": 1,
+        "sagemaker:ListMlflowTrackingServers": max_server_pages,
+        "sagemaker:Describe*": 1,
+        "s3:HeadBucket": 1 if calls["s3:HeadBucket"] else 0,
+        "s3:HeadBucket(ExpectedBucketOwner)": 1 if probes else 0,
+    }
 
     fails: Counter[str] = Counter()
     for res in [*servers, *apps]:
@@ -370,8 +376,9 @@ class Reply:
 
 
 def _json(payload: Any, status: int = 200) -> Reply:
-    return Reply(status, json.dumps(payload).encode(),
-                 {"Content-Type": "application/x-amz-json-1.1"})
+    return Reply(
+        status, json.dumps(payload).encode(), {"Content-Type": "application/x-amz-json-1.1"}
+    )
 
 
 def _xml(text: str, status: int = 200) -> Reply:
@@ -385,9 +392,12 @@ RID = "00000000-0000-0000-0000-000000000000"
 
 
 def _sts_error(code: str, message: str, status: int = 400) -> Reply:
-    return _xml(f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>Sender</Type><Code>{code}'
-                f"</Code><Message>{_xml_escape(message)}</Message></Error>"
-                f"<RequestId>{RID}</RequestId></ErrorResponse>", status)
+    return _xml(
+        f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>Sender</Type><Code>{code}'
+        f"</Code><Message>{_xml_escape(message)}</Message></Error>"
+        f"<RequestId>{RID}</RequestId></ErrorResponse>",
+        status,
+    )
 
 
 class FakeAWS:
@@ -435,44 +445,58 @@ class FakeAWS:
 
     def _throttled(self, service: str) -> Reply:
         if service == "s3":
-            return _xml(f"<Error><Code>SlowDown</Code><Message>Please reduce your request "
-                        f"rate.</Message><RequestId>{RID}</RequestId></Error>", 503)
+            return _xml(
+                f"<Error><Code>SlowDown</Code><Message>Please reduce your request "
+                f"rate.</Message><RequestId>{RID}</RequestId></Error>",
+                503,
+            )
         if service == "ec2":
-            return _xml(f"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>"
-                        f"Request limit exceeded.</Message></Error></Errors><RequestID>{RID}"
-                        f"</RequestID></Response>", 503)
+            return _xml(
+                f"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>"
+                f"Request limit exceeded.</Message></Error></Errors><RequestID>{RID}"
+                f"</RequestID></Response>",
+                503,
+            )
         if service == "sts":
             return _sts_error("Throttling", "Rate exceeded")
         return _json({"__type": "ThrottlingException", "message": "Rate exceeded"}, 400)
 
     # -- sts / ec2 (query) ---------------------------------------------------------
-    def _query(self, service: str, action: str, form: dict[str, str],
-               account: str | None) -> Reply:
+    def _query(self, service: str, action: str, form: dict[str, str], account: str | None) -> Reply:
         if account is None:
             if service == "ec2":
-                return _xml("<Response><Errors><Error><Code>AuthFailure</Code><Message>bad key"
-                            f"</Message></Error></Errors><RequestID>{RID}</RequestID>"
-                            "</Response>", 401)
+                return _xml(
+                    "<Response><Errors><Error><Code>AuthFailure</Code><Message>bad key"
+                    f"</Message></Error></Errors><RequestID>{RID}</RequestID>"
+                    "</Response>",
+                    401,
+                )
             return _sts_error("InvalidClientTokenId", "The security token is invalid.", 403)
         if service == "ec2" and action == "DescribeRegions":
-            items = "".join(f"<item><regionName>{r}</regionName><regionEndpoint>ec2.{r}."
-                            "amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required"
-                            "</optInStatus></item>" for r in self.org.regions)
-            return _xml(f'<DescribeRegionsResponse xmlns="{EC2_NS}"><requestId>{RID}'
-                        f"</requestId><regionInfo>{items}</regionInfo>"
-                        "</DescribeRegionsResponse>")
+            items = "".join(
+                f"<item><regionName>{r}</regionName><regionEndpoint>ec2.{r}."
+                "amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required"
+                "</optInStatus></item>"
+                for r in self.org.regions
+            )
+            return _xml(
+                f'<DescribeRegionsResponse xmlns="{EC2_NS}"><requestId>{RID}'
+                f"</requestId><regionInfo>{items}</regionInfo>"
+                "</DescribeRegionsResponse>"
+            )
         if action == "GetCallerIdentity":
-            return _xml(f'<GetCallerIdentityResponse xmlns="{STS_NS}"><GetCallerIdentityResult>'
-                        f"<Arn>arn:aws:iam::{account}:user/bench</Arn><UserId>AIDABENCH"
-                        f"</UserId><Account>{account}</Account></GetCallerIdentityResult>"
-                        f"<ResponseMetadata><RequestId>{RID}</RequestId></ResponseMetadata>"
-                        "</GetCallerIdentityResponse>")
+            return _xml(
+                f'<GetCallerIdentityResponse xmlns="{STS_NS}"><GetCallerIdentityResult>'
+                f"<Arn>arn:aws:iam::{account}:user/bench</Arn><UserId>AIDABENCH"
+                f"</UserId><Account>{account}</Account></GetCallerIdentityResult>"
+                f"<ResponseMetadata><RequestId>{RID}</RequestId></ResponseMetadata>"
+                "</GetCallerIdentityResponse>"
+            )
         if action == "AssumeRole":
             target = form.get("RoleArn", "").split(":")
             member = target[4] if len(target) > 5 else ""
             if member not in self._accounts or account != self.org.management:
-                return _sts_error("AccessDenied", "not authorized to perform sts:AssumeRole",
-                                  403)
+                return _sts_error("AccessDenied", "not authorized to perform sts:AssumeRole", 403)
             expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
             role = form.get("RoleArn", "").rsplit("/", 1)[-1]
             session = form.get("RoleSessionName", "s")
@@ -484,53 +508,96 @@ class FakeAWS:
                 f"<AssumedRoleId>AROABENCH:{session}</AssumedRoleId><Arn>arn:aws:sts::{member}"
                 f":assumed-role/{role}/{session}</Arn></AssumedRoleUser></AssumeRoleResult>"
                 f"<ResponseMetadata><RequestId>{RID}</RequestId></ResponseMetadata>"
-                "</AssumeRoleResponse>")
+                "</AssumeRoleResponse>"
+            )
         return _sts_error("InvalidAction", f"{action} is not served by fakeaws")
 
     # -- organizations / sagemaker (JSON 1.1) -------------------------------------
-    def _json_service(self, service: str, op: str, p: dict[str, Any], account: str | None,
-                      region: str) -> Reply:
+    def _json_service(
+        self, service: str, op: str, p: dict[str, Any], account: str | None, region: str
+    ) -> Reply:
         if account is None:
-            return _json({"__type": "UnrecognizedClientException",
-                          "message": "The security token included in the request is invalid"},
-                         400)
+            return _json(
+                {
+                    "__type": "UnrecognizedClientException",
+                    "message": "The security token included in the request is invalid",
+                },
+                400,
+            )
         if service == "organizations" and op == "ListAccounts":
             if account != self.org.management:
-                return _json({"__type": "AccessDeniedException", "message": "not management"},
-                             400)
-            return self._page(p, LIST_ACCOUNTS_PAGE, self.org.accounts, "Accounts", lambda a: {
-                "Id": a, "Arn": f"arn:aws:organizations::{self.org.management}:account/"
-                                f"o-bench/{a}",
-                "Email": f"{a}@example.com", "Name": f"bench-{a}", "Status": "ACTIVE",
-                "State": "ACTIVE", "JoinedMethod": "CREATED", "JoinedTimestamp": EPOCH})
+                return _json({"__type": "AccessDeniedException", "message": "not management"}, 400)
+            return self._page(
+                p,
+                LIST_ACCOUNTS_PAGE,
+                self.org.accounts,
+                "Accounts",
+                lambda a: {
+                    "Id": a,
+                    "Arn": f"arn:aws:organizations::{self.org.management}:account/o-bench/{a}",
+                    "Email": f"{a}@example.com",
+                    "Name": f"bench-{a}",
+                    "Status": "ACTIVE",
+                    "State": "ACTIVE",
+                    "JoinedMethod": "CREATED",
+                    "JoinedTimestamp": EPOCH,
+                },
+            )
         if service != "sagemaker":
             return _json({"__type": "UnknownOperationException", "message": op}, 400)
         if op == "ListMlflowTrackingServers":
             servers = self.org.servers.get((account, region), [])
-            return self._page(p, DEFAULT_LIST_PAGE, servers, "TrackingServerSummaries",
-                              lambda s: {"TrackingServerArn": s.arn,
-                                         "TrackingServerName": s.name,
-                                         "CreationTime": EPOCH, "LastModifiedTime": EPOCH,
-                                         "TrackingServerStatus": "Created",
-                                         "IsActive": "Active", "MlflowVersion": "2.16.2"})
+            return self._page(
+                p,
+                DEFAULT_LIST_PAGE,
+                servers,
+                "TrackingServerSummaries",
+                lambda s: {
+                    "TrackingServerArn": s.arn,
+                    "TrackingServerName": s.name,
+                    "CreationTime": EPOCH,
+                    "LastModifiedTime": EPOCH,
+                    "TrackingServerStatus": "Created",
+                    "IsActive": "Active",
+                    "MlflowVersion": "2.16.2",
+                },
+            )
         if op == "ListMlflowApps":
             apps = self.org.apps.get((account, region), [])
-            return self._page(p, DEFAULT_LIST_PAGE, apps, "Summaries", lambda a: {
-                "Arn": a.arn, "Name": a.name, "Status": "Created", "CreationTime": EPOCH,
-                "LastModifiedTime": EPOCH, "MlflowVersion": "3.0"})
+            return self._page(
+                p,
+                DEFAULT_LIST_PAGE,
+                apps,
+                "Summaries",
+                lambda a: {
+                    "Arn": a.arn,
+                    "Name": a.name,
+                    "Status": "Created",
+                    "CreationTime": EPOCH,
+                    "LastModifiedTime": EPOCH,
+                    "MlflowVersion": "3.0",
+                },
+            )
         if op == "DescribeMlflowTrackingServer":
             s = self.org.by_name.get((account, region, p.get("TrackingServerName", "")))
             if s is None:
                 return _json({"__type": "ResourceNotFound", "Message": "not found"}, 400)
-            out = {"TrackingServerArn": s.arn, "TrackingServerName": s.name,
-                   "ArtifactStoreUri": f"s3://{s.bucket}/mlflow/{s.name}",
-                   "TrackingServerSize": "Small", "MlflowVersion": "2.16.2",
-                   "RoleArn": f"arn:aws:iam::{s.account}:role/mlflow-exec",
-                   "TrackingServerStatus": "Created", "IsActive": "Active",
-                   "TrackingServerUrl": f"https://{s.name}.example.com",
-                   "WeeklyMaintenanceWindowStart": "Sun:01:00",
-                   "AutomaticModelRegistration": False, "CreationTime": EPOCH,
-                   "LastModifiedTime": EPOCH, "S3BucketOwnerVerification": s.verification}
+            out = {
+                "TrackingServerArn": s.arn,
+                "TrackingServerName": s.name,
+                "ArtifactStoreUri": f"s3://{s.bucket}/mlflow/{s.name}",
+                "TrackingServerSize": "Small",
+                "MlflowVersion": "2.16.2",
+                "RoleArn": f"arn:aws:iam::{s.account}:role/mlflow-exec",
+                "TrackingServerStatus": "Created",
+                "IsActive": "Active",
+                "TrackingServerUrl": f"https://{s.name}.example.com",
+                "WeeklyMaintenanceWindowStart": "Sun:01:00",
+                "AutomaticModelRegistration": False,
+                "CreationTime": EPOCH,
+                "LastModifiedTime": EPOCH,
+                "S3BucketOwnerVerification": s.verification,
+            }
             if s.pinned:
                 out["S3BucketOwnerAccountId"] = s.pinned
             return _json(out)
@@ -538,43 +605,57 @@ class FakeAWS:
             a = self.org.app_by_arn.get(p.get("Arn", ""))
             if a is None or a.account != account or a.region != region:
                 return _json({"__type": "ResourceNotFound", "Message": "not found"}, 400)
-            return _json({"Arn": a.arn, "Name": a.name,
-                          "ArtifactStoreUri": f"s3://{a.bucket}/apps/{a.name}",
-                          "MlflowVersion": "3.0", "Status": "Created",
-                          "RoleArn": f"arn:aws:iam::{a.account}:role/mlflow-exec",
-                          "CreationTime": EPOCH, "LastModifiedTime": EPOCH})
+            return _json(
+                {
+                    "Arn": a.arn,
+                    "Name": a.name,
+                    "ArtifactStoreUri": f"s3://{a.bucket}/apps/{a.name}",
+                    "MlflowVersion": "3.0",
+                    "Status": "Created",
+                    "RoleArn": f"arn:aws:iam::{a.account}:role/mlflow-exec",
+                    "CreationTime": EPOCH,
+                    "LastModifiedTime": EPOCH,
+                }
+            )
         return _json({"__type": "UnknownOperationException", "message": op}, 400)
 
     @staticmethod
-    def _page(p: dict[str, Any], default_size: int, items: list[Any], key: str,
-              render: Any) -> Reply:
+    def _page(
+        p: dict[str, Any], default_size: int, items: list[Any], key: str, render: Any
+    ) -> Reply:
         start = int(p.get("NextToken") or 0)
         size = int(p.get("MaxResults") or default_size)
-        chunk = items[start:start + size]
+        chunk = items[start : start + size]
         out: dict[str, Any] = {key: [render(x) for x in chunk]}
         if start + size < len(items):
             out["NextToken"] = str(start + size)
         return _json(out)
 
     # -- s3 (REST-XML) -------------------------------------------------------------
-    def _s3(self, method: str, path: str, headers: Any, account: str | None,
-            region: str) -> tuple[str, Reply]:
+    def _s3(
+        self, method: str, path: str, headers: Any, account: str | None, region: str
+    ) -> tuple[str, Reply]:
         url = urlsplit(path)
         bucket = unquote(url.path.lstrip("/")).split("/", 1)[0]
         if not bucket and method == "GET":
             if account is None:
                 return "ListBuckets", _xml("<Error><Code>InvalidAccessKeyId</Code></Error>", 403)
-            rows = "".join(f"<Bucket><Name>{b}</Name><CreationDate>2024-01-01T00:00:00.000Z"
-                           "</CreationDate></Bucket>" for b in self.org.owned.get(account, []))
+            rows = "".join(
+                f"<Bucket><Name>{b}</Name><CreationDate>2024-01-01T00:00:00.000Z"
+                "</CreationDate></Bucket>"
+                for b in self.org.owned.get(account, [])
+            )
             return "ListBuckets", _xml(
                 f'<ListAllMyBucketsResult xmlns="{S3_NS}"><Owner><ID>{account}</ID>'
                 f"<DisplayName>bench</DisplayName></Owner><Buckets>{rows}</Buckets>"
-                "</ListAllMyBucketsResult>")
+                "</ListAllMyBucketsResult>"
+            )
         if method == "HEAD" and bucket:
             expected = headers.get("x-amz-expected-bucket-owner")
             op = "HeadBucket(ExpectedBucketOwner)" if expected else "HeadBucket"
-            return op, Reply(self._head_status(bucket, account, expected), b"",
-                             {"x-amz-bucket-region": region})
+            return op, Reply(
+                self._head_status(bucket, account, expected), b"", {"x-amz-bucket-region": region}
+            )
         return f"{method}:unsupported", _xml("<Error><Code>NotImplemented</Code></Error>", 501)
 
     def _head_status(self, name: str, account: str | None, expected: str | None) -> int:
@@ -585,8 +666,11 @@ class FakeAWS:
             return 403
         if expected and expected != b.owner:
             return 403
-        readable = b.owner == account or (b.owner in self._accounts and account in
-                                          self._accounts) or b.readable_by_org
+        readable = (
+            b.owner == account
+            or (b.owner in self._accounts and account in self._accounts)
+            or b.readable_by_org
+        )
         return 200 if readable else 403
 
 
@@ -604,8 +688,12 @@ def make_server(app: FakeAWS, host: str, port: int) -> ThreadingHTTPServer:
             pass
 
         def _send(self, reply: Reply, head: bool = False) -> None:
-            lines = [f"HTTP/1.1 {reply.status} X", f"Content-Length: {len(reply.body)}",
-                     f"x-amzn-RequestId: {RID}", f"x-amz-request-id: {RID}"]
+            lines = [
+                f"HTTP/1.1 {reply.status} X",
+                f"Content-Length: {len(reply.body)}",
+                f"x-amzn-RequestId: {RID}",
+                f"x-amz-request-id: {RID}",
+            ]
             lines += [f"{k}: {v}" for k, v in reply.headers.items()]
             data = ("\r\n".join(lines) + "\r\n\r\n").encode()
             self.wfile.write(data if head else data + reply.body)  # one write per reply
@@ -621,8 +709,13 @@ def make_server(app: FakeAWS, host: str, port: int) -> ThreadingHTTPServer:
 
         def _control(self, body: bytes) -> None:
             if self.path == "/_stats":
-                self._send(Reply(200, json.dumps(app.stats.snapshot()).encode(),
-                                 {"Content-Type": "application/json"}))
+                self._send(
+                    Reply(
+                        200,
+                        json.dumps(app.stats.snapshot()).encode(),
+                        {"Content-Type": "application/json"},
+                    )
+                )
             elif self.path == "/_reset" and self.command == "POST":
                 app.stats.reset()
                 self._send(Reply(200, b'{"ok": true}', {"Content-Type": "application/json"}))
@@ -656,20 +749,26 @@ def main(argv: list[str] | None = None) -> int:
     org = build_org(args.accounts, args.regions, args.servers, args.apps, args.seed)
     app = FakeAWS(org, Faults(args.latency_ms / 1000.0, args.throttle_rate, args.seed))
     httpd = make_server(app, args.host, args.port)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+    )
     thread.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     host, port = httpd.server_address[:2]
-    print(json.dumps({
-        "endpoint_url": f"http://{host}:{port}",
-        "access_key": MANAGEMENT_KEY,
-        "secret_key": SECRET_KEY,
-        "management_account_id": org.management,
-        "expected": expected_figures(org),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "endpoint_url": f"http://{host}:{port}",
+                "access_key": MANAGEMENT_KEY,
+                "secret_key": SECRET_KEY,
+                "management_account_id": org.management,
+                "expected": expected_figures(org),
+            }
+        ),
+        flush=True,
+    )
     while not stop.wait(0.5):
         pass
     httpd.shutdown()

@@ -80,12 +80,18 @@ def _install_tracemalloc() -> None:
         result = original(*args, **kwargs)
         current, peak = tracemalloc.get_traced_memory()
         snap = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__)])
-        print(f"tracemalloc at end of run_scan: current {current / 2**20:.1f} MB, "
-              f"peak {peak / 2**20:.1f} MB", file=sys.stderr)
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        print(
+            f"tracemalloc at end of run_scan: current {current / 2**20:.1f} MB, "
+            f"peak {peak / 2**20:.1f} MB",
+            file=sys.stderr,
+        )
         for stat in snap.statistics("lineno")[:25]:
-            print(f"  {stat.size / 2**20:8.2f} MB {stat.count:8d}  {stat.traceback[0]}",
-                  file=sys.stderr)
+            print(
+                f"  {stat.size / 2**20:8.2f} MB {stat.count:8d}  {stat.traceback[0]}",
+                file=sys.stderr,
+            )
         return result
 
     scan.run_scan = run_scan
@@ -113,9 +119,12 @@ def _install_gc_stats() -> None:
     gc.callbacks.append(callback)
 
     def report() -> None:
-        print(f"gc: collections by generation {totals['collections']}, seconds "
-              f"{[round(x, 2) for x in totals['seconds']]}, objects collected "
-              f"{totals['collected']}", file=sys.stderr)
+        print(
+            f"gc: collections by generation {totals['collections']}, seconds "
+            f"{[round(x, 2) for x in totals['seconds']]}, objects collected "
+            f"{totals['collected']}",
+            file=sys.stderr,
+        )
 
     atexit.register(report)
 
@@ -134,8 +143,12 @@ def _prewarm() -> None:
 
     bc = botocore.session.get_session()
     use_lean_models(bc)
-    session = boto3.Session(botocore_session=bc, region_name="us-east-1",
-                            aws_access_key_id="prewarm", aws_secret_access_key="prewarm")
+    session = boto3.Session(
+        botocore_session=bc,
+        region_name="us-east-1",
+        aws_access_key_id="prewarm",
+        aws_secret_access_key="prewarm",
+    )
     for service in OPERATIONS:
         client = session.client(service)
         for op in client.meta.method_to_api_mapping:
@@ -168,7 +181,7 @@ def main() -> int:
     from auditor.cli import main as cli_main
 
     try:
-        cli_main(argv[split + 1:], prog_name="mlflow-audit")
+        cli_main(argv[split + 1 :], prog_name="mlflow-audit")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     else:

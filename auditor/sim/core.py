@@ -192,8 +192,12 @@ def handle(req: SimRequest, forward: Callable[[], Response]) -> Response:
         )
     elif faults.is_rejected(req.account_id, req.region, req.service):
         resp = errors.error_response(
-            req.service, "UnrecognizedClientException",
-            "The security token included in the request is invalid.", 400, req.method)
+            req.service,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+            400,
+            req.method,
+        )
     elif faults.should_throttle():
         resp = errors.throttled(req.service, req.method)
     else:

@@ -42,8 +42,10 @@ class Faults:
 
     def is_rejected(self, account_id: str, region: str, service: str) -> bool:
         with self._lock:
-            return (DenyRule(account_id, region, service) in self._reject
-                    or DenyRule(account_id, None, service) in self._reject)
+            return (
+                DenyRule(account_id, region, service) in self._reject
+                or DenyRule(account_id, None, service) in self._reject
+            )
 
     def allow(self, account_id: str, region: str | None, service: str) -> None:
         with self._lock:

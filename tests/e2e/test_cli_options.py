@@ -24,8 +24,9 @@ def test_default_scope_is_the_callers_own_account(run_cli, demo_org):
 def test_explicit_accounts_and_regions(run_cli, demo_org):
     _, org = demo_org
     prod = org.accounts["prod"]
-    result, doc = run_cli("scan", "--account", prod, "--region", "us-east-1,eu-west-1",
-                          "--format", "json")
+    result, doc = run_cli(
+        "scan", "--account", prod, "--region", "us-east-1,eu-west-1", "--format", "json"
+    )
     assert [a["account_id"] for a in doc["run"]["accounts"]] == [prod]
     assert doc["run"]["regions"] == ["eu-west-1", "us-east-1"]
     assert {f["account_id"] for f in doc["findings"]} == {prod}
@@ -35,8 +36,19 @@ def test_explicit_accounts_and_regions(run_cli, demo_org):
 def test_regions_not_enabled_are_skipped_quietly(run_cli, demo_org):
     _sim, org = demo_org
     prod = org.accounts["prod"]
-    result, doc = run_cli("scan", "--account", prod, "--region", "us-east-1",
-                          "--region", "af-south-1", "--format", "json", "--fail-on", "none")
+    result, doc = run_cli(
+        "scan",
+        "--account",
+        prod,
+        "--region",
+        "us-east-1",
+        "--region",
+        "af-south-1",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+    )
     scopes = {s["region"]: s["status"] for s in doc["run"]["scopes"]}
     assert scopes == {"us-east-1": "scanned"}
     assert doc["run"]["regions_not_enabled"] == {prod: ["af-south-1"]}
@@ -47,8 +59,17 @@ def test_regions_not_enabled_are_skipped_quietly(run_cli, demo_org):
 def test_trusting_the_partner_turns_its_proven_bucket_into_a_pass(run_cli, demo_org):
     _, org = demo_org
     prod = org.accounts["prod"]
-    _, doc = run_cli("scan", "--account", prod, "--region", "us-east-1", "--format", "json",
-                     "--trusted-account", org.partner_account_id)
+    _, doc = run_cli(
+        "scan",
+        "--account",
+        prod,
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--trusted-account",
+        org.partner_account_id,
+    )
     got = verdicts(doc)
     assert got[(org.case("partner-bucket").resource_name, TRUSTED)] == "PASS"
     # The partner cannot be inventoried, so a bucket outside the audited accounts that we
@@ -58,8 +79,9 @@ def test_trusting_the_partner_turns_its_proven_bucket_into_a_pass(run_cli, demo_
 
 def test_without_org_only_the_resource_account_is_trusted(run_cli, demo_org):
     _, org = demo_org
-    _, doc = run_cli("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-                     "--format", "json")
+    _, doc = run_cli(
+        "scan", "--account", org.accounts["prod"], "--region", "us-east-1", "--format", "json"
+    )
     got = verdicts(doc)
     # shared-services is not trusted without --org or --trusted-account
     assert got[(org.case("central-bucket").resource_name, TRUSTED)] == "FAIL"
@@ -67,8 +89,18 @@ def test_without_org_only_the_resource_account_is_trusted(run_cli, demo_org):
 
 @pytest.mark.parametrize(("fail_on", "code"), [("critical", 1), ("none", 3)])
 def test_fail_on_threshold_and_incomplete_scan(run_cli, fail_on, code):
-    result, doc = run_cli("scan", "--org", "--format", "json", "--fail-on", fail_on,
-                          "--region", "us-east-1", "--region", "eu-west-1")
+    result, doc = run_cli(
+        "scan",
+        "--org",
+        "--format",
+        "json",
+        "--fail-on",
+        fail_on,
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+    )
     assert result.exit_code == code
     assert doc["summary"]["exit_code"] == code
 
@@ -82,11 +114,24 @@ def test_waived_findings_are_muted_and_do_not_trip_fail_on(run_cli, demo_org, tm
         "  - check_id: mlflow_s3_owner_verification_enabled\n"
         f"    resource: 'arn:aws:sagemaker:*:mlflow-tracking-server/{name}'\n"
         "    reason: replaced next sprint\n"
-        "    expires: 2999-01-01\n")
-    _, doc = run_cli("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-                     "--format", "json", "--config", str(policy))
-    f = next(f for f in doc["findings"] if f["resource_name"] == name
-             and f["check_id"] == "mlflow_s3_owner_verification_enabled")
+        "    expires: 2999-01-01\n"
+    )
+    _, doc = run_cli(
+        "scan",
+        "--account",
+        org.accounts["prod"],
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--config",
+        str(policy),
+    )
+    f = next(
+        f
+        for f in doc["findings"]
+        if f["resource_name"] == name and f["check_id"] == "mlflow_s3_owner_verification_enabled"
+    )
     assert f["status"] == "MUTED"
     assert f["muted_reason"].startswith("replaced next sprint")
 
@@ -96,32 +141,44 @@ def test_rules_command_lists_every_check(run_cli):
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
     assert len(lines) == 6
-    assert lines[0].split()[:2] in (["mlflow_artifact_bucket_exists", "critical"],
-                                    ["mlflow_artifact_bucket_owner_trusted", "critical"])
+    assert lines[0].split()[:2] in (
+        ["mlflow_artifact_bucket_exists", "critical"],
+        ["mlflow_artifact_bucket_owner_trusted", "critical"],
+    )
 
 
 def test_report_re_renders_csv_from_json_alone(run_cli, tmp_path):
     out = tmp_path / "scan"
     run_cli("scan", "--region", "us-east-1", "--format", "json", out=out)
-    result, _ = run_cli("report", str(out / "findings.json"), "--format", "csv",
-                        "--output-dir", str(tmp_path / "re"))
+    result, _ = run_cli(
+        "report",
+        str(out / "findings.json"),
+        "--format",
+        "csv",
+        "--output-dir",
+        str(tmp_path / "re"),
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "re" / "findings.csv").read_text().startswith("check_id,status")
 
 
 # --- bad input: one line, exit 2, no traceback, nothing scanned ----------------------
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["scan", "--account", "12345678901"], "is not a 12-digit AWS account id"),
-    (["scan", "--account", "1234567890123"], "is not a 12-digit AWS account id"),
-    (["scan", "--trusted-account", "abc"], "is not a 12-digit AWS account id"),
-    (["scan", "--region", "us-east-9"], "unknown region 'us-east-9'"),
-    (["scan", "--format", "json,pdf"], "use a comma list of json, csv, html"),
-    (["scan", "--fail-on", "urgent"], "'urgent' is not one of"),
-    (["scan", "--shard", "3/2"], "is not K/N"),
-    (["scan", "--dry-run"], "only apply with --remediate"),
-    (["scan", "--profile", "nope"], "could not be found"),
-])
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "--account", "12345678901"], "is not a 12-digit AWS account id"),
+        (["scan", "--account", "1234567890123"], "is not a 12-digit AWS account id"),
+        (["scan", "--trusted-account", "abc"], "is not a 12-digit AWS account id"),
+        (["scan", "--region", "us-east-9"], "unknown region 'us-east-9'"),
+        (["scan", "--format", "json,pdf"], "use a comma list of json, csv, html"),
+        (["scan", "--fail-on", "urgent"], "'urgent' is not one of"),
+        (["scan", "--shard", "3/2"], "is not K/N"),
+        (["scan", "--dry-run"], "only apply with --remediate"),
+        (["scan", "--profile", "nope"], "could not be found"),
+    ],
+)
 def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, args, message):
     result, doc = run_cli(*args, out=tmp_path / "never")
     assert result.exit_code == 2, result.output
@@ -177,42 +234,39 @@ def test_broken_aws_config_file_is_one_line_exit_2(run_cli, tmp_path, monkeypatc
         assert "Traceback" not in result.output and doc is None
 
 
-def test_unknown_aws_profile_in_the_environment_is_one_line_exit_2(run_cli, tmp_path,
-                                                                    monkeypatch):
+def test_unknown_aws_profile_in_the_environment_is_one_line_exit_2(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "nope")
     result, _ = run_cli("scan", "--region", "us-east-1", out=tmp_path / "never")
     assert result.exit_code == 2
     assert "could not be found" in result.output
 
 
-def test_an_unexpected_failure_is_one_line_exit_2_never_a_traceback(run_cli, tmp_path,
-                                                                   monkeypatch):
+def test_an_unexpected_failure_is_one_line_exit_2_never_a_traceback(run_cli, tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
     # the environment failing in a way no code path expects (here: the output writer)
     monkeypatch.setattr("auditor.outputs._stage", explode)
-    result, _ = run_cli("scan", "--region", "us-east-1", "--format", "json",
-                        out=tmp_path / "o")
+    result, _ = run_cli("scan", "--region", "us-east-1", "--format", "json", out=tmp_path / "o")
     assert result.exit_code == 2
-    assert result.output.strip() == ("Error: unexpected RuntimeError: disk on fire "
-                                     "(set MLFLOW_AUDIT_DEBUG=1 for details)")
+    assert result.output.strip() == (
+        "Error: unexpected RuntimeError: disk on fire (set MLFLOW_AUDIT_DEBUG=1 for details)"
+    )
 
 
-def test_rejected_credentials_in_an_enabled_region_make_the_scan_incomplete(run_cli,
-                                                                              demo_org):
+def test_rejected_credentials_in_an_enabled_region_make_the_scan_incomplete(run_cli, demo_org):
     sim, org = demo_org
     prod = org.accounts["prod"]
     sim.faults.reject_credentials(prod, "us-east-1", "sagemaker")
     try:
-        result, doc = run_cli("scan", "--account", prod, "--format", "json",
-                              "--fail-on", "none")
+        result, doc = run_cli("scan", "--account", prod, "--format", "json", "--fail-on", "none")
     finally:
         sim.faults.clear()
         for denied in org.denied:
             sim.faults.deny(*denied)
     # DescribeRegions said us-east-1 is enabled: this is not "region not enabled"
     assert [(e["region"], e["error_code"]) for e in doc["errors"]] == [
-        ("us-east-1", "UnrecognizedClientException")]
+        ("us-east-1", "UnrecognizedClientException")
+    ]
     assert doc["run"]["complete"] is False
     assert result.exit_code == 3

@@ -49,7 +49,7 @@ def csv_changes(out: Path) -> dict[tuple[str, str], str]:
 def history_section(out: Path) -> str:
     page = (out / "report.html").read_text()
     start = page.index('<section id="history"')
-    text = page[start:page.index("</section>", start)]
+    text = page[start : page.index("</section>", start)]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
 
 
@@ -66,8 +66,9 @@ def fresh_org(monkeypatch):
 
 def set_verification(sim, case, enabled: bool) -> None:
     sm = sim.session_for(case.account_id, case.region).client("sagemaker")
-    sm.update_mlflow_tracking_server(TrackingServerName=case.resource_name,
-                                     S3BucketOwnerVerification=enabled)
+    sm.update_mlflow_tracking_server(
+        TrackingServerName=case.resource_name, S3BucketOwnerVerification=enabled
+    )
     sm.describe_mlflow_tracking_server(TrackingServerName=case.resource_name)  # settle
 
 
@@ -81,8 +82,9 @@ def test_three_runs_new_resolved_and_reappearing(fresh_org, tmp_path):
     r1, _ = invoke(*base, "--output-dir", str(out1), "--fail-on-new")
     doc1 = load(out1)
     assert doc1["history"]["previous_run_id"] is None
-    non_pass = {(f["resource_name"], f["check_id"]) for f in doc1["findings"]
-                if f["status"] != "PASS"}
+    non_pass = {
+        (f["resource_name"], f["check_id"]) for f in doc1["findings"] if f["status"] != "PASS"
+    }
     assert new_set(doc1) == non_pass and doc1["history"]["new"] == len(non_pass)
     assert all(f["change"] is None for f in doc1["findings"] if f["status"] == "PASS")
     assert r1.exit_code == 1 and doc1["run"]["fail_on_new"] is True
@@ -144,8 +146,16 @@ def test_three_runs_new_resolved_and_reappearing(fresh_org, tmp_path):
 
 def test_history_defaults_to_the_output_dir_and_fail_on_new(run_cli, demo_org, tmp_path):
     _, org = demo_org
-    args = ("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-            "--format", "json", "--fail-on-new")
+    args = (
+        "scan",
+        "--account",
+        org.accounts["prod"],
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--fail-on-new",
+    )
     first, doc1 = run_cli(*args)
     assert (tmp_path / "out" / "history.sqlite").is_file()
     assert first.exit_code == 1  # first run: every FAIL is new
@@ -161,15 +171,32 @@ def test_history_defaults_to_the_output_dir_and_fail_on_new(run_cli, demo_org, t
 def test_a_shared_database_compares_runs_across_output_dirs(run_cli, demo_org, tmp_path):
     _, org = demo_org
     db = tmp_path / "shared.sqlite"
-    args = ("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-            "--format", "json", "--history", str(db))
+    args = (
+        "scan",
+        "--account",
+        org.accounts["prod"],
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--history",
+        str(db),
+    )
     _, doc1 = run_cli(*args, out=tmp_path / "a")
     _, doc2 = run_cli(*args, out=tmp_path / "b")
     assert doc2["history"]["previous_run_id"] == doc1["run"]["id"]
     assert not (tmp_path / "a" / "history.sqlite").exists()
     # another scope in the same database has its own baseline
-    _, doc3 = run_cli("scan", "--region", "us-east-1", "--format", "json", "--history",
-                      str(db), out=tmp_path / "c")
+    _, doc3 = run_cli(
+        "scan",
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--history",
+        str(db),
+        out=tmp_path / "c",
+    )
     assert doc3["history"]["previous_run_id"] is None
 
 
@@ -199,11 +226,17 @@ def test_corrupt_history_warns_and_every_report_is_written(run_cli, demo_org, tm
     assert len(listing.output.strip().splitlines()) == 1
 
 
-def test_locked_history_warns_within_the_busy_timeout(run_cli, demo_org, tmp_path,
-                                                      monkeypatch):
+def test_locked_history_warns_within_the_busy_timeout(run_cli, demo_org, tmp_path, monkeypatch):
     _, org = demo_org
-    args = ("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-            "--format", "json,html")
+    args = (
+        "scan",
+        "--account",
+        org.accounts["prod"],
+        "--region",
+        "us-east-1",
+        "--format",
+        "json,html",
+    )
     _, first = run_cli(*args)
     monkeypatch.setenv(TIMEOUT_ENV, "0.3")
     holder = sqlite3.connect(tmp_path / "out" / "history.sqlite", isolation_level=None)
@@ -227,8 +260,16 @@ def test_locked_history_warns_within_the_busy_timeout(run_cli, demo_org, tmp_pat
 
 def test_no_history(run_cli, demo_org, tmp_path):
     _, org = demo_org
-    result, doc = run_cli("scan", "--account", org.accounts["prod"], "--region", "us-east-1",
-                          "--format", "json", "--no-history")
+    result, doc = run_cli(
+        "scan",
+        "--account",
+        org.accounts["prod"],
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+        "--no-history",
+    )
     assert "history" not in doc and all(f["change"] is None for f in doc["findings"])
     assert not (tmp_path / "out" / "history.sqlite").exists()
     result, _ = run_cli("scan", "--no-history", "--fail-on-new", out=tmp_path / "x")
@@ -239,5 +280,6 @@ def test_history_listing_without_a_database_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["history", "--history", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"Error: no history database at {tmp_path / 'none.sqlite'}"]
+        f"Error: no history database at {tmp_path / 'none.sqlite'}"
+    ]
     assert not (tmp_path / "none.sqlite").exists()

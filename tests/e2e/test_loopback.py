@@ -17,8 +17,11 @@ from tests.e2e.test_scan_demo_org import CHECKS, EXPECTED
 
 @pytest.fixture(scope="module")
 def served_demo():
-    proc = subprocess.Popen([sys.executable, "-m", "auditor.sim", "serve", "--port", "0",
-                             "--demo"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auditor.sim", "serve", "--port", "0", "--demo"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line, "the simulation server printed nothing"
@@ -33,19 +36,25 @@ def served_demo():
 
 def test_scan_in_a_separate_process_through_aws_endpoint_url(served_demo, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({
-        "AWS_ENDPOINT_URL": served_demo["endpoint_url"],
-        "AWS_ACCESS_KEY_ID": served_demo["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": served_demo["aws_secret_access_key"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": served_demo["endpoint_url"],
+            "AWS_ACCESS_KEY_ID": served_demo["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": served_demo["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        }
+    )
     out = tmp_path / "out"
     cli = Path(sys.executable).with_name("mlflow-audit")
-    proc = subprocess.run([str(cli), "scan", "--org", "--output-dir", str(out), "--format",
-                           "json,csv", "--quiet"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [str(cli), "scan", "--org", "--output-dir", str(out), "--format", "json,csv", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ""  # --quiet
     doc = json.loads((out / "findings.json").read_text())
@@ -57,4 +66,5 @@ def test_scan_in_a_separate_process_through_aws_endpoint_url(served_demo, tmp_pa
             if expected[key] is not None:
                 assert got.get((names[case], check)) == expected[key], (case, check)
     assert [(e["region"], e["error_code"]) for e in doc["errors"]] == [
-        ("eu-west-1", "AccessDeniedException")]
+        ("eu-west-1", "AccessDeniedException")
+    ]

@@ -21,8 +21,13 @@ from auditor.scan import ScanOptions, run_scan
 from auditor.sim import build_demo_org, simulated_aws
 
 UPDATE = "UpdateMlflowTrackingServer"
-FIXED = ("verification-disabled", "legacy-server", "sniped-unverified", "wrong-pinned-owner",
-         "partner-bucket")
+FIXED = (
+    "verification-disabled",
+    "legacy-server",
+    "sniped-unverified",
+    "wrong-pinned-owner",
+    "partner-bucket",
+)
 
 
 @pytest.fixture
@@ -38,8 +43,20 @@ def org(monkeypatch):
 
 def scan(tmp_path, *extra, input=None):
     out = tmp_path / "out"
-    args = ["scan", "--org", "--region", "us-east-1", "--output-dir", str(out), "--format",
-            "json,csv", "--remediate", "--stable-wait", "0", *extra]
+    args = [
+        "scan",
+        "--org",
+        "--region",
+        "us-east-1",
+        "--output-dir",
+        str(out),
+        "--format",
+        "json,csv",
+        "--remediate",
+        "--stable-wait",
+        "0",
+        *extra,
+    ]
     result = CliRunner().invoke(main, args, input=input, catch_exceptions=False)
     doc = json.loads((out / "findings.json").read_text())
     return result, doc, {r["resource_name"]: r for r in doc["remediations"]}, out
@@ -56,14 +73,15 @@ def test_dry_run_plans_the_fail_closed_owner_and_writes_nothing(org, tmp_path):
     _result, doc, rem, out = scan(tmp_path, "--dry-run")
     assert sim.count(operation=UPDATE) == 0
     prod, shared = demo.accounts["prod"], demo.accounts["shared-services"]
-    planned = {n: r["after"]["S3BucketOwnerAccountId"] for n, r in rem.items()
-               if r["status"] == "planned"}
+    planned = {
+        n: r["after"]["S3BucketOwnerAccountId"] for n, r in rem.items() if r["status"] == "planned"
+    }
     assert planned == {
         "verification-disabled": prod,
         "legacy-server": prod,
-        "sniped-unverified": prod,          # sniped: pin the server's own account
-        "wrong-pinned-owner": shared,       # proven trusted owner
-        "partner-bucket": prod,             # untrusted owner, untrusted pin -> own account
+        "sniped-unverified": prod,  # sniped: pin the server's own account
+        "wrong-pinned-owner": shared,  # proven trusted owner
+        "partner-bucket": prod,  # untrusted owner, untrusted pin -> own account
         "stuck-updating": prod,
     }
     assert rem["bad-uri"]["status"] == "skipped"
@@ -103,8 +121,11 @@ def test_second_run_makes_no_update_call(org, tmp_path):
     _, doc, rem, _ = scan(tmp_path, "--yes")
     assert sim.count(operation=UPDATE) == first
     assert {r["status"] for r in rem.values()} <= {"skipped"}
-    verif = [f for f in doc["findings"]
-             if f["check_id"] == "mlflow_s3_owner_verification_enabled" and f["status"] == "FAIL"]
+    verif = [
+        f
+        for f in doc["findings"]
+        if f["check_id"] == "mlflow_s3_owner_verification_enabled" and f["status"] == "FAIL"
+    ]
     assert [f["resource_name"] for f in verif] == ["stuck-updating"]
 
 
@@ -152,8 +173,9 @@ def test_server_in_flux_is_retried_within_the_bounded_wait(org, tmp_path):
     sim.set_tracking_server_status(case.account_id, case.region, case.resource_name, "Created")
     sim.transition_reads = 4
     sm = sim.session_for(case.account_id, case.region).client("sagemaker")
-    sm.update_mlflow_tracking_server(TrackingServerName=case.resource_name,
-                                     TrackingServerSize="Medium")
+    sm.update_mlflow_tracking_server(
+        TrackingServerName=case.resource_name, TrackingServerSize="Medium"
+    )
     _result, _, rem, _ = scan(tmp_path, "--yes", "--stable-wait", "10")
     assert rem["stuck-updating"]["status"] == "verified", rem["stuck-updating"]
     assert describe(sim, case) == (True, case.account_id)
@@ -161,8 +183,13 @@ def test_server_in_flux_is_retried_within_the_bounded_wait(org, tmp_path):
 
 def _scan_library(sim, demo):
     session = boto3.Session(region_name="us-east-1")
-    return run_scan(session, ScanOptions(org=True, regions=["us-east-1"], concurrency=4),
-                    load_rules(), Policy(), today=dt.date(2026, 11, 27)), session
+    return run_scan(
+        session,
+        ScanOptions(org=True, regions=["us-east-1"], concurrency=4),
+        load_rules(),
+        Policy(),
+        today=dt.date(2026, 11, 27),
+    ), session
 
 
 def test_one_failure_does_not_stop_the_others(org, tmp_path):
@@ -171,8 +198,17 @@ def test_one_failure_does_not_stop_the_others(org, tmp_path):
     gone = demo.case("verification-disabled")
     sm = sim.session_for(gone.account_id, gone.region).client("sagemaker")
     sm.delete_mlflow_tracking_server(TrackingServerName=gone.resource_name)
-    records = run_remediation(result, session, dry_run=False, yes=True, max_changes=25,
-                              out_dir=tmp_path, concurrency=4, quiet=True, stable_wait_s=0)
+    records = run_remediation(
+        result,
+        session,
+        dry_run=False,
+        yes=True,
+        max_changes=25,
+        out_dir=tmp_path,
+        concurrency=4,
+        quiet=True,
+        stable_wait_s=0,
+    )
     by = {r["resource_name"]: r for r in records}
     assert by["verification-disabled"]["status"] == "skipped"
     assert by["verification-disabled"]["reason"] == "the server no longer exists"
@@ -186,8 +222,17 @@ def test_describe_error_is_recorded_as_failed_and_the_rest_go_on(org, tmp_path):
     shared = demo.accounts["shared-services"]
     # deny SageMaker in prod after the scan: every prod action fails, cleanly
     sim.faults.deny(demo.accounts["prod"], "us-east-1", "sagemaker")
-    records = run_remediation(result, session, dry_run=False, yes=True, max_changes=25,
-                              out_dir=tmp_path, concurrency=2, quiet=True, stable_wait_s=0)
+    records = run_remediation(
+        result,
+        session,
+        dry_run=False,
+        yes=True,
+        max_changes=25,
+        out_dir=tmp_path,
+        concurrency=2,
+        quiet=True,
+        stable_wait_s=0,
+    )
     sim.faults.clear()
     failed = [r for r in records if r["status"] == "failed"]
     assert failed and all(r["error"]["code"] == "AccessDeniedException" for r in failed)
@@ -200,12 +245,23 @@ def test_configuration_changed_since_the_scan_is_skipped(org, tmp_path):
     result, session = _scan_library(sim, demo)
     case = demo.case("legacy-server")
     sm = sim.session_for(case.account_id, case.region).client("sagemaker")
-    sm.update_mlflow_tracking_server(TrackingServerName=case.resource_name,
-                                     S3BucketOwnerVerification=True,
-                                     S3BucketOwnerAccountId=demo.accounts["dev"])
+    sm.update_mlflow_tracking_server(
+        TrackingServerName=case.resource_name,
+        S3BucketOwnerVerification=True,
+        S3BucketOwnerAccountId=demo.accounts["dev"],
+    )
     sim.reset_calls()
-    records = run_remediation(result, session, dry_run=False, yes=True, max_changes=25,
-                              out_dir=tmp_path, concurrency=2, quiet=True, stable_wait_s=0)
+    records = run_remediation(
+        result,
+        session,
+        dry_run=False,
+        yes=True,
+        max_changes=25,
+        out_dir=tmp_path,
+        concurrency=2,
+        quiet=True,
+        stable_wait_s=0,
+    )
     by = {r["resource_name"]: r for r in records}
     assert by["legacy-server"]["status"] == "skipped"
     assert "changed since the scan" in by["legacy-server"]["reason"]
@@ -218,8 +274,17 @@ def test_throttled_updates_are_retried_by_botocore(org, tmp_path):
     result, session = _scan_library(sim, demo)
     sim.faults.seed(7)
     sim.faults.throttle_rate = 0.4
-    records = run_remediation(result, session, dry_run=False, yes=True, max_changes=25,
-                              out_dir=tmp_path, concurrency=1, quiet=True, stable_wait_s=0)
+    records = run_remediation(
+        result,
+        session,
+        dry_run=False,
+        yes=True,
+        max_changes=25,
+        out_dir=tmp_path,
+        concurrency=1,
+        quiet=True,
+        stable_wait_s=0,
+    )
     sim.faults.clear()
     throttled = sim.count(operation=UPDATE, status_code=400)
     assert throttled >= 1, "the seed should throttle at least one Update"

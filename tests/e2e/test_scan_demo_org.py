@@ -17,28 +17,79 @@ NS = "mlflow_artifact_bucket_account_namespace"
 
 # Planted case -> expected status per check (None: the check does not apply).
 EXPECTED = {
-    "compliant":                (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "compliant-namespace":      (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="PASS")),
-    "verification-disabled":    (dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "legacy-server":            (dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "missing-bucket":           (dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="FAIL", TRUSTED="UNKNOWN", URI="PASS", NS="FAIL")),
-    "missing-namespace-bucket": (dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="FAIL", TRUSTED="UNKNOWN", URI="PASS", NS="PASS")),
-    "sniped-verified":          (dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")),
-    "sniped-unverified":        (dict(VERIF="FAIL", MATCH="UNKNOWN", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")),
-    "central-bucket":           (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "wrong-pinned-owner":       (dict(VERIF="PASS", MATCH="FAIL", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "partner-bucket":           (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")),
-    "https-virtual-hosted":     (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "https-path-style":         (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "bad-uri":                  (dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="UNKNOWN", TRUSTED="UNKNOWN", URI="FAIL", NS="UNKNOWN")),
-    "stuck-updating":           (dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "markup":                   (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "mgmt-compliant":           (dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "app-compliant":            (dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")),
-    "app-sniped":               (dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")),
+    "compliant": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "compliant-namespace": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="PASS")
+    ),
+    "verification-disabled": (
+        dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "legacy-server": (
+        dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "missing-bucket": (
+        dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="FAIL", TRUSTED="UNKNOWN", URI="PASS", NS="FAIL")
+    ),
+    "missing-namespace-bucket": (
+        dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="FAIL", TRUSTED="UNKNOWN", URI="PASS", NS="PASS")
+    ),
+    "sniped-verified": (
+        dict(VERIF="PASS", MATCH="UNKNOWN", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
+    ),
+    "sniped-unverified": (
+        dict(VERIF="FAIL", MATCH="UNKNOWN", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
+    ),
+    "central-bucket": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "wrong-pinned-owner": (
+        dict(VERIF="PASS", MATCH="FAIL", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "partner-bucket": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
+    ),
+    "https-virtual-hosted": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "https-path-style": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "bad-uri": (
+        dict(
+            VERIF="PASS",
+            MATCH="UNKNOWN",
+            EXISTS="UNKNOWN",
+            TRUSTED="UNKNOWN",
+            URI="FAIL",
+            NS="UNKNOWN",
+        )
+    ),
+    "stuck-updating": (
+        dict(VERIF="FAIL", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "markup": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "mgmt-compliant": (
+        dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "app-compliant": (
+        dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+    "app-sniped": (
+        dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
+    ),
 }
-CHECKS = {"VERIF": VERIF, "MATCH": MATCH, "EXISTS": EXISTS, "TRUSTED": TRUSTED, "URI": URI,
-          "NS": NS}
+CHECKS = {
+    "VERIF": VERIF,
+    "MATCH": MATCH,
+    "EXISTS": EXISTS,
+    "TRUSTED": TRUSTED,
+    "URI": URI,
+    "NS": NS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +106,10 @@ def org_scan(demo_org, tmp_path_factory):
     out = tmp_path_factory.mktemp("org-scan")
     env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     result = CliRunner(env=env).invoke(
-        main, ["scan", "--org", "--output-dir", str(out), "--format", "json,csv"],
-        catch_exceptions=False)
+        main,
+        ["scan", "--org", "--output-dir", str(out), "--format", "json,csv"],
+        catch_exceptions=False,
+    )
     return result, json.loads((out / "findings.json").read_text()), out, org
 
 
@@ -79,10 +132,18 @@ def test_every_planted_case_gets_exactly_the_expected_verdicts(org_scan):
 
 def test_no_compliant_resource_gets_a_fail_except_the_advisory_namespace_check(org_scan):
     _, doc, _, org = org_scan
-    compliant = {resource_name(org, c) for c in ("compliant", "compliant-namespace",
-                                                 "central-bucket", "https-virtual-hosted",
-                                                 "https-path-style", "mgmt-compliant",
-                                                 "app-compliant")}
+    compliant = {
+        resource_name(org, c)
+        for c in (
+            "compliant",
+            "compliant-namespace",
+            "central-bucket",
+            "https-virtual-hosted",
+            "https-path-style",
+            "mgmt-compliant",
+            "app-compliant",
+        )
+    }
     for f in doc["findings"]:
         if f["resource_name"] in compliant and f["check_id"] != NS:
             assert f["status"] == "PASS", f
@@ -96,8 +157,11 @@ def test_the_denied_region_is_an_error_and_the_run_is_incomplete(org_scan):
     assert err["region"] == "eu-west-1"
     assert err["operation"] == "sagemaker:ListMlflowTrackingServers"
     assert err["error_code"] == "AccessDeniedException"
-    scope = next(s for s in doc["run"]["scopes"]
-                 if s["account_id"] == org.accounts["dev"] and s["region"] == "eu-west-1")
+    scope = next(
+        s
+        for s in doc["run"]["scopes"]
+        if s["account_id"] == org.accounts["dev"] and s["region"] == "eu-west-1"
+    )
     assert scope["status"] == "error"
     # the server in the denied scope is not reported as if it were fine
     assert "dev-eu" not in {f["resource_name"] for f in doc["findings"]}
@@ -124,9 +188,12 @@ def test_owner_proofs_are_recorded_as_evidence(org_scan):
     by = {(f["resource_name"], f["check_id"]): f for f in doc["findings"]}
     central = by[(resource_name(org, "central-bucket"), TRUSTED)]
     assert central["actual_owner"] == org.accounts["shared-services"]
-    assert any(e["call"] == "s3:ListBuckets" and e["answer"] == "listed"
-               and e["as_account"] == org.accounts["shared-services"]
-               for e in central["evidence"])
+    assert any(
+        e["call"] == "s3:ListBuckets"
+        and e["answer"] == "listed"
+        and e["as_account"] == org.accounts["shared-services"]
+        for e in central["evidence"]
+    )
     partner = by[(resource_name(org, "partner-bucket"), TRUSTED)]
     assert partner["actual_owner"] == org.partner_account_id
     probe = [e for e in partner["evidence"] if e["params"].get("ExpectedBucketOwner")]

@@ -59,8 +59,9 @@ def test_expiring_member_credentials_refresh_as_the_caller(demo_org):
     sim, org = demo_org
     caller = Credentials(*sim.credentials_for(org.management_account_id))
     clients = ClientCache(boto3.Session(region_name="us-east-1"))
-    factory = CredentialFactory(clients, caller, org.management_account_id,
-                                org.audit_role_name, None)
+    factory = CredentialFactory(
+        clients, caller, org.management_account_id, org.audit_role_name, None
+    )
     prod = org.accounts["prod"]
     member = factory.credentials_for(Account(account_id=prod))
     sts = clients.client("us-east-1", "sts")

@@ -21,15 +21,15 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(main, ["demo", "--output-dir", str(out)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(main, ["demo", "--output-dir", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "`mlflow-audit scan` would exit 1" in result.output  # planted failures
     return out
 
 
-def test_demo_report_reads_well_and_markup_stays_text(demo_report: Path, browser: Any,
-                                                      screenshots: Path) -> None:
+def test_demo_report_reads_well_and_markup_stays_text(
+    demo_report: Path, browser: Any, screenshots: Path
+) -> None:
     doc = json.loads((demo_report / "findings.json").read_text())
     ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = ctx.new_page()

@@ -3,43 +3,78 @@ import pytest
 from auditor.artifacts import account_namespace, bucket_name_error, parse_artifact_store_uri
 
 
-@pytest.mark.parametrize(("uri", "bucket", "style", "prefix", "region"), [
-    ("s3://ml-artifacts/models", "ml-artifacts", "s3", "models", None),
-    ("s3://ml-artifacts", "ml-artifacts", "s3", "", None),
-    ("https://ml-artifacts.s3.us-west-2.amazonaws.com/m/x", "ml-artifacts", "virtual-hosted",
-     "m/x", "us-west-2"),
-    ("https://ml-artifacts.s3.amazonaws.com/m", "ml-artifacts", "virtual-hosted", "m", None),
-    ("https://ml.artifacts.s3.eu-west-1.amazonaws.com/", "ml.artifacts", "virtual-hosted", "",
-     "eu-west-1"),
-    ("https://ml-artifacts.s3-eu-west-1.amazonaws.com/m", "ml-artifacts", "virtual-hosted",
-     "m", "eu-west-1"),
-    ("https://s3.eu-central-1.amazonaws.com/ml-artifacts/p/q", "ml-artifacts", "path", "p/q",
-     "eu-central-1"),
-    ("https://s3.amazonaws.com/ml-artifacts", "ml-artifacts", "path", "", None),
-    ("https://ml-a.s3.dualstack.ap-south-1.amazonaws.com/x", "ml-a", "virtual-hosted", "x",
-     "ap-south-1"),
-])
+@pytest.mark.parametrize(
+    ("uri", "bucket", "style", "prefix", "region"),
+    [
+        ("s3://ml-artifacts/models", "ml-artifacts", "s3", "models", None),
+        ("s3://ml-artifacts", "ml-artifacts", "s3", "", None),
+        (
+            "https://ml-artifacts.s3.us-west-2.amazonaws.com/m/x",
+            "ml-artifacts",
+            "virtual-hosted",
+            "m/x",
+            "us-west-2",
+        ),
+        ("https://ml-artifacts.s3.amazonaws.com/m", "ml-artifacts", "virtual-hosted", "m", None),
+        (
+            "https://ml.artifacts.s3.eu-west-1.amazonaws.com/",
+            "ml.artifacts",
+            "virtual-hosted",
+            "",
+            "eu-west-1",
+        ),
+        (
+            "https://ml-artifacts.s3-eu-west-1.amazonaws.com/m",
+            "ml-artifacts",
+            "virtual-hosted",
+            "m",
+            "eu-west-1",
+        ),
+        (
+            "https://s3.eu-central-1.amazonaws.com/ml-artifacts/p/q",
+            "ml-artifacts",
+            "path",
+            "p/q",
+            "eu-central-1",
+        ),
+        ("https://s3.amazonaws.com/ml-artifacts", "ml-artifacts", "path", "", None),
+        (
+            "https://ml-a.s3.dualstack.ap-south-1.amazonaws.com/x",
+            "ml-a",
+            "virtual-hosted",
+            "x",
+            "ap-south-1",
+        ),
+    ],
+)
 def test_parses_every_documented_uri_form(uri, bucket, style, prefix, region):
     parsed = parse_artifact_store_uri(uri)
     assert parsed.valid
     assert (parsed.bucket, parsed.style, parsed.prefix, parsed.region) == (
-        bucket, style, prefix, region)
+        bucket,
+        style,
+        prefix,
+        region,
+    )
 
 
-@pytest.mark.parametrize(("uri", "reason"), [
-    (None, "empty"),
-    ("", "empty"),
-    ("https://example.com/artifacts", "not an Amazon S3 endpoint"),
-    ("ftp://bucket/x", "must start with s3:// or https://"),
-    ("s3://Upper-Case/x", "not a valid bucket name"),
-    ("s3://ab/x", "not a valid bucket name"),
-    ("s3://a..b/x", "two adjacent periods"),
-    ("s3://192.168.5.4/x", "IP address"),
-    ("https://s3.us-east-1.amazonaws.com/", "names no bucket"),
-    ("https://bucket.s3.us-east-1.amazonaws.com:8443/x", "port"),
-    ("s3:///nobucket", "names no bucket"),
-    ("s3://bucket-s3alias/x", "reserves"),
-])
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        (None, "empty"),
+        ("", "empty"),
+        ("https://example.com/artifacts", "not an Amazon S3 endpoint"),
+        ("ftp://bucket/x", "must start with s3:// or https://"),
+        ("s3://Upper-Case/x", "not a valid bucket name"),
+        ("s3://ab/x", "not a valid bucket name"),
+        ("s3://a..b/x", "two adjacent periods"),
+        ("s3://192.168.5.4/x", "IP address"),
+        ("https://s3.us-east-1.amazonaws.com/", "names no bucket"),
+        ("https://bucket.s3.us-east-1.amazonaws.com:8443/x", "port"),
+        ("s3:///nobucket", "names no bucket"),
+        ("s3://bucket-s3alias/x", "reserves"),
+    ],
+)
 def test_rejects_uris_that_name_no_bucket_with_a_reason(uri, reason):
     parsed = parse_artifact_store_uri(uri)
     assert not parsed.valid

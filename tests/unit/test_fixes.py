@@ -9,13 +9,32 @@ from auditor.remediate import plan
 OWN, CENTRAL, STRANGER = "111111111111", "222222222222", "999988887777"
 
 
-def facts_for(proof, pinned=None, verification=False, trusted=(OWN, CENTRAL),
-              inventoried=(OWN, CENTRAL), kind=TRACKING_SERVER, uri="s3://ml-bucket/x"):
-    resource = Resource(kind, OWN, "us-east-1", "srv",
-                        f"arn:aws:sagemaker:us-east-1:{OWN}:mlflow-tracking-server/srv", uri,
-                        "Created", verification if kind == TRACKING_SERVER else None, pinned)
-    return build_facts(resource, parse_artifact_store_uri(uri), proof,
-                       TrustContext(frozenset(trusted), frozenset(inventoried)))
+def facts_for(
+    proof,
+    pinned=None,
+    verification=False,
+    trusted=(OWN, CENTRAL),
+    inventoried=(OWN, CENTRAL),
+    kind=TRACKING_SERVER,
+    uri="s3://ml-bucket/x",
+):
+    resource = Resource(
+        kind,
+        OWN,
+        "us-east-1",
+        "srv",
+        f"arn:aws:sagemaker:us-east-1:{OWN}:mlflow-tracking-server/srv",
+        uri,
+        "Created",
+        verification if kind == TRACKING_SERVER else None,
+        pinned,
+    )
+    return build_facts(
+        resource,
+        parse_artifact_store_uri(uri),
+        proof,
+        TrustContext(frozenset(trusted), frozenset(inventoried)),
+    )
 
 
 def missing():
@@ -23,8 +42,13 @@ def missing():
 
 
 def test_proven_trusted_owner_is_pinned():
-    owner, _ = choose_owner(facts_for(BucketProof("ml-bucket", True, CENTRAL), pinned=STRANGER,
-                                      trusted=(OWN, CENTRAL, STRANGER)))
+    owner, _ = choose_owner(
+        facts_for(
+            BucketProof("ml-bucket", True, CENTRAL),
+            pinned=STRANGER,
+            trusted=(OWN, CENTRAL, STRANGER),
+        )
+    )
     assert owner == CENTRAL
 
 
@@ -39,14 +63,16 @@ def test_missing_bucket_with_an_untrusted_configured_owner_pins_the_servers_acco
 
 
 def test_untrusted_proven_owner_is_never_pinned():
-    owner, reason = choose_owner(facts_for(BucketProof("ml-bucket", True, STRANGER),
-                                           pinned=STRANGER))
+    owner, reason = choose_owner(
+        facts_for(BucketProof("ml-bucket", True, STRANGER), pinned=STRANGER)
+    )
     assert owner == OWN and "untrusted" in reason
 
 
 def test_owner_outside_the_trusted_set_by_exclusion_fails_closed():
-    proof = BucketProof("ml-bucket", True, not_owned_by=frozenset({OWN, CENTRAL}),
-                        unknown_reason="outside")
+    proof = BucketProof(
+        "ml-bucket", True, not_owned_by=frozenset({OWN, CENTRAL}), unknown_reason="outside"
+    )
     owner, _ = choose_owner(facts_for(proof, pinned=CENTRAL))
     assert owner == CENTRAL
 

@@ -32,24 +32,53 @@ def arn(name: str, account: str = A) -> str:
     return f"arn:aws:sagemaker:us-east-1:{account}:mlflow-tracking-server/{name}"
 
 
-def finding(name: str, status: str = "FAIL", check: str = CHECK, account: str = A,
-            region: str = "us-east-1", severity: str = "high") -> dict:
-    return {"check_id": check, "status": status, "severity": severity, "account_id": account,
-            "region": region, "resource_type": "mlflow-tracking-server",
-            "resource_name": name, "resource_arn": arn(name, account),
-            "message": f"{name} is {status}", "change": None}
+def finding(
+    name: str,
+    status: str = "FAIL",
+    check: str = CHECK,
+    account: str = A,
+    region: str = "us-east-1",
+    severity: str = "high",
+) -> dict:
+    return {
+        "check_id": check,
+        "status": status,
+        "severity": severity,
+        "account_id": account,
+        "region": region,
+        "resource_type": "mlflow-tracking-server",
+        "resource_name": name,
+        "resource_arn": arn(name, account),
+        "message": f"{name} is {status}",
+        "change": None,
+    }
 
 
-def document(run_id: str, started: str, findings: list[dict],
-             scanned: tuple[tuple[str, str], ...] = ((A, "us-east-1"),),
-             failed: tuple[tuple[str, str], ...] = ()) -> dict:
+def document(
+    run_id: str,
+    started: str,
+    findings: list[dict],
+    scanned: tuple[tuple[str, str], ...] = ((A, "us-east-1"),),
+    failed: tuple[tuple[str, str], ...] = (),
+) -> dict:
     scopes = [{"account_id": a, "region": r, "status": "scanned"} for a, r in scanned]
     scopes += [{"account_id": a, "region": r, "status": "error"} for a, r in failed]
-    return {"run": {"id": run_id, "started_at": started, "finished_at": started,
-                    "tool_version": "0.1.0", "accounts": [{"account_id": A}],
-                    "regions": ["us-east-1"], "scopes": scopes, "shard": None,
-                    "complete": not failed, "fail_on": "high"},
-            "summary": {"exit_code": 0}, "findings": findings}
+    return {
+        "run": {
+            "id": run_id,
+            "started_at": started,
+            "finished_at": started,
+            "tool_version": "0.1.0",
+            "accounts": [{"account_id": A}],
+            "regions": ["us-east-1"],
+            "scopes": scopes,
+            "shard": None,
+            "complete": not failed,
+            "fail_on": "high",
+        },
+        "summary": {"exit_code": 0},
+        "findings": findings,
+    }
 
 
 def changes(doc: dict) -> dict[str, str | None]:
@@ -70,57 +99,77 @@ def test_identity_is_check_and_resource_arn():
 
 
 def test_scope_key_is_stable_and_names_the_request():
-    key = scope_key(org=False, accounts=[B, A, A], regions=["us-east-1", "eu-west-1"],
-                    shard=None, caller=A)
+    key = scope_key(
+        org=False, accounts=[B, A, A], regions=["us-east-1", "eu-west-1"], shard=None, caller=A
+    )
     assert key == f"accounts:{A},{B}|regions:eu-west-1,us-east-1|shard:-"
-    assert key == scope_key(org=False, accounts=[A, B], regions=["eu-west-1", "us-east-1"],
-                            shard=None, caller=B)
+    assert key == scope_key(
+        org=False, accounts=[A, B], regions=["eu-west-1", "us-east-1"], shard=None, caller=B
+    )
     # the default scope (the caller's account) is the same as naming it
-    assert scope_key(org=False, accounts=[], regions=[], shard=None, caller=A) == \
-        scope_key(org=False, accounts=[A], regions=[], shard=None, caller=B)
+    assert scope_key(org=False, accounts=[], regions=[], shard=None, caller=A) == scope_key(
+        org=False, accounts=[A], regions=[], shard=None, caller=B
+    )
     org = scope_key(org=True, accounts=[], regions=[], shard="2/4", caller=A)
     assert org == f"org:{A}|regions:*|shard:2/4"
     assert org != scope_key(org=True, accounts=[], regions=[], shard="3/4", caller=A)
 
 
-@pytest.mark.parametrize(("now", "before", "expected"), [
-    ("PASS", None, None), ("PASS", "FAIL", None),
-    ("FAIL", None, "new"), ("FAIL", "PASS", "new"), ("UNKNOWN", None, "new"),
-    ("MUTED", "PASS", "new"),
-    ("FAIL", "FAIL", "unchanged"), ("UNKNOWN", "UNKNOWN", "unchanged"),
-    ("FAIL", "UNKNOWN", "new"),          # newly proven
-    ("UNKNOWN", "FAIL", "unchanged"),    # lost sight of a known problem: not new
-    ("MUTED", "FAIL", "unchanged"),      # waived
-    ("FAIL", "MUTED", "unchanged"),      # waiver expired: known (listed in expired_waivers)
-])
+@pytest.mark.parametrize(
+    ("now", "before", "expected"),
+    [
+        ("PASS", None, None),
+        ("PASS", "FAIL", None),
+        ("FAIL", None, "new"),
+        ("FAIL", "PASS", "new"),
+        ("UNKNOWN", None, "new"),
+        ("MUTED", "PASS", "new"),
+        ("FAIL", "FAIL", "unchanged"),
+        ("UNKNOWN", "UNKNOWN", "unchanged"),
+        ("FAIL", "UNKNOWN", "new"),  # newly proven
+        ("UNKNOWN", "FAIL", "unchanged"),  # lost sight of a known problem: not new
+        ("MUTED", "FAIL", "unchanged"),  # waived
+        ("FAIL", "MUTED", "unchanged"),  # waiver expired: known (listed in expired_waivers)
+    ],
+)
 def test_change_for(now, before, expected):
     assert change_for(now, before) == expected
 
 
 def test_first_run_every_problem_is_new_and_nothing_resolved():
-    d = diff_findings([finding("a"), finding("b", "UNKNOWN"), finding("c", "PASS")], {},
-                      {(A, "us-east-1")})
+    d = diff_findings(
+        [finding("a"), finding("b", "UNKNOWN"), finding("c", "PASS")], {}, {(A, "us-east-1")}
+    )
     assert d.count("new") == 2 and d.count("unchanged") == 0
     assert d.changes[identity(finding("c"))] is None
     assert d.resolved == [] and d.not_rechecked == 0
 
 
 def test_diff_new_unchanged_and_resolved():
-    previous = {identity(f): f for f in (finding("kept"), finding("fixed"), finding("gone"),
-                                         finding("waived"))}
-    current = [finding("kept"), finding("fixed", "PASS"), finding("fresh"),
-               finding("waived", "MUTED")]
+    previous = {
+        identity(f): f
+        for f in (finding("kept"), finding("fixed"), finding("gone"), finding("waived"))
+    }
+    current = [
+        finding("kept"),
+        finding("fixed", "PASS"),
+        finding("fresh"),
+        finding("waived", "MUTED"),
+    ]
     d = diff_findings(current, previous, {(A, "us-east-1")})
-    assert d.changes == {identity(finding("kept")): "unchanged",
-                         identity(finding("fixed")): None,
-                         identity(finding("fresh")): "new",
-                         identity(finding("waived")): "unchanged"}
-    assert {(r["resource_name"], r["now"]) for r in d.resolved} == {("fixed", "PASS"),
-                                                                    ("gone", None)}
+    assert d.changes == {
+        identity(finding("kept")): "unchanged",
+        identity(finding("fixed")): None,
+        identity(finding("fresh")): "new",
+        identity(finding("waived")): "unchanged",
+    }
+    assert {(r["resource_name"], r["now"]) for r in d.resolved} == {
+        ("fixed", "PASS"),
+        ("gone", None),
+    }
     gone = next(r for r in d.resolved if r["resource_name"] == "gone")
     assert gone["status"] == "FAIL" and gone["resource_arn"] == arn("gone")
-    assert set(gone) >= {"check_id", "severity", "account_id", "region", "resource_type",
-                         "message"}
+    assert set(gone) >= {"check_id", "severity", "account_id", "region", "resource_type", "message"}
 
 
 def test_a_finding_missing_from_an_unread_scope_is_not_resolved():
@@ -135,9 +184,9 @@ def test_gate_on_new_counts_only_new_fails_and_fails_safe_without_history():
     doc["findings"][0]["change"] = "unchanged"
     doc["findings"][1]["change"] = "new"
     gate_on_new(doc, history_ok=True)
-    assert doc["summary"]["exit_code"] == 0          # the new one is below --fail-on high
+    assert doc["summary"]["exit_code"] == 0  # the new one is below --fail-on high
     gate_on_new(doc, history_ok=False)
-    assert doc["summary"]["exit_code"] == 1          # no history: every FAIL counts as new
+    assert doc["summary"]["exit_code"] == 1  # no history: every FAIL counts as new
     doc["findings"][0]["change"] = "new"
     gate_on_new(doc, history_ok=True)
     assert doc["summary"]["exit_code"] == 1
@@ -196,8 +245,12 @@ def test_only_problems_are_stored_and_old_runs_are_pruned_per_scope(tmp_path):
     db = tmp_path / "h.sqlite"
     record_run(db, document("other", "2025-12-01T00:00:00Z", [finding("z")]), "other", keep=1)
     for day in range(1, 5):
-        record_run(db, document(f"r{day}", f"2026-01-0{day}T00:00:00Z",
-                                [finding("x"), finding("p", "PASS")]), KEY, keep=2)
+        record_run(
+            db,
+            document(f"r{day}", f"2026-01-0{day}T00:00:00Z", [finding("x"), finding("p", "PASS")]),
+            KEY,
+            keep=2,
+        )
     assert [r["id"] for r in list_runs(db)] == ["r4", "r3", "other"]
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT resource_name FROM findings").fetchall()
@@ -256,6 +309,15 @@ def test_shipped_example_policy_loads_with_the_shipped_rules():
     assert policy.trusted_accounts and policy.severities and policy.waivers
     assert all(w.reason and w.expires for w in policy.waivers)
     text = (ROOT / "docs" / "policy.example.yaml").read_text()
-    for key in ("trusted_accounts", "checks", "enabled", "severity", "waivers", "check_id",
-                "resource", "reason", "expires"):
+    for key in (
+        "trusted_accounts",
+        "checks",
+        "enabled",
+        "severity",
+        "waivers",
+        "check_id",
+        "resource",
+        "reason",
+        "expires",
+    ):
         assert f"{key}:" in text

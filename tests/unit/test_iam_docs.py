@@ -25,16 +25,24 @@ def actions(policy: dict) -> set[str]:
 
 
 def needed(kind: set) -> set[str]:
-    return {ACTION_FOR.get((svc, op), f"{svc}:{op}")
-            for svc, ops in OPERATIONS.items() for op in ops if (svc, op) in kind}
+    return {
+        ACTION_FOR.get((svc, op), f"{svc}:{op}")
+        for svc, ops in OPERATIONS.items()
+        for op in ops
+        if (svc, op) in kind
+    }
 
 
 def test_policies_cover_every_call_and_nothing_more():
     every = {(svc, op) for svc, ops in OPERATIONS.items() for op in ops}
     readonly = every - NO_PERMISSION_NEEDED - CALLER_ONLY - REMEDIATION_ONLY
     assert actions(json.loads((IAM / "audit-readonly-policy.json").read_text())) == needed(readonly)
-    assert actions(json.loads((IAM / "auditor-caller-policy.json").read_text())) == needed(CALLER_ONLY)
-    assert actions(json.loads((IAM / "remediation-policy.json").read_text())) == needed(REMEDIATION_ONLY)
+    assert actions(json.loads((IAM / "auditor-caller-policy.json").read_text())) == needed(
+        CALLER_ONLY
+    )
+    assert actions(json.loads((IAM / "remediation-policy.json").read_text())) == needed(
+        REMEDIATION_ONLY
+    )
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -51,6 +59,7 @@ def test_cloudformation_role_matches_the_policies():
     readonly = json.loads((IAM / "audit-readonly-policy.json").read_text())
     assert actions(role_policy) == actions(readonly)
     assert actions(resources["RemediationPolicy"]["Properties"]["PolicyDocument"]) == {
-        "sagemaker:UpdateMlflowTrackingServer"}
+        "sagemaker:UpdateMlflowTrackingServer"
+    }
     assert resources["RemediationPolicy"]["Condition"] == "Remediate"
     assert template["Parameters"]["EnableRemediation"]["Default"] == "false"

@@ -10,19 +10,33 @@ from auditor.outputs import neutralise, render_csv, write_atomic
 
 
 def finding(**kw):
-    base = {"check_id": "mlflow_artifact_bucket_exists", "status": "FAIL", "severity": "critical",
-            "account_id": "111111111111", "region": "us-east-1",
-            "resource_type": "mlflow-tracking-server", "resource_name": "a",
-            "resource_arn": "arn:a", "artifact_store_uri": "s3://b/x", "bucket": "b",
-            "expected_owner": "111111111111", "actual_owner": None, "message": "m",
-            "evidence": [], "remediation": {"command": "aws x", "auto": True, "text": "t"},
-            "title": "t", "risk": "r", "muted_reason": None}
+    base = {
+        "check_id": "mlflow_artifact_bucket_exists",
+        "status": "FAIL",
+        "severity": "critical",
+        "account_id": "111111111111",
+        "region": "us-east-1",
+        "resource_type": "mlflow-tracking-server",
+        "resource_name": "a",
+        "resource_arn": "arn:a",
+        "artifact_store_uri": "s3://b/x",
+        "bucket": "b",
+        "expected_owner": "111111111111",
+        "actual_owner": None,
+        "message": "m",
+        "evidence": [],
+        "remediation": {"command": "aws x", "auto": True, "text": "t"},
+        "title": "t",
+        "risk": "r",
+        "muted_reason": None,
+    }
     base.update(kw)
     return base
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx",
-                                   '=HYPERLINK("http://x")'])
+@pytest.mark.parametrize(
+    "value", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")']
+)
 def test_formula_cells_are_neutralised(value):
     assert neutralise(value) == "'" + value
 
@@ -33,10 +47,13 @@ def test_plain_cells_are_untouched():
 
 
 def test_csv_has_one_row_per_finding_and_no_live_formula():
-    doc = {"findings": [finding(resource_name='=HYPERLINK("http://x")',
-                                message="+cmd|' /C calc'!A0"),
-                        finding(status="PASS", severity="high", resource_name="b")],
-           "remediations": []}
+    doc = {
+        "findings": [
+            finding(resource_name='=HYPERLINK("http://x")', message="+cmd|' /C calc'!A0"),
+            finding(status="PASS", severity="high", resource_name="b"),
+        ],
+        "remediations": [],
+    }
     rows = list(csv.DictReader(io.StringIO("".join(render_csv(doc)))))
     assert len(rows) == 2
     assert rows[0]["resource_name"].startswith("'=")
@@ -82,18 +99,31 @@ def test_exit_codes():
 
 
 def test_findings_sort_worst_first():
-    out = sort_findings([finding(status="PASS"), finding(severity="low"),
-                         finding(status="UNKNOWN"), finding(severity="critical")])
+    out = sort_findings(
+        [
+            finding(status="PASS"),
+            finding(severity="low"),
+            finding(status="UNKNOWN"),
+            finding(severity="critical"),
+        ]
+    )
     assert [(f["status"], f["severity"]) for f in out] == [
-        ("FAIL", "critical"), ("FAIL", "low"), ("UNKNOWN", "critical"), ("PASS", "critical")]
+        ("FAIL", "critical"),
+        ("FAIL", "low"),
+        ("UNKNOWN", "critical"),
+        ("PASS", "critical"),
+    ]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "not valid JSON"),
-    ('{"findings": []}', "no schema_version"),
-    ('{"schema_version": "9.0", "findings": []}', "not supported"),
-    (b"\xff\xfe\x00", "cannot read"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"findings": []}', "no schema_version"),
+        ('{"schema_version": "9.0", "findings": []}', "not supported"),
+        (b"\xff\xfe\x00", "cannot read"),
+    ],
+)
 def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
     p = tmp_path / "findings.json"
     if isinstance(content, bytes):
@@ -104,12 +134,18 @@ def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
         load_document(p)
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"schema_version": "1.0", "findings": [1, 2]}', "finding #1 is not a finding object"),
-    ('{"schema_version": "1.0", "findings": []}', "run must be an object"),
-    ('{"schema_version": "1.0", "findings": [], "run": {"started_at": "x", "finished_at": "y"},'
-     ' "errors": {}}', "errors must be a list"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"schema_version": "1.0", "findings": [1, 2]}', "finding #1 is not a finding object"),
+        ('{"schema_version": "1.0", "findings": []}', "run must be an object"),
+        (
+            '{"schema_version": "1.0", "findings": [], "run": {"started_at": "x", "finished_at": "y"},'
+            ' "errors": {}}',
+            "errors must be a list",
+        ),
+    ],
+)
 def test_structurally_wrong_findings_file_is_a_config_error(tmp_path, content, message):
     p = tmp_path / "findings.json"
     p.write_text(content)
@@ -120,8 +156,14 @@ def test_structurally_wrong_findings_file_is_a_config_error(tmp_path, content, m
 def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkeypatch):
     from auditor.outputs import write_outputs
 
-    doc = {"schema_version": "1.1", "run": {}, "summary": {}, "findings": [finding()],
-           "errors": [], "remediations": []}
+    doc = {
+        "schema_version": "1.1",
+        "run": {},
+        "summary": {},
+        "findings": [finding()],
+        "errors": [],
+        "remediations": [],
+    }
     for name in ("findings.json", "findings.csv", "report.html"):
         (tmp_path / name).write_text("previous run")
 
@@ -136,7 +178,10 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
     for name in ("findings.json", "findings.csv", "report.html"):
         assert (tmp_path / name).read_text() == "previous run"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "findings.csv", "findings.json", "report.html"]
+        "findings.csv",
+        "findings.json",
+        "report.html",
+    ]
 
 
 def test_json_rendering_round_trips_with_one_finding_per_line():
@@ -144,9 +189,13 @@ def test_json_rendering_round_trips_with_one_finding_per_line():
 
     from auditor.outputs import render_json
 
-    doc = {"schema_version": "1.1", "run": {"accounts": [{"a": 1}]},
-           "findings": [finding(resource_name="a"), finding(resource_name='b"\n<x>')],
-           "errors": [], "remediations": []}
+    doc = {
+        "schema_version": "1.1",
+        "run": {"accounts": [{"a": 1}]},
+        "findings": [finding(resource_name="a"), finding(resource_name='b"\n<x>')],
+        "errors": [],
+        "remediations": [],
+    }
     text = "".join(render_json(doc))
     assert _json.loads(text) == doc
     lines = text.splitlines()

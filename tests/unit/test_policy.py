@@ -15,7 +15,9 @@ def write(tmp_path, text):
 
 
 def test_full_policy_loads(tmp_path):
-    p = write(tmp_path, """\
+    p = write(
+        tmp_path,
+        """\
 trusted_accounts:
   - "012345678901"
   - 444455556666
@@ -29,7 +31,8 @@ waivers:
     resource: "arn:aws:sagemaker:us-east-1:111111111111:mlflow-tracking-server/legacy-*"
     reason: decommissioning in December
     expires: 2026-12-31
-""")
+""",
+    )
     policy = load_policy(p, CHECKS)
     assert policy.trusted_accounts == ["012345678901", "444455556666"]
     assert policy.severities == {"mlflow_artifact_bucket_exists": "high"}
@@ -43,35 +46,50 @@ waivers:
 
 
 def test_waiver_is_in_force_through_its_expiry_day(tmp_path):
-    p = write(tmp_path, """\
+    p = write(
+        tmp_path,
+        """\
 waivers:
   - {check_id: "*", resource: "arn:*", reason: r, expires: 2026-11-27}
-""")
+""",
+    )
     policy = load_policy(p, CHECKS)
     arn = "arn:aws:sagemaker:us-east-1:1:mlflow-tracking-server/x"
-    active, expired = policy.waiver_for("mlflow_artifact_bucket_exists", arn,
-                                        dt.date(2026, 11, 27))
+    active, expired = policy.waiver_for("mlflow_artifact_bucket_exists", arn, dt.date(2026, 11, 27))
     assert active is not None and expired is None
-    active, expired = policy.waiver_for("mlflow_artifact_bucket_exists", arn,
-                                        dt.date(2026, 11, 28))
+    active, expired = policy.waiver_for("mlflow_artifact_bucket_exists", arn, dt.date(2026, 11, 28))
     assert active is None and expired is not None
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("trusted_acounts: []\n", "policy.yaml:1: unknown key 'trusted_acounts'"),
-    ("trusted_accounts:\n  - 12345\n", "policy.yaml:2: '12345' is not a 12-digit"),
-    ("trusted_accounts: 111111111111\n", "policy.yaml:1: trusted_accounts must be a list"),
-    ("checks:\n  no_such_check: {enabled: false}\n", "policy.yaml:2: unknown check id"),
-    ("checks:\n  mlflow_artifact_bucket_exists: {severity: urgent}\n",
-     "policy.yaml:2: unknown severity 'urgent'"),
-    ("waivers:\n  - check_id: mlflow_artifact_bucket_exists\n    resource: x\n"
-     "    expires: 2027-01-01\n", "policy.yaml:2: waiver has no 'reason'"),
-    ("waivers:\n  - check_id: mlflow_artifact_bucket_exists\n    resource: x\n"
-     "    reason: r\n", "policy.yaml:2: waiver has no 'expires'"),
-    ("waivers:\n  - {check_id: mlflow_artifact_bucket_exists, resource: x, reason: r,\n"
-     "     expires: next week}\n", "is not a date"),
-    ("a: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("trusted_acounts: []\n", "policy.yaml:1: unknown key 'trusted_acounts'"),
+        ("trusted_accounts:\n  - 12345\n", "policy.yaml:2: '12345' is not a 12-digit"),
+        ("trusted_accounts: 111111111111\n", "policy.yaml:1: trusted_accounts must be a list"),
+        ("checks:\n  no_such_check: {enabled: false}\n", "policy.yaml:2: unknown check id"),
+        (
+            "checks:\n  mlflow_artifact_bucket_exists: {severity: urgent}\n",
+            "policy.yaml:2: unknown severity 'urgent'",
+        ),
+        (
+            "waivers:\n  - check_id: mlflow_artifact_bucket_exists\n    resource: x\n"
+            "    expires: 2027-01-01\n",
+            "policy.yaml:2: waiver has no 'reason'",
+        ),
+        (
+            "waivers:\n  - check_id: mlflow_artifact_bucket_exists\n    resource: x\n"
+            "    reason: r\n",
+            "policy.yaml:2: waiver has no 'expires'",
+        ),
+        (
+            "waivers:\n  - {check_id: mlflow_artifact_bucket_exists, resource: x, reason: r,\n"
+            "     expires: next week}\n",
+            "is not a date",
+        ),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
 def test_configuration_errors_name_the_line(tmp_path, text, message):
     p = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:

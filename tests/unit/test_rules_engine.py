@@ -20,16 +20,26 @@ RULES = load_rules()
 
 
 def server(uri="s3://ml-bucket/x", verification=True, pinned=None, kind=TRACKING_SERVER):
-    return Resource(resource_type=kind, account_id=OWN, region="us-east-1", name="srv",
-                    arn=f"arn:aws:sagemaker:us-east-1:{OWN}:mlflow-tracking-server/srv",
-                    artifact_store_uri=uri, status="Created",
-                    s3_bucket_owner_verification=verification if kind == TRACKING_SERVER
-                    else None,
-                    s3_bucket_owner_account_id=pinned)
+    return Resource(
+        resource_type=kind,
+        account_id=OWN,
+        region="us-east-1",
+        name="srv",
+        arn=f"arn:aws:sagemaker:us-east-1:{OWN}:mlflow-tracking-server/srv",
+        artifact_store_uri=uri,
+        status="Created",
+        s3_bucket_owner_verification=verification if kind == TRACKING_SERVER else None,
+        s3_bucket_owner_account_id=pinned,
+    )
 
 
-def verdicts(resource, proof, trusted=(OWN, CENTRAL, OTHER_MEMBER),
-             inventoried=(OWN, CENTRAL, OTHER_MEMBER), policy=None):
+def verdicts(
+    resource,
+    proof,
+    trusted=(OWN, CENTRAL, OTHER_MEMBER),
+    inventoried=(OWN, CENTRAL, OTHER_MEMBER),
+    policy=None,
+):
     uri = parse_artifact_store_uri(resource.artifact_store_uri)
     trust = TrustContext(frozenset(trusted), frozenset(inventoried))
     facts = build_facts(resource, uri, proof, trust)
@@ -38,8 +48,9 @@ def verdicts(resource, proof, trusted=(OWN, CENTRAL, OTHER_MEMBER),
 
 
 def owned(name, owner, inventoried=(OWN, CENTRAL, OTHER_MEMBER)):
-    return BucketProof(name=name, exists=True, owner_account_id=owner,
-                       not_owned_by=set(inventoried) - {owner})
+    return BucketProof(
+        name=name, exists=True, owner_account_id=owner, not_owned_by=set(inventoried) - {owner}
+    )
 
 
 def test_compliant_server_passes_every_ownership_check():
@@ -55,13 +66,19 @@ def test_compliant_server_passes_every_ownership_check():
 def test_absent_verification_is_a_failure_not_unknown():
     v, findings = verdicts(server(verification=None), owned("ml-bucket", OWN))
     assert v["mlflow_s3_owner_verification_enabled"] == ("FAIL", "high")
-    msg = next(f["message"] for f in findings if f["check_id"] == "mlflow_s3_owner_verification_enabled")
+    msg = next(
+        f["message"] for f in findings if f["check_id"] == "mlflow_s3_owner_verification_enabled"
+    )
     assert "predates the setting" in msg
 
 
 def test_missing_bucket_fails_exists_and_leaves_owner_checks_unknown():
-    proof = BucketProof(name="ml-bucket", exists=False, not_owned_by={OWN, CENTRAL},
-                        unknown_reason="the bucket does not exist")
+    proof = BucketProof(
+        name="ml-bucket",
+        exists=False,
+        not_owned_by={OWN, CENTRAL},
+        unknown_reason="the bucket does not exist",
+    )
     v, findings = verdicts(server(), proof)
     assert v["mlflow_artifact_bucket_exists"] == ("FAIL", "critical")
     assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
@@ -87,8 +104,12 @@ def test_missing_bucket_in_untrusted_namespace_stays_critical():
 
 
 def test_sniped_bucket_unproven_owner_fails_by_exclusion_when_all_trusted_inventoried():
-    proof = BucketProof(name="ml-bucket", exists=True, not_owned_by={OWN, CENTRAL, OTHER_MEMBER},
-                        unknown_reason="owned outside the audited set")
+    proof = BucketProof(
+        name="ml-bucket",
+        exists=True,
+        not_owned_by={OWN, CENTRAL, OTHER_MEMBER},
+        unknown_reason="owned outside the audited set",
+    )
     v, findings = verdicts(server(), proof)
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("FAIL", "critical")
     # SPEC: the match check fails only on a proven owner; refuting the expected one is not
@@ -102,8 +123,12 @@ def test_sniped_bucket_unproven_owner_fails_by_exclusion_when_all_trusted_invent
 
 
 def test_unproven_owner_is_unknown_when_a_trusted_account_was_not_inventoried():
-    proof = BucketProof(name="ml-bucket", exists=True, not_owned_by={OWN},
-                        unknown_reason="owned outside the audited set")
+    proof = BucketProof(
+        name="ml-bucket",
+        exists=True,
+        not_owned_by={OWN},
+        unknown_reason="owned outside the audited set",
+    )
     v, _ = verdicts(server(), proof, trusted=(OWN, CENTRAL), inventoried=(OWN,))
     assert v["mlflow_artifact_bucket_owner_trusted"][0] == "UNKNOWN"
     assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
@@ -132,9 +157,12 @@ def test_wrong_pinned_owner_fails_match_and_fix_pins_proven_trusted_owner():
 def test_invalid_uri_fails_uri_check_and_everything_bucket_related_is_unknown():
     v, findings = verdicts(server(uri="https://example.com/artifacts"), None)
     assert v["mlflow_artifact_store_uri_valid"] == ("FAIL", "medium")
-    for check in ("mlflow_artifact_bucket_exists", "mlflow_artifact_bucket_owner_trusted",
-                  "mlflow_s3_expected_owner_matches_bucket",
-                  "mlflow_artifact_bucket_account_namespace"):
+    for check in (
+        "mlflow_artifact_bucket_exists",
+        "mlflow_artifact_bucket_owner_trusted",
+        "mlflow_s3_expected_owner_matches_bucket",
+        "mlflow_artifact_bucket_account_namespace",
+    ):
         assert v[check][0] == "UNKNOWN", check
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_exists")
     assert "names no S3 bucket" in f["message"]
@@ -151,10 +179,19 @@ def test_apps_get_no_verification_or_expected_owner_check():
 def test_policy_disables_checks_overrides_severity_and_waives():
     from auditor.policy import Waiver
 
-    policy = Policy(disabled_checks={"mlflow_artifact_bucket_account_namespace"},
-                    severities={"mlflow_s3_owner_verification_enabled": "critical"},
-                    waivers=[Waiver("mlflow_artifact_bucket_exists", "arn:aws:sagemaker:*/srv",
-                                    "being rebuilt", dt.date(2026, 11, 27), 3)])
+    policy = Policy(
+        disabled_checks={"mlflow_artifact_bucket_account_namespace"},
+        severities={"mlflow_s3_owner_verification_enabled": "critical"},
+        waivers=[
+            Waiver(
+                "mlflow_artifact_bucket_exists",
+                "arn:aws:sagemaker:*/srv",
+                "being rebuilt",
+                dt.date(2026, 11, 27),
+                3,
+            )
+        ],
+    )
     proof = BucketProof(name="ml-bucket", exists=False, unknown_reason="gone")
     v, findings = verdicts(server(verification=False), proof, policy=policy)
     assert "mlflow_artifact_bucket_account_namespace" not in v
@@ -178,9 +215,17 @@ def test_evidence_of_bucket_checks_comes_from_the_proof():
 def test_rule_validation_names_the_file():
     with pytest.raises(ConfigError, match="bad.yaml: rule is missing"):
         parse_rule({"id": "x"}, "bad.yaml")
-    base = {"id": "x", "title": "t", "severity": "high", "resource_types": ["mlflow-app"],
-            "reads": ["uri.valid"], "pass_when": "uri.valid ==", "message": {"PASS": "a",
-            "FAIL": "b"}, "risk": "r", "fix": {"text": "t", "command": "c"}}
+    base = {
+        "id": "x",
+        "title": "t",
+        "severity": "high",
+        "resource_types": ["mlflow-app"],
+        "reads": ["uri.valid"],
+        "pass_when": "uri.valid ==",
+        "message": {"PASS": "a", "FAIL": "b"},
+        "risk": "r",
+        "fix": {"text": "t", "command": "c"},
+    }
     with pytest.raises(ConfigError, match="not valid JMESPath"):
         parse_rule(base, "bad.yaml")
 
@@ -189,8 +234,9 @@ def test_user_rules_dir_adds_a_check(tmp_path):
     (tmp_path / "custom.yaml").write_text(
         "id: custom_prefix_set\ntitle: Artifact prefix is set\nseverity: info\n"
         "resource_types: [mlflow-tracking-server]\nreads: [uri.valid]\n"
-        "pass_when: \"uri.style == 's3'\"\nmessage:\n  PASS: \"ok {{ resource.name }}\"\n  FAIL: \"no\"\n"
-        "risk: none\nfix: {text: t, command: c}\n")
+        'pass_when: "uri.style == \'s3\'"\nmessage:\n  PASS: "ok {{ resource.name }}"\n  FAIL: "no"\n'
+        "risk: none\nfix: {text: t, command: c}\n"
+    )
     rules = load_rules([tmp_path])
     assert "custom_prefix_set" in {r.id for r in rules}
     with pytest.raises(ConfigError, match="duplicate check id"):
@@ -198,23 +244,36 @@ def test_user_rules_dir_adds_a_check(tmp_path):
 
 
 def _rule(**changes):
-    base = {"id": "x", "title": "t", "severity": "high", "resource_types": ["mlflow-app"],
-            "reads": ["uri.valid"], "pass_when": "uri.valid", "message": {"PASS": "a",
-            "FAIL": "b"}, "risk": "r", "fix": {"text": "t", "command": "c"}}
+    base = {
+        "id": "x",
+        "title": "t",
+        "severity": "high",
+        "resource_types": ["mlflow-app"],
+        "reads": ["uri.valid"],
+        "pass_when": "uri.valid",
+        "message": {"PASS": "a", "FAIL": "b"},
+        "risk": "r",
+        "fix": {"text": "t", "command": "c"},
+    }
     base.update(changes)
     return base
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"reads": []}, "reads must list the facts"),
-    ({"severity": [1]}, "unknown severity"),
-    ({"references": 5}, "references must be a list"),
-    ({"fix": {"text": "t", "command": "c", "auto": "false"}}, "fix.auto must be true or false"),
-    ({"message": {"PASS": "{{ nope.attr }}", "FAIL": "b"}}, "rule fails on a sample resource"),
-    ({"pass_when": "abs(resource.name) > `1`"}, "rule fails on a sample resource"),
-    ({"message": {"PASS": "{{ resource.__class__.__mro__ }}", "FAIL": "b"}},
-     "rule fails on a sample resource"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reads": []}, "reads must list the facts"),
+        ({"severity": [1]}, "unknown severity"),
+        ({"references": 5}, "references must be a list"),
+        ({"fix": {"text": "t", "command": "c", "auto": "false"}}, "fix.auto must be true or false"),
+        ({"message": {"PASS": "{{ nope.attr }}", "FAIL": "b"}}, "rule fails on a sample resource"),
+        ({"pass_when": "abs(resource.name) > `1`"}, "rule fails on a sample resource"),
+        (
+            {"message": {"PASS": "{{ resource.__class__.__mro__ }}", "FAIL": "b"}},
+            "rule fails on a sample resource",
+        ),
+    ],
+)
 def test_broken_rules_fail_at_load_time_naming_the_file(changes, message):
     with pytest.raises(ConfigError, match=message) as info:
         parse_rule(_rule(**changes), "custom.yaml")
@@ -224,8 +283,14 @@ def test_broken_rules_fail_at_load_time_naming_the_file(changes, message):
 def test_a_condition_that_reaches_an_undeclared_null_is_unknown_not_fail():
     from auditor.engine import evaluate
 
-    rule = parse_rule(_rule(resource_types=["mlflow-tracking-server"],
-                            reads=["uri.valid"], pass_when="bucket.owner_trusted"), "r.yaml")
+    rule = parse_rule(
+        _rule(
+            resource_types=["mlflow-tracking-server"],
+            reads=["uri.valid"],
+            pass_when="bucket.owner_trusted",
+        ),
+        "r.yaml",
+    )
     proof = BucketProof(name="ml-bucket", exists=False, unknown_reason="gone")
     uri = parse_artifact_store_uri("s3://ml-bucket/x")
     facts = build_facts(server(), uri, proof, TrustContext(frozenset({OWN}), frozenset({OWN})))

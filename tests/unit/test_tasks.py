@@ -9,6 +9,7 @@ def test_tasks_can_submit_follow_ups_and_wait_drains_the_graph():
     done = []
     lock = threading.Lock()
     with TaskGroup(max_workers=2) as group:
+
         def leaf(i):
             with lock:
                 done.append(i)
@@ -26,6 +27,7 @@ def test_tasks_can_submit_follow_ups_and_wait_drains_the_graph():
 def test_follow_up_work_runs_before_new_scopes_with_one_worker():
     order = []
     with TaskGroup(max_workers=1) as group:
+
         def child(tag):
             order.append(tag)
 
