@@ -12,22 +12,15 @@ import click
 
 from auditor import __version__
 from auditor.errors import ConfigError
+from auditor.formats import DEFAULT_FORMATS, FORMATS
 from auditor.model import (
     ACCOUNT_ID_RE,
     DEFAULT_ROLE_NAME,
     FAIL_ON_CHOICES,
     Severity,
-    Status,
 )
-from auditor.outputs import FORMATS
 
-SEVERITY_COLOURS = {
-    "critical": "red",
-    "high": "red",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "white",
-}
+_FORMAT_HELP = f"Comma list of {', '.join(FORMATS)}."
 
 
 def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -172,10 +165,10 @@ def main() -> None:
 @click.option(
     "--format",
     "formats",
-    default="json,csv,html",
+    default=",".join(DEFAULT_FORMATS),
     show_default=True,
     callback=_formats,
-    help="Comma list of json, csv, html.",
+    help=_FORMAT_HELP,
 )
 @click.option(
     "--fail-on",
@@ -262,7 +255,7 @@ def scan(**kwargs: Any) -> None:
 )
 def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     """List the checks: id, severity, title."""
-    from auditor.engine import load_rules
+    from auditor.ruleset import load_rules
 
     rules = sorted(load_rules(rules_dirs), key=lambda r: (-Severity(r.severity).rank, r.id))
     width = max(len(r.id) for r in rules)
@@ -283,7 +276,7 @@ def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     default="html,csv",
     show_default=True,
     callback=_formats,
-    help="Comma list of json, csv, html.",
+    help=_FORMAT_HELP,
 )
 def report(findings_file: str, output_dir: str | None, formats: list[str]) -> None:
     """Re-render a findings.json to HTML/CSV (from the JSON alone)."""
@@ -343,10 +336,10 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
 @click.option(
     "--format",
     "formats",
-    default="json,csv,html",
+    default=",".join(DEFAULT_FORMATS),
     show_default=True,
     callback=_formats,
-    help="Comma list of json, csv, html.",
+    help=_FORMAT_HELP,
 )
 @click.option(
     "--fail-on",
@@ -375,6 +368,8 @@ def merge(
     out = prepare_output_dir(output_dir)
     written = write_outputs(merged, out, formats)
     if not quiet:
+        from auditor.console import print_summary
+
         print_summary(merged, written)
     sys.exit(int(merged["summary"]["exit_code"]))
 
@@ -390,10 +385,10 @@ def merge(
 @click.option(
     "--format",
     "formats",
-    default="json,csv,html",
+    default=",".join(DEFAULT_FORMATS),
     show_default=True,
     callback=_formats,
-    help="Comma list of json, csv, html.",
+    help=_FORMAT_HELP,
 )
 @click.option(
     "--remediate",
@@ -407,55 +402,4 @@ def demo(output_dir: str, formats: list[str], remediate: bool) -> None:
     sys.exit(run_demo(output_dir=output_dir, formats=formats, remediate=remediate))
 
 
-def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
-    """A short human summary on stderr (stdout stays clean for scripts)."""
-    summary = doc["summary"]
-    run = doc["run"]
-    counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
-    click.echo(
-        f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
-        f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
-        f"{summary['total']} finding(s): {counts}",
-        err=True,
-    )
-    fails = summary["fail_by_severity"]
-    parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
-    if parts:
-        click.echo("FAIL by severity: " + ", ".join(parts), err=True)
-    if doc["errors"]:
-        click.echo(
-            click.style(
-                f"{len(doc['errors'])} scope(s) could not be read: the scan is incomplete",
-                fg="yellow",
-            ),
-            err=True,
-        )
-    for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
-        n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
-        if n:
-            click.echo(f"remediation: {n} {rem_status}", err=True)
-    _print_history(doc)
-    click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", err=True)
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
-
-
-def _print_history(doc: dict[str, Any]) -> None:
-    history = doc.get("history")
-    if not isinstance(history, dict) or "error" in history:
-        return  # no history kept, or its failure was already reported as a warning
-    since = (
-        f"since run {history['previous_run_id']}"
-        if history["previous_run_id"]
-        else "first run of this scope"
-    )
-    click.echo(
-        f"history ({since}): {history['new']} new, {history['unchanged']} unchanged, "
-        f"{len(history['resolved'])} resolved",
-        err=True,
-    )
-    if doc["run"].get("fail_on_new"):
-        click.echo("--fail-on-new: only new FAILs decide the exit code", err=True)
-
-
-__all__ = ["ConfigError", "main", "print_summary"]
+__all__ = ["ConfigError", "main"]

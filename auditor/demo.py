@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from auditor.awsenv import isolated_values, variables_to_scrub
 from auditor.errors import ConfigError
 from auditor.outputs import prepare_output_dir, write_atomic
 
@@ -34,43 +35,21 @@ waivers:
     expires: "{expires}"
 """
 
-# Variables that could point the demo at a real account or another endpoint.
-_AWS_ENV = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-)
-
 
 @contextmanager
 def _demo_environment(key: str, secret: str, home: Path) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in _AWS_ENV}
+    scrub = variables_to_scrub()
+    saved = {k: os.environ.get(k) for k in scrub}
     try:
-        for k in _AWS_ENV:
+        for k in scrub:
             os.environ.pop(k, None)
-        os.environ.update(
-            {
-                "AWS_ACCESS_KEY_ID": key,
-                "AWS_SECRET_ACCESS_KEY": secret,
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_CONFIG_FILE": str(home / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-            }
-        )
+        os.environ.update(isolated_values(key, secret, home))
         yield
     finally:
+        for k in isolated_values(key, secret, home):
+            os.environ.pop(k, None)
         for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
+            if v is not None:
                 os.environ[k] = v
 
 

@@ -5,24 +5,44 @@ docs/findings-schema.md documents the format; CSV and HTML are renderings of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from auditor.errors import ConfigError
-from auditor.model import SCHEMA_VERSION, Severity, Status
-from auditor.scan import ScanResult
+from auditor.model import (
+    SCHEMA_VERSION,
+    SEVERITIES,
+    STATUSES,
+    ErrorRecord,
+    Finding,
+    RemediationRecord,
+    RunInfo,
+    Severity,
+    Status,
+)
 
-_STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.MUTED: 2, Status.PASS: 3}
-_STATUSES = [s.value for s in Status]
-_SEVERITIES = [s.value for s in Severity]
+if TYPE_CHECKING:  # the document is built from plain data; no import of the scheduler
+    from auditor.scan import ScanResult
+
+_STATUS_ORDER = {s: n for n, s in enumerate(STATUSES)}
+_STATUSES = [s.value for s in Status]  # summary key order of findings.json
+_SEVERITIES = list(SEVERITIES)
+
+
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _iso(ts: Any) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.strftime(_ISO_FORMAT)
+
+
+def _parse_iso(value: str) -> dt.datetime:
+    return dt.datetime.strptime(value, _ISO_FORMAT).replace(tzinfo=dt.UTC)
 
 
 def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -30,7 +50,7 @@ def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(
         findings,
         key=lambda f: (
-            _STATUS_ORDER.get(Status(f["status"]), 9),
+            _STATUS_ORDER.get(f["status"], 9),
             -Severity(f["severity"]).rank,
             f["account_id"],
             f["region"],
@@ -96,6 +116,74 @@ def new_run_id(started: Any) -> str:
     return f"{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{secrets.token_hex(3)}"
 
 
+def make_run(
+    *,
+    started_at: str,
+    finished_at: str,
+    caller_account_id: str | None,
+    accounts: list[dict[str, Any]],
+    scopes: list[dict[str, Any]],
+    regions_not_enabled: dict[str, list[str]],
+    trusted_accounts: list[str],
+    fail_on: str,
+    fail_on_new: bool,
+    shard: str | None,
+    policy: str | None,
+    expired_waivers: list[dict[str, Any]],
+    stats: dict[str, int],
+    complete: bool,
+    run_id: str | None = None,
+    **merge_only: Any,
+) -> RunInfo:
+    """The ``run`` record, for a scan and for a merge alike (one field list: RunInfo).
+
+    ``regions`` is derived from ``scopes``; ``merge_only`` takes ``merged_from`` and
+    ``missing_shards``, nothing else.
+    """
+    unknown = set(merge_only) - {"merged_from", "missing_shards"}
+    if unknown:
+        raise TypeError(f"make_run: unknown run field(s) {sorted(unknown)}")
+    run: RunInfo = {
+        "id": run_id or new_run_id(_parse_iso(started_at)),
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "tool_version": __version__,
+        "caller_account_id": caller_account_id,
+        "accounts": accounts,
+        "regions": sorted({s["region"] for s in scopes}),
+        "scopes": scopes,
+        "regions_not_enabled": regions_not_enabled,
+        "trusted_accounts": trusted_accounts,
+        "fail_on": fail_on,
+        "fail_on_new": fail_on_new,
+        "shard": shard,
+        "policy": policy,
+        "expired_waivers": expired_waivers,
+        "stats": stats,
+        "complete": complete,
+    }
+    run.update(merge_only)  # type: ignore[typeddict-item]
+    return run
+
+
+def make_document(
+    run: RunInfo,
+    findings: list[Finding],
+    errors: list[ErrorRecord],
+    remediations: list[RemediationRecord],
+) -> dict[str, Any]:
+    """findings.json: the run, its summary, and the records (findings sorted worst first)."""
+    findings = sort_findings(findings)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": run,
+        "summary": summarize(findings, errors, run["complete"], run["fail_on"]),
+        "findings": findings,
+        "errors": errors,
+        "remediations": remediations,
+    }
+
+
 def build_document(
     result: ScanResult,
     fail_on: str,
@@ -107,17 +195,13 @@ def build_document(
     # ``change`` is filled by auditor.history when a run history is kept.
     for f in result.findings:  # in place: an organisation's findings are not copied
         f.setdefault("change", None)
-    findings = sort_findings(result.findings)
-    errors = [e.to_dict() for e in result.errors]
     failed_accounts = {a.account_id for a in result.accounts if a.error is not None}
-    regions = sorted({s.region for s in result.scopes if s.status != "skipped"})
-    run = {
-        "id": new_run_id(result.started_at),
-        "started_at": _iso(result.started_at),
-        "finished_at": _iso(result.finished_at),
-        "tool_version": __version__,
-        "caller_account_id": result.caller_account_id,
-        "accounts": [
+    run = make_run(
+        run_id=new_run_id(result.started_at),
+        started_at=_iso(result.started_at),
+        finished_at=_iso(result.finished_at),
+        caller_account_id=result.caller_account_id,
+        accounts=[
             {
                 "account_id": a.account_id,
                 "name": a.name,
@@ -126,8 +210,7 @@ def build_document(
             }
             for a in result.accounts
         ],
-        "regions": regions,
-        "scopes": [
+        scopes=[
             {
                 "account_id": s.account_id,
                 "region": s.region,
@@ -138,26 +221,20 @@ def build_document(
             if s.status != "skipped"
         ],
         # Offered regions that are not enabled for an account: nothing can live there.
-        "regions_not_enabled": {
+        regions_not_enabled={
             a.account_id: a.skipped_regions for a in result.accounts if a.skipped_regions
         },
-        "trusted_accounts": result.trusted_accounts,
-        "fail_on": fail_on,
-        "fail_on_new": fail_on_new,
-        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
-        "policy": policy_source,
-        "expired_waivers": result.expired_waivers,
-        "stats": result.stats,
-        "complete": result.complete,
-    }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run": run,
-        "summary": summarize(findings, errors, result.complete, fail_on),
-        "findings": findings,
-        "errors": errors,
-        "remediations": remediations or [],
-    }
+        trusted_accounts=result.trusted_accounts,
+        fail_on=fail_on,
+        fail_on_new=fail_on_new,
+        shard=f"{shard[0]}/{shard[1]}" if shard else None,
+        policy=policy_source,
+        expired_waivers=result.expired_waivers,
+        stats=result.stats,
+        complete=result.complete,
+    )
+    errors = [e.to_dict() for e in result.errors]
+    return make_document(run, result.findings, errors, remediations or [])  # type: ignore[arg-type]
 
 
 def load_document(path: str | Path) -> dict[str, Any]:

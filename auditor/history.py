@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.model import PROBLEM_STATUSES, STATUSES
+
 HISTORY_FILENAME = "history.sqlite"
 DEFAULT_KEEP = 90
 TIMEOUT_ENV = "MLFLOW_AUDIT_HISTORY_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
 APPLICATION_ID = 0x4D4C4155  # "MLAU" in the SQLite header: proves the file is ours
 DB_VERSION = 1
-PROBLEM_STATUSES = frozenset({"FAIL", "UNKNOWN", "MUTED"})
 RESOLVED_FIELDS = (
     "check_id",
     "status",
@@ -39,7 +40,7 @@ RESOLVED_FIELDS = (
     "resource_arn",
     "message",
 )
-_COUNTED = ("FAIL", "UNKNOWN", "MUTED", "PASS")
+_COUNTED = STATUSES
 
 Identity = tuple[str, str]
 

@@ -11,10 +11,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from auditor import __version__
-from auditor.document import new_run_id, sort_findings, summarize
+from auditor.document import make_document, make_run, new_run_id
 from auditor.errors import ConfigError
-from auditor.model import SCHEMA_VERSION
 
 
 def _parse_time(value: str) -> dt.datetime:
@@ -50,7 +48,7 @@ def merge_documents(
         if len(totals) > 1:
             raise ConfigError(f"the inputs come from different shard counts ({shards})")
 
-    findings = sort_findings([f for d in docs for f in d["findings"]])
+    findings = [f for d in docs for f in d["findings"]]
     errors = [e for d in docs for e in d.get("errors", [])]
     runs = [d["run"] for d in docs]
     started = min(_parse_time(r["started_at"]) for r in runs)
@@ -65,39 +63,33 @@ def merge_documents(
     not_enabled: dict[str, list[str]] = {}
     for r in runs:
         not_enabled.update(r.get("regions_not_enabled") or {})
-    run = {
-        "id": new_run_id(started),
-        "started_at": min(r["started_at"] for r in runs),
-        "finished_at": max(r["finished_at"] for r in runs),
-        "tool_version": __version__,
-        "caller_account_id": runs[0].get("caller_account_id"),
-        "accounts": sorted(
+    run = make_run(
+        run_id=new_run_id(started),
+        started_at=min(r["started_at"] for r in runs),
+        finished_at=max(r["finished_at"] for r in runs),
+        caller_account_id=runs[0].get("caller_account_id"),
+        accounts=sorted(
             (a for r in runs for a in r.get("accounts", [])), key=lambda a: a["account_id"]
         ),
-        "regions": sorted({g for r in runs for g in r.get("regions", [])}),
-        "scopes": sorted(
+        scopes=sorted(
             (s for r in runs for s in r.get("scopes", [])),
             key=lambda s: (s["account_id"], s["region"]),
         ),
-        "regions_not_enabled": not_enabled,
-        "trusted_accounts": sorted({t for r in runs for t in r.get("trusted_accounts", [])}),
-        "fail_on": fail_on,
-        "shard": None,
-        "merged_from": [
+        regions_not_enabled=not_enabled,
+        trusted_accounts=sorted({t for r in runs for t in r.get("trusted_accounts", [])}),
+        fail_on=fail_on,
+        fail_on_new=any(r.get("fail_on_new", False) for r in runs),
+        shard=None,
+        policy=runs[0].get("policy"),
+        expired_waivers=[w for r in runs for w in r.get("expired_waivers", [])],
+        stats={},
+        complete=complete,
+        merged_from=[
             {"run_id": r["id"], "shard": r.get("shard"), "source": s}
             for r, s in zip(runs, sources, strict=True)
         ],
-        "missing_shards": missing_shards,
-        "policy": runs[0].get("policy"),
-        "expired_waivers": [w for r in runs for w in r.get("expired_waivers", [])],
-        "stats": {},
-        "complete": complete,
-    }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run": run,
-        "summary": summarize(findings, errors, complete, fail_on),
-        "findings": findings,
-        "errors": errors,
-        "remediations": [r for d in docs for r in d.get("remediations", [])],
-    }
+        missing_shards=missing_shards,
+    )
+    return make_document(
+        run, findings, errors, [r for d in docs for r in d.get("remediations", [])]
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 SCHEMA_VERSION = "1.1"
 
@@ -50,13 +50,12 @@ _SEVERITY_RANK = {
     Severity.CRITICAL: 4,
 }
 
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """One (account, region) pair that the collector reads."""
-
-    account_id: str
-    region: str
+#: Worst first: the order of every table, chart and filter that lists them.
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+STATUSES: tuple[str, ...] = ("FAIL", "UNKNOWN", "MUTED", "PASS")
+#: A finding in one of these is a problem the run history tracks (new / resolved).
+PROBLEM_STATUSES = frozenset({"FAIL", "UNKNOWN", "MUTED"})
+REMEDIATION_STATUSES: tuple[str, ...] = ("planned", "applied", "verified", "skipped", "failed")
 
 
 @dataclass(slots=True)
@@ -73,7 +72,6 @@ class Resource:
     # None when Describe omitted the field (servers created before the feature).
     s3_bucket_owner_verification: bool | None = None
     s3_bucket_owner_account_id: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -117,3 +115,105 @@ class BucketProof:
     namespace_account_id: str | None = None  # from an account regional namespace name
     evidence: list[Evidence] = field(default_factory=list)
     unknown_reason: str | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# The records of findings.json (docs/findings-schema.md). They are TypedDicts, not
+# dataclasses: an organisation's findings stay plain dicts all the way to the writers (no
+# copies, the C JSON encoder), while every module reads one field list from here.
+# ---------------------------------------------------------------------------------------
+
+
+class EvidenceRecord(TypedDict):
+    call: str
+    as_account: str | None
+    params: dict[str, str]
+    answer: str
+    conclusion: str
+
+
+class Fix(TypedDict):
+    text: str
+    command: str
+    auto: bool
+
+
+class Finding(TypedDict):
+    """One (resource, check) verdict."""
+
+    check_id: str
+    title: str
+    status: str  # one of STATUSES
+    severity: str  # one of SEVERITIES
+    account_id: str
+    region: str
+    resource_type: str  # one of RESOURCE_TYPES
+    resource_name: str
+    resource_arn: str
+    artifact_store_uri: str | None
+    bucket: str | None
+    expected_owner: str | None
+    actual_owner: str | None
+    message: str
+    risk: str
+    evidence: list[EvidenceRecord]
+    remediation: Fix
+    muted_reason: str | None
+    change: NotRequired[str | None]  # new | unchanged | None; filled by auditor.history
+
+
+#: Every field of a finding, in the order the writers list them.
+FINDING_FIELDS: tuple[str, ...] = tuple(Finding.__annotations__)
+
+
+class ErrorRecord(TypedDict):
+    """A scope or call that could not be read (``ScanError.to_dict()``)."""
+
+    account_id: str | None
+    region: str | None
+    operation: str
+    error_code: str
+    message: str
+
+
+class RemediationRecord(TypedDict):
+    """One planned, applied, verified, skipped or failed remediation action."""
+
+    account_id: str
+    region: str
+    resource_name: str
+    resource_arn: str
+    status: str  # one of REMEDIATION_STATUSES
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    command: str
+    error: dict[str, str] | None
+    attempts: int
+
+
+class RunInfo(TypedDict):
+    """``run`` of findings.json: what was asked, what was covered, when."""
+
+    id: str
+    started_at: str
+    finished_at: str
+    tool_version: str
+    caller_account_id: str | None
+    accounts: list[dict[str, Any]]  # account_id, name, access, status
+    regions: list[str]
+    scopes: list[dict[str, Any]]  # account_id, region, status, resources
+    regions_not_enabled: dict[str, list[str]]
+    trusted_accounts: list[str]
+    fail_on: str
+    fail_on_new: bool
+    shard: str | None
+    policy: str | None
+    expired_waivers: list[dict[str, Any]]
+    stats: dict[str, int]
+    complete: bool
+    merged_from: NotRequired[list[dict[str, Any]]]  # merge only
+    missing_shards: NotRequired[list[str]]  # merge only
+
+
+RUN_FIELDS: tuple[str, ...] = tuple(RunInfo.__annotations__)

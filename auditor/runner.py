@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +10,14 @@ import boto3
 import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
-from auditor.engine import load_rules
 from auditor.errors import ConfigError, error_code, error_message
 from auditor.history import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run, scope_key
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
-from auditor.scan import ProgressSnapshot, ScanOptions, ScanResult, run_scan
+from auditor.ruleset import load_rules
+from auditor.scan import ScanOptions, ScanResult, run_scan
 
 
 def make_session(profile: str | None) -> boto3.Session:
@@ -27,36 +27,6 @@ def make_session(profile: str | None) -> boto3.Session:
         return session
     except (ProfileNotFound, BotoCoreError) as exc:
         raise ConfigError(str(exc)) from None
-
-
-class TerminalProgress:
-    """One rewritten stderr line, at most a few times a second, only on a terminal.
-
-    Cron (no terminal) and ``--quiet`` get nothing.
-    """
-
-    def __init__(self, enabled: bool, interval_s: float = 0.2) -> None:
-        self.enabled = enabled
-        self.interval_s = interval_s
-        self._last = -1
-        self._last_time = float("-inf")
-
-    def __call__(self, p: ProgressSnapshot) -> None:
-        now = time.monotonic()
-        final = p.scopes_done == p.scopes_total
-        if not self.enabled or (now - self._last_time < self.interval_s and not final):
-            return
-        self._last, self._last_time = p.scopes_done, now
-        click.echo(
-            f"\rscanning: {p.scopes_done}/{p.scopes_total} scopes, "
-            f"{p.resources} resources described, {p.errors} errors ",
-            nl=False,
-            err=True,
-        )
-
-    def close(self) -> None:
-        if self.enabled and self._last >= 0:
-            click.echo("", err=True)
 
 
 def execute_scan(
@@ -174,8 +144,6 @@ def run_scan_command(**kw: Any) -> int:
     result.resources.clear()
     written = write_outputs(doc, Path(out_dir), kw["formats"])
     if not kw["quiet"]:
-        from auditor.cli import print_summary
-
         print_summary(doc, written)
     if interrupted:
         click.echo(

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from auditor.awsenv import isolated_values, variables_to_scrub
+
 
 @pytest.fixture(autouse=True)
 def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("aws-home")
-    for var in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_RETRY_MODE",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_REGION",
-    ):
+    for var in variables_to_scrub():
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    values = isolated_values("testing", "testing", home)
+    values["AWS_CONFIG_FILE"] = str(home / "config")
+    values["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "credentials")
+    for var, value in values.items():
+        monkeypatch.setenv(var, value)

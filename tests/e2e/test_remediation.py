@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import main
-from auditor.engine import load_rules
 from auditor.policy import Policy
 from auditor.remediate import JOURNAL_NAME, run_remediation
+from auditor.ruleset import load_rules
 from auditor.scan import ScanOptions, run_scan
 from auditor.sim import build_demo_org, simulated_aws
 

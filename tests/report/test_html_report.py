@@ -11,9 +11,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-import report_docgen
 
-from auditor.html_report import findings_data_json, render_html
+from auditor.formats.html import findings_data_json, render_html
+
+from . import report_docgen
 
 
 class _Collect(HTMLParser):

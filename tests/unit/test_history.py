@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from auditor.document import gate_on_new
-from auditor.engine import load_rules
 from auditor.history import (
     HistoryError,
     change_for,
@@ -22,6 +21,7 @@ from auditor.history import (
     scope_key,
 )
 from auditor.policy import load_policy
+from auditor.ruleset import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B = "111111111111", "222222222222"

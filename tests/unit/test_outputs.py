@@ -6,7 +6,8 @@ import pytest
 
 from auditor.document import exit_code, load_document, sort_findings
 from auditor.errors import ConfigError
-from auditor.outputs import neutralise, render_csv, write_atomic
+from auditor.formats.csv_table import neutralise, render_csv
+from auditor.outputs import write_atomic
 
 
 def finding(**kw):
@@ -65,7 +66,7 @@ def test_csv_has_one_row_per_finding_and_no_live_formula():
 
 
 def test_csv_is_written_in_chunks_with_one_header(monkeypatch):
-    monkeypatch.setattr("auditor.outputs.CSV_CHUNK_ROWS", 2)
+    monkeypatch.setattr("auditor.formats.csv_table.CSV_CHUNK_ROWS", 2)
     doc = {"findings": [finding(resource_name=f"r{i}") for i in range(5)], "remediations": []}
     chunks = list(render_csv(doc))
     assert len(chunks) == 3
@@ -171,7 +172,7 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
         yield "<html>"
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("auditor.html_report.render_html_chunks", broken_html)
+    monkeypatch.setattr("auditor.formats.html.render_html_chunks", broken_html)
     with pytest.raises(RuntimeError):
         write_outputs(doc, tmp_path, ["json", "csv", "html"])
     # json and csv rendered fine, but were not renamed in over the previous run
@@ -187,7 +188,7 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
 def test_json_rendering_round_trips_with_one_finding_per_line():
     import json as _json
 
-    from auditor.outputs import render_json
+    from auditor.formats.json_doc import render_json
 
     doc = {
         "schema_version": "1.1",

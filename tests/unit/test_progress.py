@@ -1,4 +1,4 @@
-from auditor.runner import TerminalProgress
+from auditor.console import TerminalProgress
 from auditor.scan import ProgressSnapshot
 
 

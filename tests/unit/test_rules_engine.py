@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 
 from auditor.artifacts import parse_artifact_store_uri
-from auditor.engine import evaluate_all, load_rules, parse_rule
+from auditor.engine import evaluate_all
 from auditor.errors import ConfigError
 from auditor.facts import TrustContext, build_facts
 from auditor.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.policy import Policy
+from auditor.ruleset import load_rules, parse_rule
 
 OWN = "111111111111"
 CENTRAL = "222222222222"

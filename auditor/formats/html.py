@@ -27,11 +27,9 @@ from typing import Any
 
 import jinja2
 
-from auditor.resources import data_dir
+from auditor.datafiles import data_dir
+from auditor.model import REMEDIATION_STATUSES, SEVERITIES, STATUSES
 
-SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
-STATUSES: tuple[str, ...] = ("FAIL", "UNKNOWN", "MUTED", "PASS")
-REMEDIATION_STATUSES: tuple[str, ...] = ("planned", "applied", "verified", "skipped", "failed")
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 is worst
 _STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
 
