@@ -240,9 +240,10 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
+    from auditor.request import ScanRequest
     from auditor.runner import run_scan_command
 
-    sys.exit(run_scan_command(**kwargs))
+    sys.exit(run_scan_command(ScanRequest.from_options(kwargs)))
 
 
 @main.command("rules")

@@ -60,6 +60,7 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
         raise ConfigError(
             f"the demo needs the simulation extra: pip install 'mlflow-audit[sim]' ({exc})"
         ) from None
+    from auditor.request import ScanRequest
     from auditor.runner import run_scan_command
 
     out = prepare_output_dir(output_dir)
@@ -84,30 +85,20 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
             err=True,
         )
         with _demo_environment(key, secret, out):
-            code = run_scan_command(
-                profile=None,
-                regions=[],
-                accounts=[],
+            request = ScanRequest(
                 org=True,
                 role_name=org.audit_role_name,
-                external_id=None,
-                trusted_accounts=[],
                 config_path=str(policy_path),
-                rules_dirs=(),
                 output_dir=str(out),
-                formats=formats,
-                fail_on="high",
+                formats=tuple(formats),
                 remediate=remediate,
-                dry_run=False,
                 yes=remediate,
-                max_changes=25,
                 stable_wait=0,
                 concurrency=16,
-                shard=None,
-                quiet=False,
                 # a fresh simulated organisation each time: nothing to compare with
                 no_history=True,
             )
+            code = run_scan_command(request)
     click.echo(f"Reports are in {out.resolve()} (open report.html in a browser).", err=True)
     # The planted violations make the scan's own exit code 1 (FAIL found), which is the
     # point of the demo, not a failure of it: the demo exits 0 once the reports exist.

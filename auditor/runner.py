@@ -13,9 +13,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
 from auditor.errors import ConfigError, error_code, error_message
-from auditor.history import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run, scope_key
+from auditor.history import HISTORY_FILENAME, HistoryError, record_run, scope_key
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
+from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
 from auditor.scan import ScanOptions, ScanResult, run_scan
 
@@ -50,100 +51,94 @@ def execute_scan(
         progress.close()
 
 
-def record_history(doc: dict[str, Any], kw: dict[str, Any], out_dir: Path) -> bool:
+def record_history(doc: dict[str, Any], request: ScanRequest, out_dir: Path) -> bool:
     """Add ``change`` and ``history`` to ``doc``; True when the history could be used.
 
     A history failure (corrupt or locked database) is a one-line warning and a
     ``history.error`` note: the reports are still written and the exit code is unchanged
     (``--fail-on-new`` then counts every FAIL as new).
     """
-    if kw.get("no_history"):
+    if request.no_history:
         return False
-    path = Path(kw.get("history_path") or out_dir / HISTORY_FILENAME)
+    path = Path(request.history_path or out_dir / HISTORY_FILENAME)
     run = doc["run"]
     key = scope_key(
-        org=kw["org"],
-        accounts=kw["accounts"],
-        regions=kw["regions"],
+        org=request.org,
+        accounts=list(request.accounts),
+        regions=list(request.regions),
         shard=run["shard"],
         caller=run["caller_account_id"],
     )
     try:
-        record_run(path, doc, key, keep=kw.get("history_keep") or DEFAULT_KEEP)
+        record_run(path, doc, key, keep=request.history_keep)
         return True
     except HistoryError as exc:
         doc["history"] = {"error": str(exc), "database": str(path), "scope_key": key}
         note = ""
-        if kw.get("fail_on_new"):
+        if request.fail_on_new:
             note = "; --fail-on-new counts every FAIL as new"
             doc["history"]["fail_on_new"] = "history unavailable: every FAIL counted as new"
         click.echo(f"warning: {exc}; reports are written without history{note}", err=True)
         return False
 
 
-def run_scan_command(**kw: Any) -> int:
-    if (kw["dry_run"] or kw["yes"]) and not kw["remediate"]:
-        raise click.UsageError("--dry-run and --yes only apply with --remediate")
-    if kw.get("no_history") and (kw.get("history_path") or kw.get("fail_on_new")):
-        raise click.UsageError(
-            "--no-history cannot be combined with --history or "
-            "--fail-on-new (which needs the previous run)"
-        )
-    out_dir = prepare_output_dir(kw["output_dir"])
-    rules = load_rules(kw["rules_dirs"])
+def run_scan_command(request: ScanRequest) -> int:
+    """The whole scan: validated request in, reports written, exit code out."""
+    out_dir = prepare_output_dir(request.output_dir)
+    rules = load_rules(request.rules_dirs)
     policy = (
-        load_policy(kw["config_path"], {r.id for r in rules}) if kw["config_path"] else Policy()
+        load_policy(request.config_path, {r.id for r in rules}) if request.config_path else Policy()
     )
-    session = make_session(kw["profile"])
+    session = make_session(request.profile)
     options = ScanOptions(
-        regions=kw["regions"],
-        accounts=kw["accounts"],
-        org=kw["org"],
-        role_name=kw["role_name"],
-        external_id=kw["external_id"],
-        trusted_accounts=kw["trusted_accounts"],
-        concurrency=kw["concurrency"],
-        shard=kw["shard"],
+        regions=list(request.regions),
+        accounts=list(request.accounts),
+        org=request.org,
+        role_name=request.role_name,
+        external_id=request.external_id,
+        trusted_accounts=list(request.trusted_accounts),
+        concurrency=request.concurrency,
+        shard=request.shard,
     )
-    progress = TerminalProgress(enabled=not kw["quiet"] and sys.stderr.isatty())
+    progress = TerminalProgress(enabled=not request.quiet and sys.stderr.isatty())
     result = execute_scan(session, options, rules, policy, progress)
     remediations: list[dict[str, Any]] = []
     interrupted = False
-    if kw["remediate"]:
+    if request.remediate:
         from auditor.remediate import RemediationInterrupted, run_remediation
 
         try:
             remediations = run_remediation(
                 result,
                 session,
-                dry_run=kw["dry_run"],
-                yes=kw["yes"],
-                max_changes=kw["max_changes"],
+                dry_run=request.dry_run,
+                yes=request.yes,
+                max_changes=request.max_changes,
                 out_dir=out_dir,
-                concurrency=kw["concurrency"],
-                quiet=kw["quiet"],
-                stable_wait_s=kw["stable_wait"],
+                concurrency=request.concurrency,
+                quiet=request.quiet,
+                stable_wait_s=request.stable_wait,
             )
         except RemediationInterrupted as stop:
             remediations, interrupted = stop.records, True
     doc = build_document(
         result,
-        kw["fail_on"].lower(),
-        shard=kw["shard"],
+        request.fail_on,
+        shard=request.shard,
         remediations=remediations,
         policy_source=policy.source,
-        fail_on_new=bool(kw.get("fail_on_new")),
+        fail_on_new=request.fail_on_new,
     )
-    history_ok = record_history(doc, kw, Path(out_dir))
-    if kw.get("fail_on_new"):
+    history_ok = record_history(doc, request, Path(out_dir))
+    if request.fail_on_new:
         gate_on_new(doc, history_ok)
     # The document is all the writers need: let the facts, proofs and resources go before
     # the renderers run (tens of MB at organisation scale).
     result.facts.clear()
     result.proofs.clear()
     result.resources.clear()
-    written = write_outputs(doc, Path(out_dir), kw["formats"])
-    if not kw["quiet"]:
+    written = write_outputs(doc, Path(out_dir), request.formats)
+    if not request.quiet:
         print_summary(doc, written)
     if interrupted:
         click.echo(
