@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auditor.kinds import kind_of
+
 if TYPE_CHECKING:
     from auditor.ruleset import Rule
 
@@ -25,21 +27,7 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     resource = facts["resource"]
     items: list[dict[str, Any]] = []
     if any(p.startswith("resource.") for p in rule.reads):
-        verification = (
-            resource["owner_verification"] if resource["owner_verification_reported"] else "absent"
-        )
-        items.append(
-            {
-                "call": "sagemaker:DescribeMlflowTrackingServer",
-                "as_account": resource["account_id"],
-                "params": {"TrackingServerName": resource["name"]},
-                "answer": f"S3BucketOwnerVerification={verification}, "
-                f"S3BucketOwnerAccountId={resource['pinned_owner'] or 'absent'}",
-                "conclusion": "verification is on"
-                if resource["owner_verification"]
-                else "verification is off",
-            }
-        )
+        items.append(_describe_evidence(resource))
     if any(p.startswith("uri.") for p in rule.reads) or not facts["uri"]["valid"]:
         uri = facts["uri"]
         items.append(
@@ -54,3 +42,30 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     if any(p.startswith("bucket.") for p in rule.reads):
         items.extend(facts["bucket"].get("evidence", []))
     return items
+
+
+def _describe_evidence(resource: dict[str, Any]) -> dict[str, Any]:
+    """What Describe said of the resource's ownership settings, named for its kind."""
+    kind = kind_of(resource["type"])
+    identifier = resource["name"] if kind.describe_param == kind.name_field else resource["arn"]
+    if not kind.has_owner_verification:
+        return {
+            "call": f"sagemaker:{kind.describe_api}",
+            "as_account": resource["account_id"],
+            "params": {kind.describe_param: identifier},
+            "answer": f"{kind.uri_field}={resource['artifact_store_uri'] or 'absent'}",
+            "conclusion": f"an {kind.label} has no bucket owner verification setting",
+        }
+    verification = (
+        resource["owner_verification"] if resource["owner_verification_reported"] else "absent"
+    )
+    return {
+        "call": f"sagemaker:{kind.describe_api}",
+        "as_account": resource["account_id"],
+        "params": {kind.describe_param: identifier},
+        "answer": f"{kind.verification_field}={verification}, "
+        f"{kind.owner_field}={resource['pinned_owner'] or 'absent'}",
+        "conclusion": "verification is on"
+        if resource["owner_verification"]
+        else "verification is off",
+    }
