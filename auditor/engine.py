@@ -156,6 +156,7 @@ def _sample_facts() -> list[dict[str, Any]]:
     """Facts records covering both resource types and every fact state."""
     from auditor.artifacts import parse_artifact_store_uri
     from auditor.facts import TrustContext, build_facts
+    from auditor.integrity.facts import sample_integrity
     from auditor.model import BucketProof, Resource
 
     acct = "111122223333"
@@ -178,6 +179,10 @@ def _sample_facts() -> list[dict[str, Any]]:
                 True if kind == RESOURCE_TYPES[0] else None,
             )
             samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
+            if proof is not None and proof.exists:
+                for integrity in sample_integrity("sample-bucket", acct):
+                    parsed = parse_artifact_store_uri(uri)
+                    samples.append(build_facts(resource, parsed, proof, trust, integrity))
     return samples
 
 
@@ -276,10 +281,15 @@ def evaluate(rule: Rule, facts: dict[str, Any]) -> tuple[str, str, str]:
 def _evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     """The proof a verdict rests on; items are shared by a resource's findings."""
     cache = facts.setdefault("_evidence", {})
-    kinds = tuple(sorted({p.split(".")[0] for p in rule.reads}))
+    kinds = tuple(sorted({_evidence_kind(p) for p in rule.reads}))
     if kinds not in cache:
         cache[kinds] = _build_evidence(facts, rule)
     return cache[kinds]
+
+
+def _evidence_kind(path: str) -> str:
+    # integrity.<fact> has evidence of its own per fact; the others per section
+    return path if path.startswith("integrity.") else path.split(".")[0]
 
 
 def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
@@ -314,6 +324,9 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
         )
     if any(p.startswith("bucket.") for p in rule.reads):
         items.extend(facts["bucket"].get("evidence", []))
+    for path in rule.reads:
+        if path.startswith("integrity."):
+            items.extend(facts["integrity"]["evidence_for"].get(path.split(".", 1)[1], []))
     return items
 
 
