@@ -346,3 +346,68 @@ def test_rules_fail_pass_and_unknown(sim):
     none, why = integrity_section(None, "the bucket does not exist", {OWNER})
     status, _, msg = evaluate(RULES["mlflow_artifact_bucket_not_public"], _facts(none, why))
     assert status == "UNKNOWN" and "the bucket does not exist" in msg
+
+
+def test_gatherer_runs_on_the_scans_lean_clients_within_declared_operations(sim):
+    """The ownership stage's shared clients (trimmed models, credentials bound per thread)
+    serve every call, and each call is one the IAM policy test covers."""
+    import boto3
+    from botocore.credentials import Credentials
+
+    from auditor.botomodels import OPERATIONS
+    from auditor.clients import ClientCache
+
+    sim.session_for(OWNER).client("s3").create_bucket(Bucket=B)
+    clients = ClientCache(boto3.Session(region_name="us-east-1"))
+    with clients.acting_as(Credentials(*sim.credentials_for(OWNER))):
+        acct = gather_account_public_access_block(OWNER, clients.client("us-east-1", "s3control"))
+        got = gather_bucket_integrity(B, OWNER, clients.client("us-east-1", "s3"), acct)
+    assert got.unknown == {} and got.account_pab == OFF
+    for call in _calls(got):
+        service, op = call.split(":")
+        assert op in OPERATIONS[service], call
+
+
+def test_findings_carry_the_calls_and_the_offending_statement(sim):
+    """build_facts + the engine: one finding per check, evidence per fact, the foreign
+    statement quoted, and the trusted set of the resource applied."""
+    import datetime as dt
+
+    from auditor.artifacts import parse_artifact_store_uri
+    from auditor.engine import make_finding
+    from auditor.facts import TrustContext, build_facts
+    from auditor.model import BucketProof, Resource
+    from auditor.policy import Policy
+
+    s3 = sim.session_for(OWNER).client("s3")
+    s3.create_bucket(Bucket=B)
+    vendor = stmt({"AWS": f"arn:aws:iam::{STRANGER}:role/etl"}, ["s3:PutObject"], sid="Vendor")
+    partner = stmt({"AWS": PARTNER}, ["s3:PutObject"], sid="Partner")
+    s3.put_bucket_policy(Bucket=B, Policy=json.dumps(policy(vendor, partner)))
+    integrity = _gather(sim)
+    uri = f"s3://{B}/mlflow"
+    resource = Resource(
+        "mlflow-app", OWNER, "us-east-1", "app1", f"arn:aws:sagemaker:us-east-1:{OWNER}:x", uri
+    )
+    proof = BucketProof(B, True, OWNER)
+    trust = TrustContext(frozenset({OWNER, PARTNER}), frozenset({OWNER}), frozenset({ORG}))
+    facts = build_facts(resource, parse_artifact_store_uri(uri), proof, trust, integrity)
+    today = dt.date(2026, 12, 1)
+    finding, _ = make_finding(
+        RULES["mlflow_artifact_bucket_no_foreign_writers"], facts, Policy(), today
+    )
+    assert finding["status"] == "FAIL" and "Vendor" in finding["message"]
+    assert "Partner" not in finding["message"]  # PARTNER is trusted
+    quoted = [e for e in finding["evidence"] if e["params"].get("Sid") == "Vendor"]
+    assert quoted and json.loads(quoted[0]["answer"])["Principal"]["AWS"].endswith(":role/etl")
+    assert "put-bucket-policy" in finding["remediation"]["command"]
+    assert finding["remediation"]["auto"] is False
+    versioning, _ = make_finding(
+        RULES["mlflow_artifact_bucket_versioning_enabled"], facts, Policy(), today
+    )
+    calls = {e["call"] for e in versioning["evidence"]}
+    assert calls == {"s3:GetBucketVersioning", "s3:GetObjectLockConfiguration"}
+    # without gathered facts: UNKNOWN, and the reason names what is missing
+    bare = build_facts(resource, parse_artifact_store_uri(uri), proof, trust)
+    unknown, _ = make_finding(RULES["mlflow_artifact_bucket_acls_disabled"], bare, Policy(), today)
+    assert unknown["status"] == "UNKNOWN" and "not read" in unknown["message"]
