@@ -170,3 +170,45 @@ def test_cross_account_reads_of_configuration_are_denied(sim, s3):
     assert (
         other.get_public_access_block(Bucket="cfg-bucket")["PublicAccessBlockConfiguration"] == ON
     )
+
+
+def test_demo_integrity_cases_fail_exactly_their_check(sim):
+    """Each planted case fails its own check and passes the other three; the compliant
+    one and the demo's existing compliant cases pass all four (gathered as the owner)."""
+    from pathlib import Path
+
+    from auditor.engine import evaluate, load_rules
+    from auditor.integrity import (
+        gather_account_public_access_block,
+        gather_bucket_integrity,
+        integrity_section,
+    )
+    from auditor.sim import build_demo_org
+    from auditor.sim.demo_integrity import COMPLIANT_CASES, INTEGRITY_CASES, plant_integrity_cases
+    from auditor.sim.s3 import bucket_owner
+
+    pending = Path(__file__).resolve().parents[2] / "rules" / "pending"
+    checks = {c for c in INTEGRITY_CASES.values() if c}
+    rules = {r.id: r for r in load_rules([pending]) if r.id in checks}
+    assert len(rules) == 4
+    org = build_demo_org(sim, regions=("us-east-1",))
+    plant_integrity_cases(sim, org)
+    trusted = {org.management_account_id, *org.accounts.values()}
+    expected = dict(INTEGRITY_CASES) | dict.fromkeys(COMPLIANT_CASES)
+    for case_name, failing in expected.items():
+        case = org.case(case_name)
+        owner = bucket_owner(case.bucket)
+        session = sim.session_for(owner)
+        acct = gather_account_public_access_block(owner, session.client("s3control"))
+        got = gather_bucket_integrity(case.bucket, owner, session.client("s3"), acct)
+        section, unknown = integrity_section(got, "", trusted)
+        facts = {
+            "resource": {"type": case.resource_type, "name": case.resource_name},
+            "bucket": {"name": case.bucket, "owner_account_id": owner},
+            "expected_owner": owner,
+            "integrity": section,
+            "unknown": unknown,
+        }
+        for rule_id, rule in rules.items():
+            status = evaluate(rule, facts)[0]
+            assert status == ("FAIL" if rule_id == failing else "PASS"), (case_name, rule_id)
