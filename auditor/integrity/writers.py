@@ -41,7 +41,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from policyuniverse import _action_categories, all_permissions
+from policyuniverse import all_permissions
+from policyuniverse.action_categories import categories_for_actions
 from policyuniverse.statement import Statement
 
 _WRITE_LEVELS = frozenset({"Write", "Permissions"})
@@ -118,7 +119,7 @@ def _as_list(value: Any) -> list[Any]:
 def _is_write(action: str) -> bool:
     if not action.startswith("s3:"):
         return False
-    level = _action_categories.get(action)
+    level = next(iter(categories_for_actions([action])["s3"]))
     if level is not None:
         return level in _WRITE_LEVELS
     name = action[3:]

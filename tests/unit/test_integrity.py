@@ -411,3 +411,26 @@ def test_findings_carry_the_calls_and_the_offending_statement(sim):
     bare = build_facts(resource, parse_artifact_store_uri(uri), proof, trust)
     unknown, _ = make_finding(RULES["mlflow_artifact_bucket_acls_disabled"], bare, Policy(), today)
     assert unknown["status"] == "UNKNOWN" and "not read" in unknown["message"]
+
+
+def test_public_policy_is_critical_unless_restrict_public_buckets_holds_it_back():
+    from auditor.integrity import BucketIntegrity
+
+    got = BucketIntegrity(
+        B,
+        OWNER,
+        policy_present=True,
+        policy=policy(stmt("*", "s3:GetObject")),
+        policy_is_public=True,
+        bucket_pab=OFF,
+        account_pab=OFF,
+        object_ownership="BucketOwnerEnforced",
+        versioning="Enabled",
+        object_lock="Disabled",
+    )
+    rule = RULES["mlflow_artifact_bucket_not_public"]
+    status, severity, msg = evaluate(rule, _facts(*integrity_section(got, "", {OWNER})))
+    assert (status, severity) == ("FAIL", "critical") and "anyone can reach" in msg
+    got.bucket_pab = dict(OFF, RestrictPublicBuckets=True)
+    status, severity, msg = evaluate(rule, _facts(*integrity_section(got, "", {OWNER})))
+    assert (status, severity) == ("FAIL", "high") and "RestrictPublicBuckets" in msg
