@@ -237,15 +237,33 @@ def _deny_applies_to(
     return True
 
 
-def _deny_covers_principal(deny: dict[str, Any], kind: str, value: str) -> bool:
+def _raw_principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if not isinstance(principal, dict):
+        principal = {"AWS": principal}
+    return [str(v) for values in principal.values() for v in _as_list(values)]
+
+
+def _deny_covers_principal(
+    deny: dict[str, Any], allow: dict[str, Any], kind: str, value: str
+) -> bool:
+    """A Deny for ``*``, for the whole account (id or ``:root``), or naming every
+    principal of the Allow exactly: a Deny of one role does not cover its account."""
     if "NotPrincipal" in deny:
         return False  # exclusions we would have to match exactly: do not rely on it
-    for dkind, dvalue in _principal_entries(deny):
-        if dkind == "anyone" and dvalue == "*":
-            return True
-        if dkind == kind and dvalue == value:
-            return True
-    return False
+    denied = set(_raw_principals(deny))
+    if "*" in denied:
+        return True
+    if kind == "account" and (
+        value in denied or any(d.endswith(f"::{value}:root") for d in denied)
+    ):
+        return True
+    granted = [p for p in _raw_principals(allow) if _principal_value(p) == value]
+    return bool(granted) and all(p in denied for p in granted)
+
+
+def _principal_value(raw: str) -> str:
+    return _aws_principal(raw)[1]
 
 
 def _resources_covered(allow: dict[str, Any], deny: dict[str, Any]) -> bool:
@@ -291,7 +309,7 @@ def foreign_writers(
             left = set(writes)
             for deny, denied in deny_actions:
                 if (
-                    _deny_covers_principal(deny, kind, value)
+                    _deny_covers_principal(deny, stmt, kind, value)
                     and _deny_applies_to(deny, kind, trusted_accounts, orgs)
                     and _resources_covered(stmt, deny)
                 ):

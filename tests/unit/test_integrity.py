@@ -434,3 +434,13 @@ def test_public_policy_is_critical_unless_restrict_public_buckets_holds_it_back(
     got.bucket_pab = dict(OFF, RestrictPublicBuckets=True)
     status, severity, msg = evaluate(rule, _facts(*integrity_section(got, "", {OWNER})))
     assert (status, severity) == ("FAIL", "high") and "RestrictPublicBuckets" in msg
+
+
+def test_deny_of_one_role_does_not_cover_the_whole_foreign_account():
+    allow = stmt({"AWS": f"arn:aws:iam::{STRANGER}:root"}, "s3:PutObject")
+    deny_role = stmt({"AWS": f"arn:aws:iam::{STRANGER}:role/etl"}, "s3:PutObject", effect="Deny")
+    assert len(grants(policy(allow, deny_role))) == 1
+    deny_account = stmt({"AWS": STRANGER}, "s3:PutObject", effect="Deny")
+    assert grants(policy(allow, deny_account)) == []
+    role_allow = stmt({"AWS": f"arn:aws:iam::{STRANGER}:role/etl"}, "s3:PutObject")
+    assert grants(policy(role_allow, deny_role)) == []
