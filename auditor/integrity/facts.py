@@ -146,7 +146,10 @@ def integrity_section(
         )
         return section, {f"integrity.{k}": reason for k in _KEYS}
     unknown: dict[str, str] = {}
-    accounts = frozenset(trusted_accounts) | {integrity.owner_account_id}
+    # The same (hash-cached) set for every resource whose bucket owner is already trusted.
+    accounts = frozenset(trusted_accounts)
+    if integrity.owner_account_id not in accounts:
+        accounts = accounts | {integrity.owner_account_id}
     orgs = frozenset(trusted_orgs)
     ev = {e.call: e.to_dict() for e in integrity.evidence}
 

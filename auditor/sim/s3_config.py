@@ -210,8 +210,3 @@ def pre(state: SimState, req: SimRequest) -> Response | None:
         ):
             return errors.error_response("s3", "AccessDenied", "Access Denied", 403, req.method)
     return None
-
-
-def reset() -> None:
-    with _lock:
-        _PENDING.clear()

@@ -212,3 +212,16 @@ def test_demo_integrity_cases_fail_exactly_their_check(sim):
         for rule_id, rule in rules.items():
             status = evaluate(rule, facts)[0]
             assert status == ("FAIL" if rule_id == failing else "PASS"), (case_name, rule_id)
+
+
+def test_re_creating_an_existing_bucket_keeps_its_configuration(s3):
+    """The new-bucket defaults apply to new buckets only: a repeated CreateBucket (which
+    us-east-1 answers with success or BucketAlreadyOwnedByYou) resets nothing."""
+    s3.delete_public_access_block(Bucket="cfg-bucket")
+    try:
+        s3.create_bucket(Bucket="cfg-bucket")
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
+    with pytest.raises(ClientError) as exc:
+        s3.get_public_access_block(Bucket="cfg-bucket")
+    assert _code(exc) == ("NoSuchPublicAccessBlockConfiguration", 404)
