@@ -29,7 +29,20 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "DescribeMlflowApp",
         }
     ),
-    "s3": frozenset({"HeadBucket", "ListBuckets"}),
+    "s3": frozenset(
+        {
+            "HeadBucket",
+            "ListBuckets",
+            # artifact store integrity (auditor.integrity), read as the bucket's owner
+            "GetBucketPolicy",
+            "GetBucketPolicyStatus",
+            "GetPublicAccessBlock",
+            "GetBucketOwnershipControls",
+            "GetBucketVersioning",
+            "GetObjectLockConfiguration",
+        }
+    ),
+    "s3control": frozenset({"GetPublicAccessBlock"}),
     "ec2": frozenset({"DescribeRegions"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),

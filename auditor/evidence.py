@@ -17,10 +17,15 @@ if TYPE_CHECKING:
 def evidence_for(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     """The proof a verdict rests on; items are shared by a resource's findings."""
     cache = facts.setdefault("_evidence", {})
-    kinds = tuple(sorted({p.split(".")[0] for p in rule.reads}))
+    kinds = tuple(sorted({_evidence_kind(p) for p in rule.reads}))
     if kinds not in cache:
         cache[kinds] = _build_evidence(facts, rule)
     return cache[kinds]
+
+
+def _evidence_kind(path: str) -> str:
+    # integrity.<fact> has evidence of its own per fact; the others per section
+    return path if path.startswith("integrity.") else path.split(".")[0]
 
 
 def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
@@ -41,6 +46,9 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
         )
     if any(p.startswith("bucket.") for p in rule.reads):
         items.extend(facts["bucket"].get("evidence", []))
+    for path in rule.reads:
+        if path.startswith("integrity."):
+            items.extend(facts["integrity"]["evidence_for"].get(path.split(".", 1)[1], []))
     return items
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from auditor.artifacts import ParsedUri, account_namespace
 from auditor.fixes import fix_facts
+from auditor.integrity import BucketIntegrity, integrity_section, unavailable_reason
 from auditor.model import TRACKING_SERVER, BucketProof, Resource
 
 
@@ -21,6 +22,7 @@ class TrustContext:
 
     trusted_accounts: frozenset[str]  # --trusted-account, policy, Organization accounts
     inventoried_accounts: frozenset[str]  # accounts whose ListBuckets succeeded
+    trusted_orgs: frozenset[str] = frozenset()  # Organization ids (--org): all trusted
 
     def trusted_for(self, resource: Resource) -> frozenset[str]:
         """The trusted set for a resource: the same object for every resource whose
@@ -32,7 +34,11 @@ class TrustContext:
 
 
 def build_facts(
-    resource: Resource, uri: ParsedUri, proof: BucketProof | None, trust: TrustContext
+    resource: Resource,
+    uri: ParsedUri,
+    proof: BucketProof | None,
+    trust: TrustContext,
+    integrity: BucketIntegrity | None = None,
 ) -> dict[str, Any]:
     unknown: dict[str, str] = {}
     trusted = trust.trusted_for(resource)
@@ -88,6 +94,10 @@ def build_facts(
         },
         "unknown": unknown,
     }
+    facts["integrity"], why = integrity_section(
+        integrity, unavailable_reason(bucket, unknown), trusted, trust.trusted_orgs
+    )
+    unknown.update(why)
     if not is_server:
         unknown["resource.owner_verification"] = (
             "MLflow Apps have no S3BucketOwnerVerification setting"

@@ -19,6 +19,7 @@ def _sample_facts() -> list[dict[str, Any]]:
     """Facts records covering both resource types and every fact state."""
     from auditor.artifacts import parse_artifact_store_uri
     from auditor.facts import TrustContext, build_facts
+    from auditor.integrity.facts import sample_integrity
     from auditor.model import BucketProof, Resource
 
     acct = "111122223333"
@@ -41,6 +42,10 @@ def _sample_facts() -> list[dict[str, Any]]:
                 True if kind == RESOURCE_TYPES[0] else None,
             )
             samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
+            if proof is not None and proof.exists:
+                for integrity in sample_integrity("sample-bucket", acct):
+                    parsed = parse_artifact_store_uri(uri)
+                    samples.append(build_facts(resource, parsed, proof, trust, integrity))
     return samples
 
 

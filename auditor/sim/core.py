@@ -163,12 +163,12 @@ _POST: dict[str, list[PostHook]] = {}
 
 
 def _register_hooks() -> None:
-    from . import org, s3, sagemaker, sts
+    from . import org, s3, s3_config, sagemaker, sts
 
     _PRE.update(
         {
             "sagemaker": [sagemaker.handle],
-            "s3": [s3.pre],
+            "s3": [s3_config.pre_control, s3.pre, s3_config.pre],
             "sts": [sts.pre],
             "ec2": [org.describe_regions],
         }

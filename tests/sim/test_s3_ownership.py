@@ -73,6 +73,7 @@ def test_bucket_policy_grants_cross_account_access(sim, principal):
     """
     owner = sim.session_for(OTHER).client("s3")
     owner.create_bucket(Bucket="shared-bucket")
+    owner.delete_public_access_block(Bucket="shared-bucket")  # new buckets block "*" policies
     owner.put_bucket_policy(
         Bucket="shared-bucket",
         Policy=_policy("shared-bucket", principal, ["s3:ListBucket", "s3:Get*", "s3:PutObject"]),
@@ -93,6 +94,7 @@ def test_bucket_policy_grants_cross_account_access(sim, principal):
 def test_explicit_deny_wins(sim):
     owner = sim.session_for(OTHER).client("s3")
     owner.create_bucket(Bucket="deny-bucket")
+    owner.delete_public_access_block(Bucket="deny-bucket")  # new buckets block "*" policies
     policy = json.loads(_policy("deny-bucket", "*", ["s3:*"]))
     policy["Statement"].append(
         {

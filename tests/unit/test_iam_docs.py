@@ -9,7 +9,13 @@ from auditor.botomodels import OPERATIONS
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
 # API operation -> IAM action (S3's differ from their operation names).
-ACTION_FOR = {("s3", "ListBuckets"): "s3:ListAllMyBuckets", ("s3", "HeadBucket"): "s3:ListBucket"}
+ACTION_FOR = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
 NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity")}
 CALLER_ONLY = {("organizations", "ListAccounts"), ("sts", "AssumeRole")}
 REMEDIATION_ONLY = {("sagemaker", "UpdateMlflowTrackingServer")}
