@@ -258,3 +258,70 @@ def test_bytes_input_and_empty_list():
     assert len(parse_text(raw).buckets) == 1
     assert parse_text(b"\xff\xfe{").errors[0].startswith("input is not JSON")
     assert parse_text("[]").summary() == "nothing to do: no events in the input"
+
+
+# ------------------------------------------------- deploy/: the rules match what we parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _templates() -> dict[str, dict]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return {
+        name: yaml.load((ROOT / "deploy" / name).read_text(), Loader=Loader)
+        for name in ("central.cfn.yaml", "member.cfn.yaml")
+    }
+
+
+def test_every_deployed_rule_matches_exactly_the_events_the_parser_acts_on():
+    patterns = [
+        (name, logical, resource["Properties"]["EventPattern"])
+        for name, template in _templates().items()
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Events::Rule"
+    ]
+    assert {(n, lg) for n, lg, _ in patterns} == {
+        ("central.cfn.yaml", "EventRule"),
+        ("central.cfn.yaml", "LocalForwardRule"),
+        ("member.cfn.yaml", "ForwardRule"),
+    }
+    for _, _, pattern in patterns:
+        assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+        detail = pattern["detail"]
+        assert set(detail["eventSource"]) == {"sagemaker.amazonaws.com", "s3.amazonaws.com"}
+        assert set(detail["eventName"]) == set(MLFLOW_EVENTS) | BUCKET_EVENTS
+        assert len(detail["eventName"]) == len(set(detail["eventName"]))
+        assert detail["errorCode"] == [{"exists": False}]  # failed calls never invoke us
+
+
+def test_member_audit_role_grants_what_docs_iam_grants():
+    role = _templates()["member.cfn.yaml"]["Resources"]["AuditRole"]["Properties"]
+    shipped = json.loads((ROOT / "docs" / "iam" / "audit-readonly-policy.json").read_text())
+    assert role["Policies"][0]["PolicyDocument"]["Statement"] == shipped["Statement"]
+
+
+def test_policy_check_refuses_an_unexplained_wildcard():
+    import importlib.util
+
+    import parliament
+
+    spec = importlib.util.spec_from_file_location("check", ROOT / "deploy" / "check_policies.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    wide = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    findings = parliament.analyze_policy_string(json.dumps(wide)).findings
+    assert findings and all(check.explain(f, set(), wide) is None for f in findings)
+    assume_any = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    assert not check._only_assumes_roles(assume_any)
+    assert check.main([]) == 0  # and everything we ship is clean
