@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from auditor.history import HISTORY_FILENAME, HistoryError
+from auditor.history import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run
 
 T = TypeVar("T")
 
@@ -94,6 +94,27 @@ def update_history(
     if s3_client is None:
         raise HistoryError(f"history {s3}: no S3 client given")
     return update_s3_history(s3_client, s3, update, attempts=attempts, sleep=sleep)
+
+
+def record_run_at(
+    location: str | Path,
+    doc: dict[str, Any],
+    key: str,
+    *,
+    s3_client: Any = None,
+    keep: int = DEFAULT_KEEP,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> None:
+    """``history.record_run`` on a local or ``s3://`` history; ``doc['history']['database']``
+    names ``location`` (not the temporary copy the run was recorded in)."""
+
+    def update(path: Path) -> None:
+        record_run(path, doc, key, keep=keep)
+
+    update_history(location, update, s3_client=s3_client, attempts=attempts)
+    s3 = parse_location(str(location))
+    if s3 is not None and isinstance(doc.get("history"), dict):
+        doc["history"]["database"] = str(s3)
 
 
 def update_s3_history(

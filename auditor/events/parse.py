@@ -96,7 +96,9 @@ class ResourceTarget:
 class BucketTarget:
     """A bucket an event touched: re-check every resource known to use it."""
 
-    account_id: str  # the account that made (or received) the call: the bucket's owner
+    # recipientAccountId: the bucket owner for the owner's copy of the record, the caller
+    # for a cross-account caller's copy (CloudTrail delivers to both).
+    account_id: str
     region: str
     bucket: str
     event_name: str

@@ -20,7 +20,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from auditor.history import HistoryError, list_runs, record_run
-from auditor.history_store import S3Location, parse_location, update_history
+from auditor.history_store import S3Location, parse_location, record_run_at, update_history
 from auditor.sim import simulated_aws
 
 A, B = "111111111111", "222222222222"
@@ -334,3 +334,21 @@ def stub_any():
     from botocore.stub import ANY
 
     return ANY
+
+
+def test_record_run_at_names_the_s3_location_not_the_temporary_copy(s3):
+    _, client = s3
+    doc = document("r1", "2026-01-01T00:00:00Z", [finding("a")])
+    record_run_at(URL, doc, "k", s3_client=client)
+    assert doc["history"]["database"] == URL
+    assert doc["findings"][0]["change"] == "new"
+    again = document("r2", "2026-01-02T00:00:00Z", [finding("a")])
+    record_run_at(URL, again, "k", s3_client=client)
+    assert again["findings"][0]["change"] == "unchanged"
+    assert again["history"]["previous_run_id"] == "r1"
+
+
+def test_record_run_at_a_local_path(tmp_path):
+    doc = document("r1", "2026-01-01T00:00:00Z", [])
+    record_run_at(tmp_path / "h.sqlite", doc, "k")
+    assert doc["history"]["database"] == str(tmp_path / "h.sqlite")
