@@ -76,6 +76,20 @@ EXPLAINED: dict[tuple[str, str], str] = {
         "RESOURCE_STAR",
         "s3:ListAllMyBuckets",
     ): "ListBuckets has no resource (action is account-wide)",
+    **{
+        ("RESOURCE_STAR", action): (
+            "the integrity checks read the configuration of whichever owned bucket a "
+            "tracking server or App names; which buckets those are is what the scan finds"
+        )
+        for action in (
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPolicyStatus",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetBucketOwnershipControls",
+            "s3:GetBucketVersioning",
+            "s3:GetBucketObjectLockConfiguration",
+        )
+    },
 }
 
 
