@@ -163,10 +163,11 @@ _POST: dict[str, list[PostHook]] = {}
 
 
 def _register_hooks() -> None:
-    from . import org, s3, sagemaker, sts
+    from . import org, s3, sagemaker, securityhub, sts
 
     _PRE.update(
         {
+            "securityhub": [securityhub.handle],
             "sagemaker": [sagemaker.handle],
             "s3": [s3.pre],
             "sts": [sts.pre],
