@@ -278,3 +278,17 @@ def test_import_is_paced_per_scope():
     for _ in range(12):
         bucket.take()
     assert now[0] == pytest.approx(7 / 5, rel=1e-6)
+
+
+def test_access_denied_in_one_account_is_reported_for_that_scope_only(sim):
+    enable(sim, PROD)
+    enable(sim, OTHER)
+    sim.faults.deny(OTHER, "us-east-1", "securityhub")  # e.g. the optional statement missing
+    result = import_findings(
+        asff.render(run_doc([(PROD, "us-east-1"), (OTHER, "us-east-1")])), client_for(sim)
+    )
+    by_scope = {s["account_id"]: s for s in result["scopes"]}
+    assert (by_scope[PROD]["status"], by_scope[PROD]["imported"]) == ("imported", 3)
+    denied = by_scope[OTHER]
+    assert (denied["status"], denied["failed"], denied["calls"]) == ("failed", 3, 1)
+    assert denied["error"]["code"] == "AccessDeniedException"
