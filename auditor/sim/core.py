@@ -163,10 +163,11 @@ _POST: dict[str, list[PostHook]] = {}
 
 
 def _register_hooks() -> None:
-    from . import org, s3, s3_config, sagemaker, sts
+    from . import org, s3, s3_config, sagemaker, securityhub, sts
 
     _PRE.update(
         {
+            "securityhub": [securityhub.handle],
             "sagemaker": [sagemaker.handle],
             "s3": [s3_config.pre_control, s3.pre, s3_config.pre],
             "sts": [sts.pre],

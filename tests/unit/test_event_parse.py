@@ -300,9 +300,16 @@ def test_every_deployed_rule_matches_exactly_the_events_the_parser_acts_on():
 
 
 def test_member_audit_role_grants_what_docs_iam_grants():
-    role = _templates()["member.cfn.yaml"]["Resources"]["AuditRole"]["Properties"]
+    resources = _templates()["member.cfn.yaml"]["Resources"]
+    role = resources["AuditRole"]["Properties"]
     shipped = json.loads((ROOT / "docs" / "iam" / "audit-readonly-policy.json").read_text())
-    assert role["Policies"][0]["PolicyDocument"]["Statement"] == shipped["Statement"]
+    required = [s for s in shipped["Statement"] if not s["Sid"].startswith("Optional")]
+    assert role["Policies"][0]["PolicyDocument"]["Statement"] == required
+    # the optional Security Hub import is a policy of its own, off unless asked for
+    optional = resources["SecurityHubImportPolicy"]
+    assert optional["Condition"] == "ImportToSecurityHub"
+    (statement,) = optional["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "securityhub:BatchImportFindings"
 
 
 def test_policy_check_refuses_an_unexplained_wildcard():

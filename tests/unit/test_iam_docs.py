@@ -5,7 +5,11 @@ from pathlib import Path
 
 import yaml
 
+from auditor import notify
 from auditor.botomodels import OPERATIONS
+from auditor.formats import asff
+from auditor.securityhub import import_findings
+from auditor.sim import simulated_aws
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
 # API operation -> IAM action (S3's differ from their operation names).
@@ -19,12 +23,18 @@ ACTION_FOR = {
 NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity")}
 CALLER_ONLY = {("organizations", "ListAccounts"), ("sts", "AssumeRole")}
 REMEDIATION_ONLY = {("sagemaker", "UpdateMlflowTrackingServer")}
+# Integrations (--security-hub, --notify): statements whose Sid starts with "Optional".
+OPTIONAL_MEMBER = {("securityhub", "BatchImportFindings")}
+OPTIONAL_CALLER = {("securityhub", "BatchImportFindings"), ("sns", "Publish")}
 
 
-def actions(policy: dict) -> set[str]:
+def actions(policy: dict, optional: bool = False) -> set[str]:
+    """Actions of the required statements, or (``optional=True``) of the optional ones."""
     out: set[str] = set()
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
+        if statement.get("Sid", "").startswith("Optional") != optional:
+            continue
         acts = statement["Action"]
         out.update([acts] if isinstance(acts, str) else acts)
     return out
@@ -41,6 +51,7 @@ def needed(kind: set) -> set[str]:
 
 def test_policies_cover_every_call_and_nothing_more():
     every = {(svc, op) for svc, ops in OPERATIONS.items() for op in ops}
+    every -= OPTIONAL_CALLER  # once the integrations are listed in OPERATIONS
     readonly = every - NO_PERMISSION_NEEDED - CALLER_ONLY - REMEDIATION_ONLY
     assert actions(json.loads((IAM / "audit-readonly-policy.json").read_text())) == needed(readonly)
     assert actions(json.loads((IAM / "auditor-caller-policy.json").read_text())) == needed(
@@ -69,3 +80,71 @@ def test_cloudformation_role_matches_the_policies():
     }
     assert resources["RemediationPolicy"]["Condition"] == "Remediate"
     assert template["Parameters"]["EnableRemediation"]["Default"] == "false"
+
+
+def _integration_calls() -> set[tuple[str, str]]:
+    """Run the Security Hub import and the SNS notification against the simulation and
+    record every operation they call through botocore."""
+    calls: set[tuple[str, str]] = set()
+
+    def watch(client):
+        def record(model, **_):
+            calls.add((client.meta.service_model.service_name, model.name))
+
+        client.meta.events.register("before-call.*.*", record)
+        return client
+
+    doc = {
+        "run": {
+            "id": "r",
+            "started_at": "2026-12-01T02:00:00Z",
+            "finished_at": "2026-12-01T02:00:09Z",
+            "fail_on": "high",
+        },
+        "summary": {"verdict": "FAIL", "by_status": {"FAIL": 1}},
+        "findings": [
+            {
+                "check_id": "mlflow_artifact_bucket_exists",
+                "status": "FAIL",
+                "severity": "critical",
+                "account_id": "111111111111",
+                "region": "us-east-1",
+                "resource_name": "s",
+                "resource_arn": "arn:aws:sagemaker:us-east-1:111111111111:mlflow-tracking-server/s",
+                "message": "m",
+            }
+        ],
+    }
+    with simulated_aws() as sim:
+        session = sim.session_for("111111111111")
+        hub = watch(session.client("securityhub"))
+        hub.enable_security_hub()
+        calls.clear()  # setting up the hub is not a call of the product
+        import_findings(asff.render(doc), lambda account, region: hub)
+        sns = session.client("sns")
+        topic = sns.create_topic(Name="mlflow-audit")["TopicArn"]
+        assert notify.publish(doc, topic, watch(sns))["status"] == "published"
+    return calls
+
+
+def test_optional_statements_grant_exactly_the_integration_calls():
+    calls = _integration_calls()
+    assert calls == OPTIONAL_CALLER
+    member = json.loads((IAM / "audit-readonly-policy.json").read_text())
+    caller = json.loads((IAM / "auditor-caller-policy.json").read_text())
+    assert actions(member, optional=True) == needed_of(OPTIONAL_MEMBER)
+    assert actions(caller, optional=True) == needed_of(OPTIONAL_CALLER)
+    template = yaml.load((IAM / "member-role.cfn.yaml").read_text(), Loader=_CfnLoader)
+    resources = template["Resources"]
+    hub_policy = resources["SecurityHubImportPolicy"]
+    assert hub_policy["Condition"] == "ImportToSecurityHub"
+    assert actions(hub_policy["Properties"]["PolicyDocument"], optional=True) == needed_of(
+        OPTIONAL_MEMBER
+    )
+    assert template["Parameters"]["EnableSecurityHubImport"]["Default"] == "false"
+    readme = (IAM / "README.md").read_text()
+    assert "securityhub:BatchImportFindings" in readme and "sns:Publish" in readme
+
+
+def needed_of(pairs: set) -> set[str]:
+    return {f"{svc}:{op}" for svc, op in pairs}

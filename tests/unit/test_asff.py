@@ -1,0 +1,129 @@
+"""ASFF rendering: every BatchImportFindings requirement, stable Ids, resolved -> archived."""
+
+from __future__ import annotations
+
+import re
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from auditor.formats import asff
+from auditor.formats.common import scanned_scopes
+
+from .demo_document import demo_document
+
+MODEL = botocore.session.get_session().get_service_model("securityhub")
+FINDING_SHAPE = MODEL.shape_for("AwsSecurityFinding")
+IMPORT_INPUT = MODEL.operation_model("BatchImportFindings").input_shape
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return demo_document()
+
+
+@pytest.fixture(scope="module")
+def records(doc):
+    return asff.render(doc)
+
+
+def test_every_record_is_valid_batch_import_input(records):
+    assert records
+    for start in range(0, len(records), 100):
+        report = ParamValidator().validate({"Findings": records[start : start + 100]}, IMPORT_INPUT)
+        assert not report.has_errors(), report.generate_report()
+    for r in records:
+        assert set(FINDING_SHAPE.required_members) <= set(r)
+        assert r["SchemaVersion"] == "2018-10-08"
+        assert len(r["Title"]) <= 256 and len(r["Description"]) <= 1024
+        assert len(r["Remediation"]["Recommendation"]["Text"]) <= 512
+
+
+def test_product_arn_types_and_resources(records):
+    for r in records:
+        account, region = r["AwsAccountId"], r["Region"]
+        assert r["ProductArn"] == (
+            f"arn:aws:securityhub:{region}:{account}:product/{account}/default"
+        )
+        assert all(t.startswith("Software and Configuration Checks/") for t in r["Types"])
+        assert r["FindingProviderFields"]["Types"] == r["Types"]
+        main = r["Resources"][0]
+        assert main["Type"] == "Other" and main["Id"].startswith("arn:aws:sagemaker:")
+        assert main["Region"] == region
+        if "Details" in main:
+            assert set(main["Details"]["Other"]) <= {
+                "resource_type",
+                "resource_name",
+                "artifact_store_uri",
+                "bucket",
+                "expected_owner",
+                "actual_owner",
+            }
+        buckets = [x for x in r["Resources"] if x["Type"] == "AwsS3Bucket"]
+        assert all(re.fullmatch(r"arn:aws:s3:::[a-z0-9.\-]+", b["Id"]) for b in buckets)
+
+
+def test_status_and_severity_mapping(doc, records):
+    by_id = {r["Id"]: r for r in records}
+    for f in doc["findings"]:
+        r = by_id.get(asff.finding_id(f["check_id"], f["resource_arn"]))
+        if f["status"] == "PASS":
+            continue
+        assert r is not None, f
+        assert r["Severity"]["Label"] == asff.SEVERITY_LABEL[f["severity"]]
+        if r["RecordState"] == "ACTIVE":
+            expected = {"FAIL": "FAILED", "MUTED": "FAILED", "UNKNOWN": "WARNING"}[f["status"]]
+            assert r["Compliance"]["Status"] == expected
+            assert r["ProductFields"]["mlflow-audit/Status"] == f["status"]
+        if f["status"] == "MUTED":
+            assert r["ProductFields"]["mlflow-audit/MutedReason"] == f["muted_reason"]
+
+
+def test_only_resolved_findings_of_read_scopes_are_archived(doc, records):
+    archived = [r for r in records if r["RecordState"] == "ARCHIVED"]
+    resolved = doc["history"]["resolved"]
+    read = scanned_scopes(doc)
+    expected = {
+        asff.finding_id(e["check_id"], e["resource_arn"])
+        for e in resolved
+        if (e["account_id"], e["region"]) in read
+    }
+    assert len(expected) == 2  # the third resolved entry is of a scope not read
+    assert {r["Id"] for r in archived} == expected
+    assert all(r["Compliance"]["Status"] == "PASSED" for r in archived)
+    problems = [f for f in doc["findings"] if f["status"] != "PASS"]
+    assert len(records) == len(problems) + len(expected)  # no never-failing PASS is sent
+    assert len({r["Id"] for r in records}) == len(records)
+
+
+def test_ids_are_stable_across_nights_and_times_follow_history(doc):
+    night1 = asff.render(doc)
+    night2_doc = demo_document()
+    night2_doc["run"].update(
+        id="2026-11-28T02-00-00Z-ffffff",
+        started_at="2026-11-28T02:00:00Z",
+        finished_at="2026-11-28T02:00:09Z",
+    )
+    first = night2_doc["findings"][0]
+    first["first_seen"] = "2026-11-20T02:00:00Z"
+    night2 = asff.render(night2_doc)
+    assert [r["Id"] for r in night1] == [r["Id"] for r in night2]
+    by_id = {r["Id"]: r for r in night2}
+    r = by_id[asff.finding_id(first["check_id"], first["resource_arn"])]
+    assert r["CreatedAt"] == r["FirstObservedAt"] == "2026-11-20T02:00:00Z"
+    assert r["UpdatedAt"] == "2026-11-28T02:00:09Z"
+    others = [x for x in night2 if x["Id"] != r["Id"]]
+    assert {x["CreatedAt"] for x in others} == {"2026-11-28T02:00:00Z"}  # no first_seen: run start
+
+
+def test_long_text_is_cut_and_long_arns_get_a_hashed_id(doc):
+    f = dict(doc["findings"][0], message="m" * 5000, title="t" * 400)
+    f["remediation"] = {"text": "x" * 900, "command": "aws ...", "auto": False}
+    r = asff.to_asff(f, run=doc["run"])
+    assert len(r["Description"]) == 1024 and r["Description"].endswith("\u2026")
+    assert len(r["Title"]) == 256
+    long_id = asff.finding_id("c", "arn:aws:sagemaker:us-east-1:1:x/" + "n" * 600)
+    assert len(long_id) <= 512 and long_id == asff.finding_id(
+        "c", "arn:aws:sagemaker:us-east-1:1:x/" + "n" * 600
+    )
