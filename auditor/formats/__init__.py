@@ -33,6 +33,8 @@ _FORMATS = (
     OutputFormat("json", "findings.json", "auditor.formats.json_doc:render_json"),
     OutputFormat("csv", "findings.csv", "auditor.formats.csv_table:render_csv"),
     OutputFormat("html", "report.html", "auditor.formats.html:render_html_chunks"),
+    OutputFormat("ocsf", "findings.ocsf.json", "auditor.formats.ocsf:render_file", False),
+    OutputFormat("asff", "findings.asff.json", "auditor.formats.asff:render_file", False),
 )
 REGISTRY: dict[str, OutputFormat] = {f.name: f for f in _FORMATS}
 FORMATS: tuple[str, ...] = tuple(REGISTRY)

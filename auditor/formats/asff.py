@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.formats.common import (
     identity,
+    json_array,
     parse_time,
     partition_of,
     references,
@@ -210,3 +212,8 @@ def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         out.append(to_asff(finding, run=run))
     return out
+
+
+def render_file(doc: dict[str, Any]) -> Iterator[str]:
+    """findings.asff.json: the records of :func:`render` as a JSON array."""
+    return json_array(render(doc))

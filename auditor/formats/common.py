@@ -8,6 +8,8 @@ finding no longer carries.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -97,3 +99,11 @@ def truncate(text: Any, limit: int) -> str:
     """At most ``limit`` characters, marked with an ellipsis when cut."""
     value = str(text if text is not None else "")
     return value if len(value) <= limit else value[: max(0, limit - 1)] + "\u2026"
+
+
+def json_array(records: list[dict[str, Any]]) -> Iterator[str]:
+    """A JSON array of records, one record per line (as findings.json lists findings)."""
+    yield "["
+    for n, record in enumerate(records):
+        yield ("," if n else "") + "\n  " + json.dumps(record, default=str)
+    yield "\n]\n" if records else "]\n"

@@ -33,11 +33,13 @@ remediation text, command and references -> ``remediation``; evidence -> ``evide
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from auditor.formats.asff import finding_id
 from auditor.formats.common import (
     identity,
+    json_array,
     parse_time,
     partition_of,
     references,
@@ -227,3 +229,8 @@ def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
         to_ocsf(f, run=run, resolved=f.get("status") == "PASS" and identity(f) in fixed)
         for f in doc.get("findings") or []
     ]
+
+
+def render_file(doc: dict[str, Any]) -> Iterator[str]:
+    """findings.ocsf.json: the records of :func:`render` as a JSON array."""
+    return json_array(render(doc))
