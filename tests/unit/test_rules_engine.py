@@ -141,7 +141,15 @@ def test_proven_untrusted_owner_fails_owner_trusted():
     assert v["mlflow_s3_expected_owner_matches_bucket"] == ("PASS", "high")
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f["actual_owner"] == STRANGER
-    # the fix never pins the untrusted owner: it fails closed to the server's account
+    # the fix never pins the untrusted owner, and never replaces a pin S3 proves correct
+    # while the run cannot tell whether that owner is in the Organization (SPEC.md)
+    assert STRANGER not in f["remediation"]["command"].split("--s3-bucket-owner-account-id")[1]
+    assert f["remediation"]["auto"] is False
+
+
+def test_proven_untrusted_owner_that_is_not_the_pin_fails_closed_to_the_own_account():
+    _, findings = verdicts(server(), owned("ml-bucket", STRANGER))
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f"--s3-bucket-owner-account-id {OWN}" in f["remediation"]["command"]
 
 
