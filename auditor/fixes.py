@@ -113,8 +113,25 @@ def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
     owner, reason = choose_owner(facts)
     resource = facts["resource"]
     owner_fix = resource["type"] == TRACKING_SERVER and facts["uri"]["valid"]
+    # Already verifying and pinned to the chosen owner: the fail-closed fix is applied,
+    # never offer it again; what is left is the bucket (or the URI).
+    applied = (
+        owner is not None
+        and owner_fix
+        and resource["owner_verification"] is True
+        and (resource["pinned_owner"] or resource["account_id"]) == owner
+    )
+    if applied:
+        return {
+            "owner": None,
+            "applied": True,
+            "reason": f"the server already verifies the bucket owner {owner}: it fails closed",
+            "command": uri_command(resource),
+            "uri_command": uri_command(resource),
+        }
     return {
         "owner": owner,
+        "applied": False,
         "reason": reason,
         "command": update_command(resource, owner) if owner_fix else uri_command(resource),
         "uri_command": uri_command(resource),

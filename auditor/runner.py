@@ -125,6 +125,8 @@ def run_scan_command(request: ScanRequest) -> int:
     policy = (
         load_policy(request.config_path, {r.id for r in rules}) if request.config_path else Policy()
     )
+    for warning in policy.warnings:
+        click.echo(warning, err=True)
     session = make_session(request.profile)
     options = ScanOptions(
         regions=list(request.regions),

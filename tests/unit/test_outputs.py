@@ -144,12 +144,15 @@ def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"schema_version": "1.0", "findings": [1, 2]}', "finding #1 is not a finding object"),
-        ('{"schema_version": "1.0", "findings": []}', "run must be an object"),
+        (
+            '{"schema_version": "1.0", "findings": [1, 2]}',
+            r"findings\[0\]: expected object, got number",
+        ),
+        ('{"schema_version": "1.0", "findings": []}', "run: missing"),
         (
             '{"schema_version": "1.0", "findings": [], "run": {"started_at": "x", "finished_at": "y"},'
             ' "errors": {}}',
-            "errors must be a list",
+            "errors: expected array, got object",
         ),
     ],
 )

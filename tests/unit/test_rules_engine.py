@@ -148,9 +148,19 @@ def test_proven_untrusted_owner_fails_owner_trusted():
 
 
 def test_proven_untrusted_owner_that_is_not_the_pin_fails_closed_to_the_own_account():
-    _, findings = verdicts(server(), owned("ml-bucket", STRANGER))
+    _, findings = verdicts(server(verification=False), owned("ml-bucket", STRANGER))
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f"--s3-bucket-owner-account-id {OWN}" in f["remediation"]["command"]
+    assert f["remediation"]["auto"] is True
+
+
+def test_a_server_that_already_fails_closed_is_not_offered_the_applied_fix_again():
+    _, findings = verdicts(server(verification=True), owned("ml-bucket", STRANGER))
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert f["remediation"]["auto"] is False
+    assert "--artifact-store-uri" in f["remediation"]["command"]
+    assert "already fails closed" in f["remediation"]["text"]
+    assert "outage" in f["message"]
 
 
 def test_wrong_pinned_owner_fails_match_and_fix_pins_proven_trusted_owner():
