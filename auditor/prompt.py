@@ -14,7 +14,7 @@ import click
 
 from auditor.textsafe import visible
 
-_WHY_WIDTH = 90
+_WHY_WIDTH = 160
 
 
 class PlannedAction(Protocol):
@@ -54,7 +54,7 @@ def plan_table(actions: Sequence[PlannedAction]) -> list[str]:
     for a in actions:
         why = a.reason
         if a.artifact_store_uri:
-            why = f"{why} [{a.artifact_store_uri}]"
+            why = f"{a.artifact_store_uri}: {why}"
         why = visible(why)
         if len(why) > _WHY_WIDTH:
             why = why[: _WHY_WIDTH - 1] + "~"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import subprocess
 import time
@@ -310,3 +311,253 @@ def test_control_and_bidi_characters_never_reach_terminal_csv_or_html(served, tm
         assert b"\\x1b[2J" in run.output  # shown, not interpreted
     finally:
         sm.delete_mlflow_tracking_server(TrackingServerName=name)
+
+
+# ------------------------------------------------------------------ 4. verdict vs threshold
+
+
+def test_fail_on_none_still_reports_fail(served, tmp_path):
+    out = tmp_path / "out"
+    proc = served.run("scan", *SCOPE, "--fail-on", "none", "--no-history", "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr  # the threshold decides the exit code ...
+    doc = read(out)
+    criticals = doc["summary"]["fail_by_severity"]["critical"]
+    assert criticals > 0
+    assert doc["summary"]["verdict"] == "FAIL"  # ... the verdict describes the findings
+    assert doc["summary"]["fail_on"] == "none"
+    html = (out / "report.html").read_text()
+    assert "No failure at or above the threshold" not in html
+    assert "failing finding" in html and "--fail-on none" in html
+    assert "verdict: FAIL (exit 0)" in proc.stderr
+
+
+# ------------------------------------------------------------------ 6. fails closed
+
+
+def test_a_server_that_fails_closed_says_so_and_ranks_below_exploitable_ones(served, tmp_path):
+    out = tmp_path / "out"
+    served.run("scan", *SCOPE, "--no-history", "--output-dir", str(out))
+    doc = read(out)
+    by = {(f["resource_name"], f["check_id"]): (n, f) for n, f in enumerate(doc["findings"])}
+    # missing-bucket verifies its own (trusted) account: a sniper's bucket is refused.
+    n_closed, closed = by[("missing-bucket", "mlflow_artifact_bucket_exists")]
+    assert closed["status"] == "FAIL"
+    assert "fails closed" in closed["message"] and "outage" in closed["message"]
+    assert "any AWS account can create it" not in closed["message"]
+    assert closed["remediation"]["auto"] is False
+    assert "--s3-bucket-owner-account-id" not in closed["remediation"]["command"]
+    # sniped-unverified does not verify: exploitable now, listed first.
+    n_open, exposed = by[("sniped-unverified", "mlflow_artifact_bucket_owner_trusted")]
+    assert exposed["status"] == "FAIL" and exposed["remediation"]["auto"] is True
+    assert n_open < n_closed
+    assert doc["findings"][0]["resource_name"] in {"sniped-unverified", "app-sniped"}
+
+
+# ------------------------------------------------------------------ 9. dry-run plan table
+
+
+def test_dry_run_prints_the_plan_as_a_table(served, tmp_path):
+    proc = served.run(
+        "scan",
+        *SCOPE,
+        "--remediate",
+        "--dry-run",
+        "--no-history",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
+    lines = proc.stderr.splitlines()
+    head = next(n for n, line in enumerate(lines) if "SERVER" in line and "WHY" in line)
+    table = "\n".join(lines[head : head + 30])
+    assert "ACCOUNT/REGION" in lines[head] and "CHANGE" in lines[head]
+    row = next(line for line in lines[head:] if "sniped-unverified" in line)
+    assert "planned" in row and "verification off -> on" in row
+    assert "s3://" in row  # the bucket the decision is about
+    assert "skipped" in table and "{'" not in table
+
+
+# ------------------------------------------------------------------ 11. merge
+
+
+def test_merge_refuses_duplicates_and_mismatched_trust_and_names_missing_shards(served, tmp_path):
+    def shard(k: str, *extra: str) -> str:
+        out = tmp_path / f"shard{k}{len(extra)}"
+        served.run(
+            "scan",
+            *SCOPE,
+            "--shard",
+            f"{k}/2",
+            "--no-history",
+            "--format",
+            "json",
+            "--output-dir",
+            str(out),
+            *extra,
+        )
+        return str(out / "findings.json")
+
+    one, two = shard("1"), shard("2")
+    merged = tmp_path / "merged"
+    dup = served.run("merge", one, one, two, "--output-dir", str(merged))
+    assert dup.returncode == 2 and "same run" in dup.stderr, dup.stderr
+    assert not (merged / "findings.json").exists()
+
+    partial = served.run("merge", one, "--output-dir", str(merged))
+    assert partial.returncode == 1, partial.stderr  # FAILs found; 3 only without them
+    assert "shard(s) 2/2 missing" in partial.stderr
+    assert read(merged)["run"]["complete"] is False
+
+    other = shard("2", "--trusted-account", served.demo["partner_account_id"])
+    mixed = served.run("merge", one, other, "--output-dir", str(tmp_path / "mixed"))
+    assert mixed.returncode == 2 and "different trusted accounts" in mixed.stderr
+
+    ok = served.run("merge", one, two, "--output-dir", str(tmp_path / "ok"))
+    assert ok.returncode == 1, ok.stderr
+    assert read(tmp_path / "ok")["run"]["missing_shards"] == []
+
+
+# ------------------------------------------------------------------ 12-13. report
+
+
+def test_report_removes_stale_temporaries_of_ours_only(served, tmp_path):
+    out = tmp_path / "out"
+    served.run("scan", *SCOPE, "--no-history", "--format", "json", "--output-dir", str(out))
+    stale = out / ".report.html.k1ll3d.tmp"
+    stale.write_bytes(b"x" * 1_000_000)  # what a killed `report` leaves behind
+    fresh = out / ".findings.csv.running.tmp"  # another run, writing right now
+    fresh.write_text("partial")
+    foreign = out / ".notes.tmp"
+    foreign.write_text("not ours")
+    two_hours_ago = time.time() - 7200
+    for path in (stale, foreign):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    proc = served.run("report", str(out / "findings.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists()
+    assert fresh.exists() and foreign.exists()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["findings"][0].update(evidence="x"),
+            "findings[0].evidence: expected array, got string",
+        ),
+        (
+            lambda d: d["findings"][3].update(severity="urgent"),
+            "findings[3].severity: unknown value 'urgent'",
+        ),
+        (
+            lambda d: d["findings"][1].update(status="BROKEN"),
+            "findings[1].status: unknown value 'BROKEN'",
+        ),
+        (lambda d: d["run"].update(accounts={"a": 1}), "run.accounts: expected array, got object"),
+        (lambda d: d["findings"][0].update(evidence="@DEEP@"), "nested too deeply"),
+    ],
+    ids=["wrong-type", "unknown-severity", "unknown-status", "run-field", "deep-nesting"],
+)
+def test_report_validates_the_document_and_names_the_field(served, tmp_path, mutate, message):
+    out = tmp_path / "out"
+    served.run("scan", *SCOPE, "--no-history", "--format", "json", "--output-dir", str(out))
+    doc = read(out)
+    mutate(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc).replace('"@DEEP@"', "[" * 100_000 + "]" * 100_000))
+    proc = served.run("report", str(bad), "--output-dir", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ 14. bounded config
+
+
+def test_an_oversized_policy_file_is_refused_before_it_is_parsed(served, tmp_path):
+    policy = tmp_path / "huge.yaml"
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    waiver = (
+        "  - check_id: mlflow_artifact_bucket_exists\n"
+        "    resource: 'arn:aws:sagemaker:us-east-1:000000000000:mlflow-tracking-server/n{n}'\n"
+        f"    reason: r\n    expires: '{expires}'\n"
+    )
+    policy.write_text("waivers:\n" + "".join(waiver.format(n=n) for n in range(8000)))
+    assert policy.stat().st_size > 1 << 20
+    started = time.monotonic()
+    proc = served.run("scan", *SCOPE, "--config", str(policy), "--output-dir", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "more than the 1,048,576 allowed" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    assert time.monotonic() - started < 20
+
+
+# ------------------------------------------------------------------ 15. comma lists
+
+
+def test_every_list_option_takes_a_comma_list(served, tmp_path):
+    prod, shared = served.account("prod"), served.account("shared-services")
+    partner = served.demo["partner_account_id"]
+    out = tmp_path / "out"
+    proc = served.run(
+        "scan",
+        "--account",
+        f"{prod},{shared}",
+        "--region",
+        "us-east-1",
+        "--trusted-account",
+        f"{partner},{served.demo['external_account_id']}",
+        "--no-history",
+        "--format",
+        "json",
+        "--output-dir",
+        str(out),
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    run = read(out)["run"]
+    assert {a["account_id"] for a in run["accounts"]} == {prod, shared}
+    assert {partner, served.demo["external_account_id"]} <= set(run["trusted_accounts"])
+
+
+# ------------------------------------------------------------------ 16. blanket waivers
+
+
+def test_blanket_waivers_are_capped_and_warned_about(served, tmp_path):
+    def policy(expires: str, extra: str = "") -> str:
+        path = tmp_path / f"p{expires}.yaml"
+        path.write_text(
+            extra + "waivers:\n  - check_id: '*'\n    resource: '*'\n"
+            f"    reason: quiet please\n    expires: '{expires}'\n"
+        )
+        return str(path)
+
+    forever = served.run(
+        "scan", *SCOPE, "--config", policy("9999-12-31"), "--output-dir", str(tmp_path / "a")
+    )
+    assert forever.returncode == 2
+    assert "max_waiver_days (365)" in forever.stderr and ":5:" in forever.stderr
+    assert not (tmp_path / "a" / "findings.json").exists()
+
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    blanket = served.run(
+        "scan",
+        *SCOPE,
+        "--config",
+        policy(soon),
+        "--no-history",
+        "--output-dir",
+        str(tmp_path / "b"),
+    )
+    warning = [line for line in blanket.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "every check and every resource" in warning[0]
+
+    later = (dt.date.today() + dt.timedelta(days=500)).isoformat()
+    allowed = served.run(
+        "scan",
+        *SCOPE,
+        "--config",
+        policy(later, "max_waiver_days: 730\n"),
+        "--no-history",
+        "--output-dir",
+        str(tmp_path / "c"),
+    )
+    assert allowed.returncode != 2, allowed.stderr
