@@ -261,8 +261,21 @@ def test_remediation_never_replaces_a_pin_s3_proves_correct(fresh, tmp_path):
     assert rem["partner-bucket"]["status"] == "verified"
 
     fresh.run(*args, "--output-dir", str(tmp_path / "c"))
-    after = {f["resource_name"]: f for f in read(tmp_path / "c")["findings"]}
+    findings = read(tmp_path / "c")["findings"]
+    after = {f["resource_name"]: f for f in findings}
     assert after["central-bucket"]["expected_owner"] == shared
+    # 6. the re-scan after --remediate --yes: sniped-unverified now verifies prod, so it
+    # fails closed; it says so and is not offered the applied pin again.
+    sniped = next(
+        f
+        for f in findings
+        if f["resource_name"] == "sniped-unverified"
+        and f["check_id"] == "mlflow_artifact_bucket_owner_trusted"
+    )
+    assert sniped["status"] == "FAIL" and "outage" in sniped["message"]
+    assert sniped["remediation"]["auto"] is False
+    assert "already fails closed" in sniped["remediation"]["text"]
+    assert "--s3-bucket-owner-account-id" not in sniped["remediation"]["command"]
 
 
 # ------------------------------------------------------------------ 10. control characters
