@@ -23,13 +23,30 @@ from auditor.model import (
 _FORMAT_HELP = f"Comma list of {', '.join(FORMATS)}."
 
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Every repeatable list option takes both forms: ``--x a --x b`` and ``--x a,b``."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
 def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
     out = []
-    for value in values:
-        v = value.strip()
+    for v in _split(values):
         if not ACCOUNT_ID_RE.match(v):
-            raise click.BadParameter(f"{value!r} is not a 12-digit AWS account id", param=param)
+            raise click.BadParameter(f"{v!r} is not a 12-digit AWS account id", param=param)
         out.append(v)
+    return list(dict.fromkeys(out))
+
+
+def _dirs(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    """Paths, repeatable or a comma list (a value naming an existing directory is one path,
+    commas and all)."""
+    out: list[str] = []
+    for value in values:
+        parts = [value] if os.path.isdir(value) else _split((value,))
+        for part in parts:
+            if not os.path.isdir(part):
+                raise click.BadParameter(f"{part!r} is not a directory", param=param)
+            out.append(part)
     return out
 
 
@@ -55,13 +72,11 @@ def _regions(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[st
     except BotoCoreError as exc:  # e.g. AWS_PROFILE naming no profile, a broken config
         raise click.UsageError(str(exc)) from None
     out = []
-    for value in values:
-        for v in (x.strip() for x in value.split(",")):
-            if v and v not in known:
-                raise click.BadParameter(f"unknown region {v!r}", param=param)
-            if v:
-                out.append(v)
-    return out
+    for v in _split(values):
+        if v not in known:
+            raise click.BadParameter(f"unknown region {v!r}", param=param)
+        out.append(v)
+    return list(dict.fromkeys(out))
 
 
 def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -125,7 +140,7 @@ def main() -> None:
     "accounts",
     multiple=True,
     callback=_accounts,
-    help="Audit this account (repeatable) by assuming --role-name in it.",
+    help="Audit this account (repeatable, or a comma list) by assuming --role-name in it.",
 )
 @click.option("--org", is_flag=True, help="Audit every ACTIVE account of the AWS Organization.")
 @click.option(
@@ -140,7 +155,7 @@ def main() -> None:
     "trusted_accounts",
     multiple=True,
     callback=_accounts,
-    help="Extra account allowed to own artifact buckets (repeatable).",
+    help="Extra account allowed to own artifact buckets (repeatable, or a comma list).",
 )
 @click.option(
     "--config",
@@ -152,8 +167,8 @@ def main() -> None:
     "--rules-dir",
     "rules_dirs",
     multiple=True,
-    type=click.Path(file_okay=False),
-    help="Directory of extra rule YAML files (repeatable).",
+    callback=_dirs,
+    help="Directory of extra rule YAML files (repeatable, or a comma list).",
 )
 @click.option(
     "--output-dir",
@@ -251,8 +266,8 @@ def scan(**kwargs: Any) -> None:
     "--rules-dir",
     "rules_dirs",
     multiple=True,
-    type=click.Path(file_okay=False),
-    help="Directory of extra rule YAML files (repeatable).",
+    callback=_dirs,
+    help="Directory of extra rule YAML files (repeatable, or a comma list).",
 )
 def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     """List the checks: id, severity, title."""
@@ -361,11 +376,20 @@ def merge(
     incomplete, 0 otherwise.
     """
     from auditor.document import load_document
-    from auditor.merge import merge_documents
+    from auditor.merge import merge_documents, merge_warnings
     from auditor.outputs import prepare_output_dir, write_outputs
 
     docs = [load_document(path) for path in findings_files]
     merged = merge_documents(docs, findings_files, fail_on.lower() if fail_on else None)
+    for warning in merge_warnings(docs, findings_files):
+        click.echo(warning, err=True)
+    missing = merged["run"].get("missing_shards") or []
+    if missing:
+        click.echo(
+            f"warning: incomplete merge: shard(s) {', '.join(missing)} missing "
+            f"(merged {', '.join(str(d['run'].get('shard')) for d in docs)})",
+            err=True,
+        )
     out = prepare_output_dir(output_dir)
     written = write_outputs(merged, out, formats)
     if not quiet:

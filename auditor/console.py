@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from auditor.model import Status
+from auditor.textsafe import visible
+
+#: At most this many lines per list (scopes, waivers, new FAILs) in the summary.
+SUMMARY_LIST_LIMIT = 20
 
 if TYPE_CHECKING:
     from auditor.scan import ProgressSnapshot
@@ -78,6 +82,26 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
             ),
             err=True,
         )
+        _print_list(
+            [
+                f"{e.get('account_id') or '-'}/{e.get('region') or '-'}: "
+                f"{e.get('operation')} {e.get('error_code')}"
+                for e in doc["errors"]
+            ]
+        )
+    expired = doc["run"].get("expired_waivers") or []
+    if expired:
+        click.echo(
+            click.style(f"{len(expired)} waiver(s) expired and no longer mute:", fg="yellow"),
+            err=True,
+        )
+        _print_list(
+            [
+                f"{w.get('check_id')} {w.get('resource')} expired {w.get('expires')}"
+                + (f" (policy line {w['line']})" if w.get("line") else "")
+                for w in expired
+            ]
+        )
     for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
         n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
         if n:
@@ -104,3 +128,21 @@ def _print_history(doc: dict[str, Any]) -> None:
     )
     if doc["run"].get("fail_on_new"):
         click.echo("--fail-on-new: only new FAILs decide the exit code", err=True)
+    new_fails = [f for f in doc["findings"] if f["status"] == "FAIL" and f.get("change") == "new"]
+    if new_fails:
+        click.echo(f"new FAIL(s) since the previous run: {len(new_fails)}", err=True)
+        _print_list(
+            [
+                f"{f['severity']} {f['check_id']} {f['account_id']}/{f['region']} "
+                f"{f['resource_name']}"
+                for f in new_fails
+            ]
+        )
+
+
+def _print_list(lines: list[str]) -> None:
+    """Indented lines, AWS strings made visible, at most SUMMARY_LIST_LIMIT of them."""
+    for line in lines[:SUMMARY_LIST_LIMIT]:
+        click.echo(f"  {visible(line)}", err=True)
+    if len(lines) > SUMMARY_LIST_LIMIT:
+        click.echo(f"  ... and {len(lines) - SUMMARY_LIST_LIMIT} more (see the reports)", err=True)

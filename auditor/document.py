@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from auditor import __version__
 from auditor.errors import ConfigError
 from auditor.model import (
+    REMEDIATION_STATUSES,
     SCHEMA_VERSION,
     SEVERITIES,
     STATUSES,
@@ -45,12 +46,39 @@ def _parse_iso(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _ISO_FORMAT).replace(tzinfo=dt.UTC)
 
 
+VERIFICATION_CHECK = "mlflow_s3_owner_verification_enabled"
+#: A FAIL of one of these on a resource that does not verify the owner is exploitable now.
+BUCKET_CHECKS = frozenset({"mlflow_artifact_bucket_exists", "mlflow_artifact_bucket_owner_trusted"})
+
+
+def exploitable_resources(findings: list[dict[str, Any]]) -> set[str]:
+    """ARNs whose bucket is missing or foreign while nothing verifies its owner (an MLflow
+    App, or a server with verification off): anyone can receive their artifacts now. A
+    server that verifies a trusted owner fails closed instead (an outage)."""
+    verifying = {
+        f["resource_arn"]
+        for f in findings
+        if f["check_id"] == VERIFICATION_CHECK and f["status"] == Status.PASS
+    }
+    return {
+        f["resource_arn"]
+        for f in findings
+        if f["check_id"] in BUCKET_CHECKS
+        and f["status"] == Status.FAIL
+        and f["resource_arn"] not in verifying
+    }
+
+
 def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Worst first: FAIL before UNKNOWN before MUTED before PASS, then by severity."""
+    """Worst first: FAIL before UNKNOWN before MUTED before PASS; among FAILs, those of
+    resources exploitable now (verification off and a missing or foreign bucket) first;
+    then by severity."""
+    exposed = exploitable_resources(findings)
     return sorted(
         findings,
         key=lambda f: (
             _STATUS_ORDER.get(f["status"], 9),
+            0 if f["status"] == Status.FAIL and f["resource_arn"] in exposed else 1,
             -Severity(f["severity"]).rank,
             f["account_id"],
             f["region"],
@@ -97,6 +125,10 @@ def summarize(
         by_check[f["check_id"]][f["status"]] += 1
         by_account[f["account_id"]][f["status"]] += 1
     code = exit_code(findings, complete, fail_on)
+    at_threshold = 0
+    if fail_on != "none":
+        rank = Severity(fail_on).rank
+        at_threshold = sum(n for sev, n in fail_by_severity.items() if Severity(sev).rank >= rank)
     return {
         "total": len(findings),
         "by_status": {s: by_status.get(s, 0) for s in _STATUSES},
@@ -108,8 +140,19 @@ def summarize(
         "resources": len({f["resource_arn"] for f in findings}),
         "errors": len(errors),
         "exit_code": code,
-        "verdict": {0: "PASS", 1: "FAIL", 3: "INCOMPLETE"}[code],
+        "verdict": verdict(by_status.get("FAIL", 0), complete),
+        # The threshold is a separate fact: the verdict describes the findings.
+        "fail_on": fail_on,
+        "fail_at_or_above_threshold": at_threshold,
     }
+
+
+def verdict(fails: int, complete: bool) -> str:
+    """What the findings say, whatever ``--fail-on`` gates the exit code on: FAIL when
+    any unmuted FAIL exists, else INCOMPLETE when a scope could not be read, else PASS."""
+    if fails:
+        return "FAIL"
+    return "PASS" if complete else "INCOMPLETE"
 
 
 def new_run_id(started: Any) -> str:
@@ -237,9 +280,124 @@ def build_document(
     return make_document(run, result.findings, errors, remediations or [])  # type: ignore[arg-type]
 
 
+#: findings.json files larger than this are refused by ``report`` and ``merge``.
+MAX_DOCUMENT_BYTES = 2 << 30
+
+_STR = (str,)
+_OPT_STR = (str, type(None))
+_FINDING_TYPES: dict[str, tuple[type, ...]] = {
+    "check_id": _STR,
+    "status": _STR,
+    "severity": _STR,
+    "account_id": _STR,
+    "region": _STR,
+    "resource_name": _STR,
+    "resource_arn": _STR,
+    "resource_type": _OPT_STR,
+    "title": _OPT_STR,
+    "artifact_store_uri": _OPT_STR,
+    "bucket": _OPT_STR,
+    "expected_owner": _OPT_STR,
+    "actual_owner": _OPT_STR,
+    "message": _OPT_STR,
+    "risk": _OPT_STR,
+    "muted_reason": _OPT_STR,
+    "change": _OPT_STR,
+    "evidence": (list,),
+    "remediation": (dict, type(None)),
+}
+_REQUIRED_FINDING = (
+    "check_id",
+    "status",
+    "severity",
+    "account_id",
+    "region",
+    "resource_name",
+    "resource_arn",
+)
+_ENUMS = {"status": STATUSES, "severity": tuple(SEVERITIES), "change": ("new", "unchanged")}
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number" if isinstance(value, int | float) else "value")
+
+
+def _expect(value: Any, types: tuple[type, ...], where: str) -> None:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        names = " or ".join(
+            {dict: "object", list: "array", str: "string", type(None): "null"}.get(t, t.__name__)
+            for t in types
+        )
+        raise ValueError(f"{where}: expected {names}, got {_type_name(value)}")
+
+
+def validate_document(doc: Any) -> None:
+    """Check a findings.json against docs/findings-schema.md; ValueError names the path
+    of the first offending field (``findings[3].evidence: expected array, got string``).
+
+    Unknown status, severity or change values are errors, not silently dropped totals.
+    """
+    _expect(doc, (dict,), "(top level)")
+    for key in ("schema_version", "findings"):
+        if key not in doc:
+            raise ValueError(f"{key}: missing")
+    _expect(doc["findings"], (list,), "findings")
+    for n, finding in enumerate(doc["findings"]):
+        where = f"findings[{n}]"
+        _expect(finding, (dict,), where)
+        for key in _REQUIRED_FINDING:
+            if key not in finding:
+                raise ValueError(f"{where}.{key}: missing")
+        for key, types in _FINDING_TYPES.items():
+            if key in finding:
+                _expect(finding[key], types, f"{where}.{key}")
+        for key, allowed in _ENUMS.items():
+            value = finding.get(key)
+            if value is not None and value not in allowed:
+                raise ValueError(
+                    f"{where}.{key}: unknown value {value!r} (one of {', '.join(allowed)})"
+                )
+        for m, ev in enumerate(finding.get("evidence") or []):
+            _expect(ev, (dict,), f"{where}.evidence[{m}]")
+            if "params" in ev:
+                _expect(ev["params"], (dict, type(None)), f"{where}.evidence[{m}].params")
+    if "run" not in doc:
+        raise ValueError("run: missing")
+    _expect(doc["run"], (dict,), "run")
+    for key in ("started_at", "finished_at"):
+        if key not in doc["run"]:
+            raise ValueError(f"run.{key}: missing")
+        _expect(doc["run"][key], _STR, f"run.{key}")
+    for key in ("accounts", "scopes", "regions", "expired_waivers", "trusted_accounts"):
+        if key in doc["run"]:
+            _expect(doc["run"][key], (list,), f"run.{key}")
+    for key in ("accounts", "scopes", "expired_waivers"):
+        for n, item in enumerate(doc["run"].get(key) or []):
+            _expect(item, (dict,), f"run.{key}[{n}]")
+    for key in ("errors", "remediations"):
+        _expect(doc.get(key, []), (list,), key)
+        for n, item in enumerate(doc.get(key) or []):
+            _expect(item, (dict,), f"{key}[{n}]")
+    for n, rem in enumerate(doc.get("remediations") or []):
+        status = rem.get("status")
+        if status not in REMEDIATION_STATUSES:
+            raise ValueError(
+                f"remediations[{n}].status: unknown value {status!r} "
+                f"(one of {', '.join(REMEDIATION_STATUSES)})"
+            )
+    for key in ("summary", "history"):
+        if key in doc and doc[key] is not None:
+            _expect(doc[key], (dict,), key)
+
+
 def load_document(path: str | Path) -> dict[str, Any]:
-    """Read a findings.json for re-rendering; ConfigError (exit 2) when unusable."""
+    """Read and validate a findings.json for re-rendering; ConfigError (exit 2) naming
+    the file and the path of the offending field when it is unusable."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes is larger than a findings.json can be")
         with open(path, encoding="utf-8") as fh:
             doc = json.load(fh)
     except FileNotFoundError:
@@ -248,6 +406,8 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read ({type(exc).__name__})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a findings.json (JSON nested too deeply)") from None
     if not isinstance(doc, dict) or "findings" not in doc or "schema_version" not in doc:
         raise ConfigError(f"{path}: not an mlflow-audit findings.json (no schema_version)")
     major = str(doc["schema_version"]).split(".")[0]
@@ -256,28 +416,10 @@ def load_document(path: str | Path) -> dict[str, Any]:
             f"{path}: schema_version {doc['schema_version']} is not supported "
             f"(this is {SCHEMA_VERSION})"
         )
-    if not isinstance(doc["findings"], list):
-        raise ConfigError(f"{path}: findings must be a list")
-    required = (
-        "check_id",
-        "status",
-        "severity",
-        "account_id",
-        "region",
-        "resource_name",
-        "resource_arn",
-    )
-    for n, finding in enumerate(doc["findings"]):
-        if not isinstance(finding, dict) or any(k not in finding for k in required):
-            raise ConfigError(
-                f"{path}: finding #{n + 1} is not a finding object (needs {', '.join(required)})"
-            )
-    run = doc.get("run")
-    if not isinstance(run, dict) or not {"started_at", "finished_at"} <= set(run):
-        raise ConfigError(f"{path}: run must be an object with started_at and finished_at")
-    for key in ("errors", "remediations"):
-        if not isinstance(doc.get(key, []), list):
-            raise ConfigError(f"{path}: {key} must be a list")
+    try:
+        validate_document(doc)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     doc.setdefault("errors", [])
     doc.setdefault("remediations", [])
     return doc

@@ -83,6 +83,9 @@ def build_facts(
             "owner_verification": bool(verification) if is_server else None,
             "owner_verification_reported": verification is not None if is_server else None,
             "pinned_owner": resource.s3_bucket_owner_account_id,
+            # Verifying with a trusted expected owner: a bucket someone else creates or
+            # owns is refused, so the residual risk is an outage, not exfiltration.
+            "fails_closed": bool(verification) and expected in trusted if is_server else False,
         },
         "uri": {"valid": uri.valid, "bucket": uri.bucket, "style": uri.style, "error": uri.error},
         "expected_owner": expected,

@@ -19,7 +19,10 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
     * bucket missing, or owned by an untrusted account -> the configured expected owner
       if it is trusted, else the server's own account (the server then refuses the bucket);
     * owner unknown -> None (not enough evidence);
-    * never an account outside the trusted set.
+    * never an account outside the trusted set;
+    * never replace a pin that S3 proves correct (the pinned account owns the bucket)
+      unless that owner is known to be outside the Organization
+      (``facts["trust"]["org_accounts"]``: the members, or absent/None when unknown).
     """
     resource = facts["resource"]
     bucket = facts["bucket"]
@@ -31,6 +34,19 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
     owner = bucket.get("owner_account_id")
     if bucket.get("exists") and owner is not None and owner in trusted:
         return owner, f"the bucket's proven owner {owner} is trusted"
+    if bucket.get("exists") and owner is not None and owner == resource["pinned_owner"]:
+        members = facts["trust"].get("org_accounts")
+        if members is None:
+            return None, (
+                f"S3 proves the pinned owner {owner} owns the bucket, and this run cannot "
+                f"tell whether {owner} is in your Organization: left unchanged (trust it "
+                f"with --trusted-account {owner}, or run with --org)"
+            )
+        if owner in members:
+            return None, (
+                f"S3 proves the pinned owner {owner} owns the bucket and {owner} is a member "
+                f"of your Organization: left unchanged (trust it with --trusted-account {owner})"
+            )
     if bucket.get("exists") is False or bucket.get("owner_trusted") is False:
         why = (
             "the bucket does not exist"
@@ -97,8 +113,25 @@ def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
     owner, reason = choose_owner(facts)
     resource = facts["resource"]
     owner_fix = resource["type"] == TRACKING_SERVER and facts["uri"]["valid"]
+    # Already verifying and pinned to the chosen owner: the fail-closed fix is applied,
+    # never offer it again; what is left is the bucket (or the URI).
+    applied = (
+        owner is not None
+        and owner_fix
+        and resource["owner_verification"] is True
+        and (resource["pinned_owner"] or resource["account_id"]) == owner
+    )
+    if applied:
+        return {
+            "owner": None,
+            "applied": True,
+            "reason": f"the server already verifies the bucket owner {owner}: it fails closed",
+            "command": uri_command(resource),
+            "uri_command": uri_command(resource),
+        }
     return {
         "owner": owner,
+        "applied": False,
         "reason": reason,
         "command": update_command(resource, owner) if owner_fix else uri_command(resource),
         "uri_command": uri_command(resource),

@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from auditor.model import PROBLEM_STATUSES, STATUSES
 
@@ -43,6 +43,7 @@ RESOLVED_FIELDS = (
 _COUNTED = STATUSES
 
 Identity = tuple[str, str]
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -112,15 +113,16 @@ def scope_key(
 def change_for(status: str, previous_status: str | None) -> str | None:
     """``new``, ``unchanged`` or None (PASS) for a finding, given its previous status.
 
-    A problem is new when its identity was PASS or absent in the previous run, and also
-    when it is a FAIL that was only UNKNOWN before (newly proven). Waiving a finding
-    (FAIL -> MUTED) or a waiver expiring (MUTED -> FAIL) is not new: the problem was known.
+    A problem is new when its identity was PASS or absent in the previous run; also when
+    it is a FAIL that was only UNKNOWN before (newly proven), or MUTED before (its waiver
+    expired or was removed since the previous run: the mute lifted, so it alerts).
+    Waiving a finding (FAIL -> MUTED) is not new: the problem was known.
     """
     if status not in PROBLEM_STATUSES:
         return None
     if previous_status not in PROBLEM_STATUSES:
         return "new"
-    if status == "FAIL" and previous_status == "UNKNOWN":
+    if status == "FAIL" and previous_status in ("UNKNOWN", "MUTED"):
         return "new"
     return "unchanged"
 
@@ -131,7 +133,14 @@ class Diff:
 
     changes: dict[Identity, str | None] = field(default_factory=dict)
     resolved: list[dict[str, Any]] = field(default_factory=list)
-    not_rechecked: int = 0
+    #: Previous problems of scopes this run could not read, stored again as they were.
+    carried: list[dict[str, Any]] = field(default_factory=list)
+    #: Identity -> status to store instead of this run's (a FAIL now only UNKNOWN).
+    kept_status: dict[Identity, str] = field(default_factory=dict)
+
+    @property
+    def not_rechecked(self) -> int:
+        return len(self.carried)
 
     def count(self, change: str) -> int:
         return sum(1 for c in self.changes.values() if c == change)
@@ -146,9 +155,11 @@ def diff_findings(
 
     ``previous`` maps identity to the previous problem finding (empty for a first run).
     A previous problem is resolved when it is PASS now, or absent now while its
-    (account, region) was read successfully in this run; absent from a scope that could
-    not be read (or is no longer in scope) it is only counted in ``not_rechecked``: an
-    incomplete scan must never look like a fix.
+    (account, region) was read successfully in this run. Absent from a scope that could
+    not be read it is *carried forward*: stored again as it was, so that it is neither
+    resolved now nor new on the next run (an incomplete scan must never look like a fix,
+    and a transient denial must not re-page the backlog). A known FAIL that is only
+    UNKNOWN now (a blind spot, e.g. S3 denied tonight) stays stored as the FAIL.
     """
     result = Diff()
     now: dict[Identity, str] = {}
@@ -156,13 +167,16 @@ def diff_findings(
         key = identity(f)
         now[key] = f["status"]
         prev = previous.get(key)
-        result.changes[key] = change_for(f["status"], prev["status"] if prev else None)
+        prev_status = prev["status"] if prev else None
+        result.changes[key] = change_for(f["status"], prev_status)
+        if f["status"] == "UNKNOWN" and prev_status in ("FAIL", "MUTED"):
+            result.kept_status[key] = str(prev_status)
     for key, prev in sorted(previous.items()):
         status = now.get(key)
         if status in PROBLEM_STATUSES:
             continue
         if status is None and (prev.get("account_id"), prev.get("region")) not in scanned:
-            result.not_rechecked += 1
+            result.carried.append(prev)
             continue
         item = {k: prev.get(k) for k in RESOLVED_FIELDS}
         item["now"] = status  # "PASS", or None when the finding is gone
@@ -198,6 +212,7 @@ def history_summary(
         "new": diff.count("new"),
         "unchanged": diff.count("unchanged"),
         "not_rechecked": diff.not_rechecked,
+        "carried_forward": diff.not_rechecked,
         "resolved": diff.resolved,
     }
 
@@ -334,7 +349,7 @@ def _insert_run(
                 seq,
                 f["check_id"],
                 f["resource_arn"],
-                f["status"],
+                diff.kept_status.get(identity(f), f["status"]),
                 f["severity"],
                 f["account_id"],
                 f["region"],
@@ -344,6 +359,21 @@ def _insert_run(
             )
             for f in doc["findings"]
             if f["status"] in PROBLEM_STATUSES
+        ]
+        + [
+            (
+                seq,
+                p["check_id"],
+                p["resource_arn"],
+                p["status"],
+                p["severity"],
+                p["account_id"],
+                p["region"],
+                p["resource_type"],
+                p["resource_name"],
+                p["message"],
+            )
+            for p in diff.carried
         ],
     )
     return seq
@@ -371,14 +401,19 @@ def record_run(
     *,
     keep: int = DEFAULT_KEEP,
     timeout: float | None = None,
-) -> None:
+    write: Callable[[], T] | None = None,
+) -> T | None:
     """Compare ``doc`` with the previous run of its scope, annotate it, and store it.
 
     One write transaction (BEGIN IMMEDIATE: the read of the previous run and the insert
-    cannot interleave with another writer). Raises HistoryError with a one-line message;
-    on error nothing is stored and ``doc`` is left untouched.
+    cannot interleave with another writer). ``write`` (the report writer) runs inside it,
+    after ``doc`` is annotated and before the run is stored: a run whose reports could
+    not be written is never recorded (its exception propagates, the transaction is rolled
+    back), so the next run still sees every problem as new. Returns what ``write``
+    returned. Raises HistoryError with a one-line message; on error nothing is stored.
     """
     timeout = history_timeout() if timeout is None else timeout
+    written: T | None = None
     with _connection(path, timeout) as conn:
         conn.execute("BEGIN IMMEDIATE")
         if not _check_ours(conn, path):
@@ -386,10 +421,15 @@ def record_run(
         previous = _previous_run(conn, key, doc["run"]["started_at"])
         problems = _problems_of(conn, previous["seq"]) if previous else {}
         diff = diff_findings(doc["findings"], problems, scanned_scopes(doc))
+        summary = history_summary(diff, dict(previous) if previous else None, key, path)
+        if write is not None:
+            annotate(doc, diff, summary)
+            written = write()
         _insert_run(conn, doc, key, diff, previous["id"] if previous else None)
         _prune(conn, key, keep)
         conn.execute("COMMIT")
-    annotate(doc, diff, history_summary(diff, dict(previous) if previous else None, key, path))
+    annotate(doc, diff, summary)
+    return written
 
 
 def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ written (findings, errors, coverage, remediations, summary and exit code).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,12 +20,50 @@ def _parse_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
+def _same_everywhere(
+    docs: Sequence[dict[str, Any]], sources: Sequence[str], key: str, what: str, refuse: bool
+) -> str | None:
+    """ConfigError (or, with ``refuse=False``, a warning returned) when the shards differ
+    in ``run[key]``: their verdicts would not be comparable."""
+    values = {
+        json.dumps(sorted(v) if isinstance(v, list) else v): s
+        for d, s in zip(docs, sources, strict=True)
+        for v in [d["run"].get(key)]
+    }
+    if len(values) <= 1:
+        return None
+    message = (
+        f"the inputs were made with different {what} ("
+        + "; ".join(f"{s}: {v}" for v, s in values.items())
+        + ")"
+    )
+    if refuse:
+        raise ConfigError(message + ": re-run the shards with the same options")
+    return f"warning: {message}"
+
+
+def merge_warnings(docs: Sequence[dict[str, Any]], sources: Sequence[str]) -> list[str]:
+    """One line each: shards scanned with different policy files (by path)."""
+    warning = _same_everywhere(docs, sources, "policy", "policy files", refuse=False)
+    return [warning] if warning else []
+
+
 def merge_documents(
     docs: Sequence[dict[str, Any]], sources: Sequence[str], fail_on: str | None = None
 ) -> dict[str, Any]:
     """One findings document from shard documents; ConfigError when they do not fit."""
     if not docs:
         raise ConfigError("merge needs at least one findings.json")
+    by_id: dict[str, str] = {}
+    for doc, source in zip(docs, sources, strict=True):
+        run_id = str(doc["run"].get("id"))
+        if run_id in by_id:
+            raise ConfigError(
+                f"{source} is the same run ({run_id}) as {by_id[run_id]}: "
+                "list each shard's findings.json once"
+            )
+        by_id[run_id] = source
+    _same_everywhere(docs, sources, "trusted_accounts", "trusted accounts", refuse=True)
     seen: dict[str, str] = {}
     for doc, source in zip(docs, sources, strict=True):
         for account in doc["run"].get("accounts", []):

@@ -17,7 +17,18 @@ import yaml
 from auditor.errors import ConfigError
 from auditor.model import ACCOUNT_ID_RE, Severity
 
-TOP_KEYS = {"trusted_accounts", "checks", "waivers"}
+TOP_KEYS = {"trusted_accounts", "checks", "waivers", "max_waiver_days"}
+#: A policy file is small; a larger one is refused before it is parsed (memory, time).
+MAX_POLICY_BYTES = 1 << 20
+MAX_WAIVERS = 5000
+#: A waiver may not be in force for longer than this from today (``max_waiver_days``).
+DEFAULT_MAX_WAIVER_DAYS = 365
+MAX_WAIVER_DAYS_LIMIT = 3650
+# Resources no real pattern would name on purpose: a glob matching these matches all.
+_ANY_RESOURCES = (
+    "arn:aws:sagemaker:zz-nowhere-9:000000000000:mlflow-tracking-server/q7-unlikely",
+    "arn:aws-cn:sagemaker:zz-nowhere-8:999999999999:mlflow-app/app-q7unlikely",
+)
 CHECK_KEYS = {"enabled", "severity"}
 WAIVER_KEYS = {"check_id", "resource", "reason", "expires"}
 
@@ -54,6 +65,9 @@ class Policy:
     severities: dict[str, str] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
     source: str | None = None
+    #: One line each, for the terminal: blanket waivers (every check or every resource).
+    warnings: list[str] = field(default_factory=list)
+    max_waiver_days: int = DEFAULT_MAX_WAIVER_DAYS
 
     def waiver_for(
         self, check_id: str, resource_arn: str, today: dt.date
@@ -112,10 +126,38 @@ def _account(path: str, node: yaml.Node) -> str:
     return value
 
 
-def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
-    """Read and validate a policy file; raises ConfigError naming the line."""
+def blanket_warning(waiver: Waiver, source: str) -> str | None:
+    """A one-line warning for a waiver that mutes more than one check or every resource."""
+    what = []
+    if waiver.check_id == "*":
+        what.append("every check")
+    if all(fnmatch.fnmatchcase(arn, waiver.resource) for arn in _ANY_RESOURCES):
+        what.append("every resource")
+    if not what:
+        return None
+    return (
+        f"warning: {source}:{waiver.line}: waiver {waiver.check_id!r} {waiver.resource!r} "
+        f"mutes {' and '.join(what)} (until {waiver.expires.isoformat()}); "
+        "name the check and the resource it is for"
+    )
+
+
+def load_policy(path: str | Path, known_checks: set[str], today: dt.date | None = None) -> Policy:
+    """Read and validate a policy file; raises ConfigError naming the line.
+
+    Bounded: a file over MAX_POLICY_BYTES or with more than MAX_WAIVERS waivers is refused
+    before it costs minutes and gigabytes. A waiver may not expire more than
+    ``max_waiver_days`` (default 365) after ``today``: a security exception is reviewed.
+    """
     p = str(path)
+    today = today or dt.datetime.now(dt.UTC).date()
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise ConfigError(
+                f"{p}: policy file is {size:,} bytes, more than the {MAX_POLICY_BYTES:,} "
+                "allowed (a policy lists accounts, checks and a few waivers)"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
@@ -133,6 +175,16 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
     if root is None:
         return policy
     top = _mapping(p, root, "the policy", TOP_KEYS)
+
+    if "max_waiver_days" in top:
+        raw = _scalar(p, top["max_waiver_days"], "max_waiver_days")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_WAIVER_DAYS_LIMIT:
+            raise _fail(
+                p,
+                top["max_waiver_days"],
+                f"max_waiver_days must be a whole number of days, 1 to {MAX_WAIVER_DAYS_LIMIT}",
+            )
+        policy.max_waiver_days = int(raw)
 
     if "trusted_accounts" in top:
         for item in _sequence(p, top["trusted_accounts"], "trusted_accounts"):
@@ -164,7 +216,13 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
                 policy.severities[check_id] = sev
 
     if "waivers" in top:
-        for item in _sequence(p, top["waivers"], "waivers"):
+        items = _sequence(p, top["waivers"], "waivers")
+        if len(items) > MAX_WAIVERS:
+            raise _fail(
+                p, top["waivers"], f"{len(items):,} waivers, more than the {MAX_WAIVERS:,} allowed"
+            )
+        latest = today + dt.timedelta(days=policy.max_waiver_days)
+        for item in items:
             fields = _mapping(p, item, "a waiver", WAIVER_KEYS)
             for required in ("check_id", "resource", "reason", "expires"):
                 if required not in fields:
@@ -190,13 +248,22 @@ def load_policy(path: str | Path, known_checks: set[str]) -> Policy:
                 raise _fail(
                     p, fields["expires"], f"expires {raw_expiry!r} is not a date (YYYY-MM-DD)"
                 ) from None
-            policy.waivers.append(
-                Waiver(
-                    check_id=check_id,
-                    resource=resource,
-                    reason=reason,
-                    expires=expires,
-                    line=item.start_mark.line + 1,
+            if expires > latest:
+                raise _fail(
+                    p,
+                    fields["expires"],
+                    f"waiver expires {expires.isoformat()}, more than max_waiver_days "
+                    f"({policy.max_waiver_days}) from today: set an expiry by {latest.isoformat()}",
                 )
+            waiver = Waiver(
+                check_id=check_id,
+                resource=resource,
+                reason=reason,
+                expires=expires,
+                line=item.start_mark.line + 1,
             )
+            policy.waivers.append(waiver)
+            warning = blanket_warning(waiver, p)
+            if warning:
+                policy.warnings.append(warning)
     return policy

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,10 @@ from botocore.exceptions import ClientError
 from auditor.clients import ClientCache
 from auditor.errors import error_code, error_message
 from auditor.fixes import choose_owner, update_command
+from auditor.membership import organization_members
 from auditor.model import TRACKING_SERVER
+from auditor.prompt import PromptInterrupted, confirm, show_plan
+from auditor.tasks import TaskGroup
 
 # Statuses in which UpdateMlflowTrackingServer is accepted; anything else is in flux.
 STABLE_STATUSES = frozenset(
@@ -159,10 +161,25 @@ class Applier:
     journal: Journal
     stable_wait_s: float = DEFAULT_STABLE_WAIT_S
     poll_s: float = POLL_INTERVAL_S
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] | None = None  # default: wait on ``stop``
     monotonic: Callable[[], float] = time.monotonic
     update_calls: int = field(default=0)
+    #: Set on Ctrl-C: every wait ends at once and no further update is sent.
+    stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _pause(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self.stop.wait(seconds)
+
+    def _interrupted(self, action: Action) -> bool:
+        if self.stop.is_set():
+            action.status = "skipped"
+            action.reason = f"{action.reason}; not applied: interrupted"
+            return True
+        return False
 
     def _describe(self, sm: Any, name: str) -> dict[str, Any]:
         return sm.describe_mlflow_tracking_server(TrackingServerName=name)
@@ -171,6 +188,8 @@ class Applier:
         """Describe until the server is in a stable status, within the bounded wait."""
         deadline = self.monotonic() + self.stable_wait_s
         while True:
+            if self._interrupted(action):
+                return None
             try:
                 current = self._describe(sm, action.resource_name)
             except ClientError as exc:
@@ -189,7 +208,7 @@ class Applier:
                     f"{self.stable_wait_s:g}s; re-run later"
                 )
                 return None
-            self.sleep(self.poll_s)
+            self._pause(self.poll_s)
 
     def apply(self, action: Action) -> None:
         try:
@@ -206,7 +225,7 @@ class Applier:
             current = self._wait_stable(sm, action)
             if current is None:
                 return
-            if not self._unchanged(current, action):
+            if not self._unchanged(current, action) or self._interrupted(action):
                 return
             try:
                 self.journal.record(action, "attempt")
@@ -224,7 +243,7 @@ class Applier:
                 )
                 # Conflict: the server started changing between Describe and Update.
                 if error_code(exc) == "ConflictException" and self.monotonic() < deadline:
-                    self.sleep(self.poll_s)
+                    self._pause(self.poll_s)
                     continue
                 raise
             break
@@ -280,20 +299,14 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def confirm(actions: list[Action], yes: bool, interactive: bool) -> tuple[bool, str | None]:
-    """(go ahead, reason if not): --yes, or a terminal prompt; never without either."""
-    if yes:
-        return True, None
-    if not interactive:
-        return False, "not confirmed: no terminal and no --yes, nothing was changed"
-    click.echo(f"mlflow-audit will update {len(actions)} tracking server(s):", err=True)
-    for a in actions:
-        click.echo(
-            f"  {a.account_id} {a.region} {a.resource_name}: {a.before} -> {a.after}", err=True
-        )
-    if click.confirm("Apply these changes?", default=False, err=True):
-        return True, None
-    return False, "not confirmed at the prompt, nothing was changed"
+def _learn_membership(facts_list: list[dict[str, Any]], session: Any) -> None:
+    """Organization membership for the plan (``trust.org_accounts``), unless the caller
+    already set it (``--org``): asked once; None when Organizations cannot be read."""
+    if all("org_accounts" in f["trust"] for f in facts_list):
+        return
+    members = organization_members(session)
+    for facts in facts_list:
+        facts["trust"].setdefault("org_accounts", members)
 
 
 def run_remediation(
@@ -309,16 +322,31 @@ def run_remediation(
     stable_wait_s: float = DEFAULT_STABLE_WAIT_S,
     interactive: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Plan, confirm and apply; returns the remediation records for findings.json."""
+    """Plan, confirm and apply; returns the remediation records for findings.json.
+
+    Ctrl-C (or Ctrl-D at the prompt) raises RemediationInterrupted carrying the records:
+    waits end at once (no waiting out ``--stable-wait``), updates in flight finish and
+    are journalled, nothing more is sent.
+    """
+    _learn_membership(result.facts, session)
     actions = plan(result.facts)
     todo = [a for a in actions if a.status == "planned"]
     for a in todo[max_changes:]:
         a.reason = f"{a.reason}; not applied: over --max-changes {max_changes}"
     todo = todo[:max_changes]
+    if dry_run and actions and not quiet:
+        show_plan(
+            actions, f"remediation plan (--dry-run, nothing is changed): {len(todo)} update(s)"
+        )
     if dry_run or not todo:
         return [a.to_dict() for a in actions]
     interactive = stdin_is_terminal() if interactive is None else interactive
-    go, why = confirm(todo, yes, interactive)
+    try:
+        go, why = confirm(todo, yes, interactive)
+    except PromptInterrupted as stop:
+        for a in todo:
+            a.reason = f"{a.reason}; not confirmed: {stop}"
+        raise RemediationInterrupted([a.to_dict() for a in actions]) from None
     if not go:
         for a in todo:
             a.reason = f"{a.reason}; {why}"
@@ -337,19 +365,21 @@ def run_remediation(
         stable_wait_s=stable_wait_s,
         poll_s=min(POLL_INTERVAL_S, max(0.05, stable_wait_s / 10)),
     )
-    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(todo))))
+    group = TaskGroup(max_workers=max(1, min(concurrency, len(todo))))
     try:
-        for future in [pool.submit(applier.apply, a) for a in todo]:
-            future.result()
+        for a in todo:
+            group.submit(applier.apply, a)
+        group.wait()
     except KeyboardInterrupt:
-        # Let the updates in flight finish (they are journalled), start no new ones, and
-        # hand back what happened so findings.json still records every applied change.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # End every wait now, start nothing new; updates in flight finish (journalled).
+        applier.stop.set()
+        group.cancel()
+        group.close()
         for a in todo:
             if a.status == "planned":
                 a.reason = f"{a.reason}; not applied: interrupted"
         raise RemediationInterrupted([a.to_dict() for a in actions]) from None
-    pool.shutdown(wait=True)
+    group.close()
     return [a.to_dict() for a in actions]
 
 

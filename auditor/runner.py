@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,35 +52,70 @@ def execute_scan(
         progress.close()
 
 
-def record_history(doc: dict[str, Any], request: ScanRequest, out_dir: Path) -> bool:
-    """Add ``change`` and ``history`` to ``doc``; True when the history could be used.
+INTERRUPTED_EXIT = 130
 
-    A history failure (corrupt or locked database) is a one-line warning and a
-    ``history.error`` note: the reports are still written and the exit code is unchanged
-    (``--fail-on-new`` then counts every FAIL as new).
-    """
-    if request.no_history:
-        return False
-    path = Path(request.history_path or out_dir / HISTORY_FILENAME)
+
+def _scope_key(doc: dict[str, Any], request: ScanRequest) -> str:
     run = doc["run"]
-    key = scope_key(
+    return scope_key(
         org=request.org,
         accounts=list(request.accounts),
         regions=list(request.regions),
         shard=run["shard"],
         caller=run["caller_account_id"],
     )
+
+
+def write_with_history(
+    doc: dict[str, Any],
+    request: ScanRequest,
+    out_dir: Path,
+    write: Callable[[bool], list[Path]],
+) -> list[Path]:
+    """Annotate ``doc`` with the history, write the reports, then record the run.
+
+    ``write(history_ok)`` writes the reports. The run is recorded only once they are
+    written (auditor.history.record_run runs ``write`` inside its transaction): a run
+    whose reports failed (exit 4) leaves no trace, so the next run still sees every
+    problem as new. A history failure (corrupt or locked database) is a one-line warning
+    and a ``history.error`` note: the reports are still written and the exit code is
+    unchanged (``--fail-on-new`` then counts every FAIL as new).
+    """
+    if request.no_history:
+        return write(False)
+    path = Path(request.history_path or out_dir / HISTORY_FILENAME)
+    key = _scope_key(doc, request)
+    written: list[Path] | None = None
+
+    def write_annotated() -> list[Path]:
+        nonlocal written
+        written = write(True)
+        return written
+
     try:
-        record_run(path, doc, key, keep=request.history_keep)
-        return True
+        record_run(path, doc, key, keep=request.history_keep, write=write_annotated)
+        return written or []
     except HistoryError as exc:
+        if written is not None:  # reports written, but the run could not be stored
+            click.echo(f"warning: {exc}; this run is not recorded in the history", err=True)
+            return written
+        for f in doc["findings"]:
+            f["change"] = None
         doc["history"] = {"error": str(exc), "database": str(path), "scope_key": key}
         note = ""
         if request.fail_on_new:
             note = "; --fail-on-new counts every FAIL as new"
             doc["history"]["fail_on_new"] = "history unavailable: every FAIL counted as new"
         click.echo(f"warning: {exc}; reports are written without history{note}", err=True)
-        return False
+        return write(False)
+
+
+def trust_org_membership(result: ScanResult) -> None:
+    """With ``--org`` every member is trusted: an untrusted owner is known to be outside
+    the Organization (the remediation plan reads ``trust.org_accounts``)."""
+    members = frozenset(result.trusted_accounts)
+    for facts in result.facts:
+        facts["trust"]["org_accounts"] = members
 
 
 def run_scan_command(request: ScanRequest) -> int:
@@ -89,6 +125,8 @@ def run_scan_command(request: ScanRequest) -> int:
     policy = (
         load_policy(request.config_path, {r.id for r in rules}) if request.config_path else Policy()
     )
+    for warning in policy.warnings:
+        click.echo(warning, err=True)
     session = make_session(request.profile)
     options = ScanOptions(
         regions=list(request.regions),
@@ -107,6 +145,8 @@ def run_scan_command(request: ScanRequest) -> int:
     if request.remediate:
         from auditor.remediate import RemediationInterrupted, run_remediation
 
+        if request.org:
+            trust_org_membership(result)
         try:
             remediations = run_remediation(
                 result,
@@ -129,22 +169,26 @@ def run_scan_command(request: ScanRequest) -> int:
         policy_source=policy.source,
         fail_on_new=request.fail_on_new,
     )
-    history_ok = record_history(doc, request, Path(out_dir))
-    if request.fail_on_new:
-        gate_on_new(doc, history_ok)
     # The document is all the writers need: let the facts, proofs and resources go before
     # the renderers run (tens of MB at organisation scale).
     result.facts.clear()
     result.proofs.clear()
     result.resources.clear()
-    written = write_outputs(doc, Path(out_dir), request.formats)
+
+    def write(history_ok: bool) -> list[Path]:
+        if request.fail_on_new:
+            gate_on_new(doc, history_ok)
+        if interrupted:  # the recorded exit code is the real one
+            doc["summary"]["exit_code"] = INTERRUPTED_EXIT
+        return write_outputs(doc, Path(out_dir), request.formats)
+
+    written = write_with_history(doc, request, Path(out_dir), write)
     if not request.quiet:
         print_summary(doc, written)
     if interrupted:
         click.echo(
-            "mlflow-audit: remediation interrupted; what was applied is recorded in "
-            "the reports and the journal",
+            "mlflow-audit: interrupted; nothing more was changed, and what was applied is "
+            "recorded in the reports and the journal",
             err=True,
         )
-        return 130
     return int(doc["summary"]["exit_code"])

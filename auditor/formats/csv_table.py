@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from auditor.textsafe import visible
+
 # OWASP CSV injection: a cell starting with one of these is read as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 CSV_COLUMNS = [
@@ -33,8 +35,12 @@ CSV_COLUMNS = [
 
 
 def neutralise(value: Any) -> Any:
-    """Make a CSV cell inert in spreadsheets: a leading quote before formula starts."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Make a CSV cell inert: control and bidi characters shown as escapes (a viewer or
+    terminal never interprets them), and a leading quote before formula starts."""
+    if not isinstance(value, str):
+        return value
+    value = visible(value, keep_newlines=True)
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 

@@ -26,9 +26,11 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from auditor.datafiles import data_dir
 from auditor.model import REMEDIATION_STATUSES, SEVERITIES, STATUSES
+from auditor.textsafe import visible, visible_any
 
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}  # 0 is worst
 _STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
@@ -132,7 +134,7 @@ def findings_data_chunks(
     def ix(value: Any) -> int | None:
         if value is None:
             return None
-        return table[value if isinstance(value, str) else json.dumps(value)]
+        return table[visible(value) if isinstance(value, str) else visible(json.dumps(value))]
 
     def dumps(value: Any) -> str:
         return _escape_script_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
@@ -156,7 +158,7 @@ def findings_data_chunks(
                 [
                     ix(ev.get("call")),
                     ix(ev.get("as_account")),
-                    ev.get("params") or {},
+                    {visible(str(k)): visible_any(v) for k, v in (ev.get("params") or {}).items()},
                     ix(ev.get("answer")),
                     ix(ev.get("conclusion")),
                 ]
@@ -183,6 +185,14 @@ class _Interner(dict[str, int]):
         return index
 
 
+def _finalize(value: Any) -> Any:
+    """Data shown as text: control and bidi characters made visible; markup we built
+    ourselves (``Markup``: assets, the data block) passes unchanged."""
+    if isinstance(value, markupsafe.Markup):
+        return value
+    return visible_any(value)
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -191,6 +201,8 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Every {{ value }} shows control and bidi characters as escapes (auditor.textsafe).
+        finalize=_finalize,
     )
     env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
     env.filters["param_value"] = _param_value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -114,7 +115,7 @@ def test_waived_findings_are_muted_and_do_not_trip_fail_on(run_cli, demo_org, tm
         "  - check_id: mlflow_s3_owner_verification_enabled\n"
         f"    resource: 'arn:aws:sagemaker:*:mlflow-tracking-server/{name}'\n"
         "    reason: replaced next sprint\n"
-        "    expires: 2999-01-01\n"
+        f"    expires: {dt.date.today() + dt.timedelta(days=100)}\n"
     )
     _, doc = run_cli(
         "scan",

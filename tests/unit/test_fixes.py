@@ -62,10 +62,25 @@ def test_missing_bucket_with_an_untrusted_configured_owner_pins_the_servers_acco
     assert owner == OWN
 
 
-def test_untrusted_proven_owner_is_never_pinned():
-    owner, reason = choose_owner(
-        facts_for(BucketProof("ml-bucket", True, STRANGER), pinned=STRANGER)
-    )
+def test_untrusted_proven_owner_known_outside_the_organization_is_replaced():
+    facts = facts_for(BucketProof("ml-bucket", True, STRANGER), pinned=STRANGER)
+    facts["trust"]["org_accounts"] = frozenset({OWN, CENTRAL})
+    owner, reason = choose_owner(facts)
+    assert owner == OWN and "untrusted" in reason
+
+
+def test_a_pin_s3_proves_correct_is_kept_when_membership_is_unknown_or_a_member():
+    facts = facts_for(BucketProof("ml-bucket", True, STRANGER), pinned=STRANGER)
+    owner, reason = choose_owner(facts)  # no Organizations answer: membership unknown
+    assert owner is None
+    assert f"--trusted-account {STRANGER}" in reason and "--org" in reason
+    facts["trust"]["org_accounts"] = frozenset({OWN, STRANGER})
+    owner, reason = choose_owner(facts)
+    assert owner is None and "member of your Organization" in reason
+
+
+def test_untrusted_proven_owner_that_is_not_the_pin_is_never_pinned():
+    owner, reason = choose_owner(facts_for(BucketProof("ml-bucket", True, STRANGER), pinned=None))
     assert owner == OWN and "untrusted" in reason
 
 

@@ -129,7 +129,7 @@ def test_scope_key_is_stable_and_names_the_request():
         ("FAIL", "UNKNOWN", "new"),  # newly proven
         ("UNKNOWN", "FAIL", "unchanged"),  # lost sight of a known problem: not new
         ("MUTED", "FAIL", "unchanged"),  # waived
-        ("FAIL", "MUTED", "unchanged"),  # waiver expired: known (listed in expired_waivers)
+        ("FAIL", "MUTED", "new"),  # waiver expired since the previous run: alerts again
     ],
 )
 def test_change_for(now, before, expected):

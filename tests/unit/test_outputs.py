@@ -35,11 +35,17 @@ def finding(**kw):
     return base
 
 
-@pytest.mark.parametrize(
-    "value", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")']
-)
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-2", "@SUM(A1)", '=HYPERLINK("http://x")'])
 def test_formula_cells_are_neutralised(value):
     assert neutralise(value) == "'" + value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("\tx", "\\x09x"), ("\rx", "\\x0dx"), ("a\x1b[2Jb", "a\\x1b[2Jb"), ("p\u202eq", "p\\u202eq")],
+)
+def test_control_and_bidi_characters_are_made_visible(value, shown):
+    assert neutralise(value) == shown
 
 
 def test_plain_cells_are_untouched():
@@ -138,12 +144,15 @@ def test_unusable_findings_file_is_a_config_error(tmp_path, content, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"schema_version": "1.0", "findings": [1, 2]}', "finding #1 is not a finding object"),
-        ('{"schema_version": "1.0", "findings": []}', "run must be an object"),
+        (
+            '{"schema_version": "1.0", "findings": [1, 2]}',
+            r"findings\[0\]: expected object, got number",
+        ),
+        ('{"schema_version": "1.0", "findings": []}', "run: missing"),
         (
             '{"schema_version": "1.0", "findings": [], "run": {"started_at": "x", "finished_at": "y"},'
             ' "errors": {}}',
-            "errors must be a list",
+            "errors: expected array, got object",
         ),
     ],
 )

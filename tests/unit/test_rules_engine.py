@@ -141,8 +141,26 @@ def test_proven_untrusted_owner_fails_owner_trusted():
     assert v["mlflow_s3_expected_owner_matches_bucket"] == ("PASS", "high")
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f["actual_owner"] == STRANGER
-    # the fix never pins the untrusted owner: it fails closed to the server's account
+    # the fix never pins the untrusted owner, and never replaces a pin S3 proves correct
+    # while the run cannot tell whether that owner is in the Organization (SPEC.md)
+    assert STRANGER not in f["remediation"]["command"].split("--s3-bucket-owner-account-id")[1]
+    assert f["remediation"]["auto"] is False
+
+
+def test_proven_untrusted_owner_that_is_not_the_pin_fails_closed_to_the_own_account():
+    _, findings = verdicts(server(verification=False), owned("ml-bucket", STRANGER))
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f"--s3-bucket-owner-account-id {OWN}" in f["remediation"]["command"]
+    assert f["remediation"]["auto"] is True
+
+
+def test_a_server_that_already_fails_closed_is_not_offered_the_applied_fix_again():
+    _, findings = verdicts(server(verification=True), owned("ml-bucket", STRANGER))
+    f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
+    assert f["remediation"]["auto"] is False
+    assert "--artifact-store-uri" in f["remediation"]["command"]
+    assert "already fails closed" in f["remediation"]["text"]
+    assert "outage" in f["message"]
 
 
 def test_wrong_pinned_owner_fails_match_and_fix_pins_proven_trusted_owner():
