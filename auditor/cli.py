@@ -422,6 +422,15 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
     parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
     if parts:
         click.echo("FAIL by severity: " + ", ".join(parts), err=True)
+    for warning in run.get("warnings") or []:
+        click.echo(click.style(f"warning: {warning}", fg="yellow"), err=True)
+    not_offered = {
+        kind: cov["not_offered"]
+        for kind, cov in (run.get("coverage") or {}).items()
+        if cov.get("not_offered")
+    }
+    for kind, regions in not_offered.items():
+        click.echo(f"{kind}: not offered in {', '.join(regions)}", err=True)
     if doc["errors"]:
         click.echo(
             click.style(

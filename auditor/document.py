@@ -13,7 +13,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.errors import ConfigError
-from auditor.model import SCHEMA_VERSION, Severity, Status
+from auditor.model import RESOURCE_TYPES, SCHEMA_VERSION, Severity, Status
 from auditor.scan import ScanResult
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.MUTED: 2, Status.PASS: 3}
@@ -96,6 +96,19 @@ def new_run_id(started: Any) -> str:
     return f"{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{secrets.token_hex(3)}"
 
 
+def _coverage_by_type(result: ScanResult) -> dict[str, dict[str, list[str]]]:
+    """{resource type: {"offered": regions, "not_offered": regions}} over the scanned scopes
+    (a region counts as offered when any account could list the type there)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for kind in RESOURCE_TYPES:
+        offered = {
+            s.region for s in result.scopes if s.status != "skipped" and kind not in s.not_offered
+        }
+        missing = {s.region for s in result.scopes if kind in s.not_offered} - offered
+        out[kind] = {"offered": sorted(offered), "not_offered": sorted(missing)}
+    return out
+
+
 def build_document(
     result: ScanResult,
     fail_on: str,
@@ -133,10 +146,14 @@ def build_document(
                 "region": s.region,
                 "status": s.status,
                 "resources": s.resources,
+                "not_offered": s.not_offered,
             }
             for s in result.scopes
             if s.status != "skipped"
         ],
+        # Per resource type, the scanned regions where SageMaker offers it and where not.
+        "coverage": _coverage_by_type(result),
+        "warnings": list(result.warnings),
         # Offered regions that are not enabled for an account: nothing can live there.
         "regions_not_enabled": {
             a.account_id: a.skipped_regions for a in result.accounts if a.skipped_regions

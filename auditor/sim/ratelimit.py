@@ -33,7 +33,7 @@ class RateLimit:
 
 
 class _Bucket:
-    __slots__ = ("tokens", "stamp")
+    __slots__ = ("stamp", "tokens")
 
     def __init__(self, burst: float, now: float) -> None:
         self.tokens = burst

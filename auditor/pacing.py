@@ -1,0 +1,202 @@
+"""Pacing per (account, region, API): AWS throttles each with its own token bucket.
+
+One botocore client serves every account of a region (clients.py), so anything attached
+to a client (standard mode's retry quota, adaptive mode's rate limiter) is shared by all
+accounts, while AWS's limits are per account. Throttling is therefore taken out of
+botocore's per-client machinery and handled here, per scope key
+``(account, region, "service:Operation")``:
+
+- **AIMD rate per key.** A key is unpaced until AWS first throttles it. The first
+  throttle sets its rate to what actually succeeded in the last second (halved); every
+  later throttle of a request sent after the last decrease multiplies the rate by
+  ``DECREASE`` (once per round, as TCP does, so a volley of in-flight rejections counts
+  once); every success adds ``INCREASE`` to the rate. Requests take evenly spaced slots
+  at that rate (reservations), so the scope's bucket refills instead of being hammered.
+- **Throttled requests are retried by the pacer**, not by botocore's retry policy: the
+  ``needs-retry`` handler answers a throttling error with the delay until the key's next
+  slot, whatever ``max_attempts`` says, until ``budget_s`` has passed since the call's first
+  attempt; only then does the throttling error surface. Every other retryable error (5xx,
+  timeouts, connection errors) is still botocore's, with the user's retry mode and
+  attempts, and never spends retry quota on throttling.
+- **Fan-out work defers instead of sleeping**: a Describe task asks :meth:`Pacer.reserve`
+  for a slot and, when it is in the future, is re-queued for then (tasks.py), so a
+  throttled scope never occupies the workers other scopes need.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+# botocore's own list (botocore.retries.standard.ThrottledRetryableChecker).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+DECREASE = 0.7
+INCREASE = 0.1  # requests/s added per success: r grows ~10 %/s, back from a decrease in ~4 s
+MIN_RATE = 0.05  # requests a second
+DEFAULT_BUDGET_S = 900.0  # how long one call may keep being throttled before it fails
+DEFER_THRESHOLD_S = 0.02  # below this a task just waits for its slot
+
+Key = tuple[str, str, str]
+
+
+def is_throttling(code: str | None, status: int | None = None) -> bool:
+    return code in THROTTLING_CODES or status == 429
+
+
+@dataclass(slots=True)
+class _Lane:
+    rate: float | None = None  # None: unpaced
+    next_slot: float = 0.0
+    last_decrease: float = float("-inf")
+    recent: deque[float] = field(default_factory=deque)  # success times in the last second
+
+
+class Pacer:
+    """Rates and slots per scope key (thread-safe)."""
+
+    def __init__(
+        self, budget_s: float = DEFAULT_BUDGET_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.budget_s = budget_s
+        self._clock = clock
+        self._lanes: dict[Key, _Lane] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.throttled_count = 0
+        self.deferred_count = 0
+
+    def now(self) -> float:
+        return self._clock()
+
+    def rate(self, key: Key) -> float | None:
+        with self._lock:
+            lane = self._lanes.get(key)
+            return None if lane is None else lane.rate
+
+    def reserve(self, key: Key) -> float:
+        """Take the key's next slot; seconds until it (0 when the key is unpaced)."""
+        with self._lock:
+            lane = self._lanes.get(key)
+            if lane is None or lane.rate is None:
+                return 0.0
+            now = self._clock()
+            slot = max(now, lane.next_slot)
+            lane.next_slot = slot + 1.0 / lane.rate
+            return slot - now
+
+    def succeeded(self, key: Key) -> None:
+        with self._lock:
+            lane = self._lanes.setdefault(key, _Lane())
+            now = self._clock()
+            lane.recent.append(now)
+            while lane.recent and lane.recent[0] < now - 1.0:
+                lane.recent.popleft()
+            if lane.rate is not None:
+                lane.rate += INCREASE
+
+    def throttled(self, key: Key, sent_at: float) -> None:
+        """AWS throttled a request of ``key`` sent at ``sent_at`` (clock time)."""
+        with self._lock:
+            self.throttled_count += 1
+            lane = self._lanes.setdefault(key, _Lane())
+            now = self._clock()
+            if lane.rate is None:
+                recent = sum(1 for t in lane.recent if t >= now - 1.0)
+                lane.rate = max(MIN_RATE, recent / 2.0, 1.0)
+                lane.next_slot = now + 1.0 / lane.rate
+                lane.last_decrease = now
+            elif sent_at >= lane.last_decrease:
+                lane.rate = max(MIN_RATE, lane.rate * DECREASE)
+                lane.last_decrease = now
+
+    # -- a slot reserved by the task layer, used by the call the thread makes next
+    @contextmanager
+    def prepaid(self) -> Iterator[None]:
+        self._local.prepaid = True
+        try:
+            yield
+        finally:
+            self._local.prepaid = False
+
+    def take_prepaid(self) -> bool:
+        if getattr(self._local, "prepaid", False):
+            self._local.prepaid = False
+            return True
+        return False
+
+
+def install(client: Any, pacer: Pacer, region: str, account_of: Callable[[], str]) -> None:
+    """Pace ``client``'s calls per (account, region, operation) and retry its throttling.
+
+    ``account_of`` names the account the calling thread acts as. The client's own retry
+    handler (registered by botocore under ``retry-config-<service>``) keeps every other
+    retry decision.
+    """
+    emitter = client.meta.events
+    service = client.meta.service_model.service_id.hyphenize()
+    signing = client.meta.service_model.signing_name or service
+    uid = f"retry-config-{service}"
+    # botocore exposes no getter for a registered handler; its emitter keeps them by id.
+    entry = emitter._emitter._unique_id_handlers.get(uid)
+    original = entry["handler"] if entry else None
+
+    def key_for(op: str) -> Key:
+        return (account_of(), region, f"{signing}:{op}")
+
+    def before_call(model: Any, context: dict[str, Any], **_: Any) -> None:
+        if not pacer.take_prepaid():
+            delay = pacer.reserve(key_for(model.name))
+            if delay > 0:
+                time.sleep(delay)
+        context["pace_first"] = context["pace_sent"] = pacer.now()
+
+    def after_call(model: Any, http_response: Any = None, **_: Any) -> None:
+        status = getattr(http_response, "status_code", 200)
+        if status < 400:
+            pacer.succeeded(key_for(model.name))
+
+    def needs_retry(**kwargs: Any) -> Any:
+        response = kwargs.get("response")
+        if response is not None:
+            http, parsed = response
+            code = (parsed or {}).get("Error", {}).get("Code")
+            if is_throttling(code, getattr(http, "status_code", None)):
+                op = kwargs["operation"].name
+                context = kwargs["request_dict"].get("context", {})
+                now = pacer.now()
+                key = key_for(op)
+                pacer.throttled(key, context.get("pace_sent", now))
+                if now - context.get("pace_first", now) >= pacer.budget_s:
+                    return False  # the error surfaces: the budget is spent
+                delay = pacer.reserve(key)
+                context["pace_sent"] = now + delay
+                return delay
+        return original(**kwargs) if original is not None else None
+
+    if original is not None:
+        emitter.unregister(f"needs-retry.{service}", unique_id=uid)
+    emitter.register(f"needs-retry.{service}", needs_retry, unique_id=uid)
+    emitter.register(f"before-call.{service}", before_call)
+    emitter.register(f"after-call.{service}", after_call)
