@@ -6,11 +6,14 @@ accounts, while AWS's limits are per account. Throttling is therefore taken out 
 botocore's per-client machinery and handled here, per scope key
 ``(account, region, "service:Operation")``:
 
-- **AIMD rate per key.** A key is unpaced until AWS first throttles it. The first
-  throttle sets its rate to what actually succeeded in the last second (halved); every
-  later throttle of a request sent after the last decrease multiplies the rate by
-  ``DECREASE`` (once per round, as TCP does, so a volley of in-flight rejections counts
-  once); every success adds ``INCREASE`` to the rate. Requests take evenly spaced slots
+- **Adaptive rate per key (multiplicative decrease).** A key is unpaced until AWS first
+  throttles it. The first throttle sets its rate to ``DECREASE`` x what actually
+  succeeded in the last second (what the bucket let through); every later throttle of a
+  request sent after the last decrease multiplies the rate by ``DECREASE`` (once per
+  round, as TCP does, so a volley of in-flight rejections counts once). Between
+  decreases the rate grows by ``GROWTH`` a second, so it probes back above the limit
+  within half a second: sending above AWS's rate costs one throttled retry (a throttled
+  request takes no token), sending below it costs time. Requests take evenly spaced slots
   at that rate (reservations), so the scope's bucket refills instead of being hammered.
 - **Throttled requests are retried by the pacer**, not by botocore's retry policy: the
   ``needs-retry`` handler answers a throttling error with the delay until the key's next
@@ -53,7 +56,8 @@ THROTTLING_CODES = frozenset(
     }
 )
 DECREASE = 0.7
-INCREASE = 0.1  # requests/s added per success: r grows ~10 %/s, back from a decrease in ~4 s
+GROWTH = 2.0  # the rate doubles per second without throttling: back from a decrease in 0.5 s
+MAX_RATE = 10_000.0
 MIN_RATE = 0.05  # requests a second
 DEFAULT_BUDGET_S = 900.0  # how long one call may keep being throttled before it fails
 DEFER_THRESHOLD_S = 0.02  # below this a task just waits for its slot
@@ -67,10 +71,15 @@ def is_throttling(code: str | None, status: int | None = None) -> bool:
 
 @dataclass(slots=True)
 class _Lane:
-    rate: float | None = None  # None: unpaced
+    base: float | None = None  # rate set at the last decrease; None: unpaced
     next_slot: float = 0.0
     last_decrease: float = float("-inf")
     recent: deque[float] = field(default_factory=deque)  # success times in the last second
+
+    def rate_at(self, now: float) -> float | None:
+        if self.base is None:
+            return None
+        return min(MAX_RATE, self.base * GROWTH ** min(now - self.last_decrease, 20.0))
 
 
 class Pacer:
@@ -93,18 +102,32 @@ class Pacer:
     def rate(self, key: Key) -> float | None:
         with self._lock:
             lane = self._lanes.get(key)
-            return None if lane is None else lane.rate
+            return None if lane is None else lane.rate_at(self._clock())
 
-    def reserve(self, key: Key) -> float:
-        """Take the key's next slot; seconds until it (0 when the key is unpaced)."""
+    def reserve(self, key: Key, horizon: float | None = None) -> float | None:
+        """Take the key's next slot; seconds until it (0 when the key is unpaced).
+
+        With ``horizon``, a slot further away than that is not taken (None): a slot
+        reserved far ahead would keep today's rate after the rate has grown.
+        """
         with self._lock:
             lane = self._lanes.get(key)
-            if lane is None or lane.rate is None:
+            if lane is None or lane.base is None:
                 return 0.0
             now = self._clock()
             slot = max(now, lane.next_slot)
-            lane.next_slot = slot + 1.0 / lane.rate
+            if horizon is not None and slot - now > horizon:
+                return None
+            lane.next_slot = slot + 1.0 / (lane.rate_at(slot) or MAX_RATE)
             return slot - now
+
+    def until_next(self, key: Key) -> float:
+        """Seconds until the key's next free slot (without taking it)."""
+        with self._lock:
+            lane = self._lanes.get(key)
+            if lane is None or lane.base is None:
+                return 0.0
+            return max(0.0, lane.next_slot - self._clock())
 
     def succeeded(self, key: Key) -> None:
         with self._lock:
@@ -113,8 +136,6 @@ class Pacer:
             lane.recent.append(now)
             while lane.recent and lane.recent[0] < now - 1.0:
                 lane.recent.popleft()
-            if lane.rate is not None:
-                lane.rate += INCREASE
 
     def throttled(self, key: Key, sent_at: float) -> None:
         """AWS throttled a request of ``key`` sent at ``sent_at`` (clock time)."""
@@ -122,13 +143,15 @@ class Pacer:
             self.throttled_count += 1
             lane = self._lanes.setdefault(key, _Lane())
             now = self._clock()
-            if lane.rate is None:
-                recent = sum(1 for t in lane.recent if t >= now - 1.0)
-                lane.rate = max(MIN_RATE, recent / 2.0, 1.0)
-                lane.next_slot = now + 1.0 / lane.rate
+            if lane.base is None:
+                # What succeeded in the last second is what the bucket let through.
+                recent = [t for t in lane.recent if t >= now - 1.0]
+                window = max(0.1, now - recent[0]) if recent else 1.0
+                lane.base = max(1.0, len(recent) / window * DECREASE)
                 lane.last_decrease = now
+                lane.next_slot = now + 1.0 / lane.base
             elif sent_at >= lane.last_decrease:
-                lane.rate = max(MIN_RATE, lane.rate * DECREASE)
+                lane.base = max(MIN_RATE, (lane.rate_at(now) or MIN_RATE) * DECREASE)
                 lane.last_decrease = now
 
     # -- a slot reserved by the task layer, used by the call the thread makes next
@@ -190,7 +213,7 @@ def install(client: Any, pacer: Pacer, region: str, account_of: Callable[[], str
                 pacer.throttled(key, context.get("pace_sent", now))
                 if now - context.get("pace_first", now) >= pacer.budget_s:
                     return False  # the error surfaces: the budget is spent
-                delay = pacer.reserve(key)
+                delay = pacer.reserve(key) or 0.0
                 context["pace_sent"] = now + delay
                 return delay
         return original(**kwargs) if original is not None else None
@@ -200,3 +223,60 @@ def install(client: Any, pacer: Pacer, region: str, account_of: Callable[[], str
     emitter.register(f"needs-retry.{service}", needs_retry, unique_id=uid)
     emitter.register(f"before-call.{service}", before_call)
     emitter.register(f"after-call.{service}", after_call)
+
+
+class Lanes:
+    """Fan-out tasks of paced keys wait in a FIFO per key, off the workers.
+
+    :meth:`run` runs a task at once when its key is unpaced (or its slot is imminent);
+    otherwise the task joins its key's queue, and one timer per key releases the head at
+    each slot, at the rate the key has *then* (so a recovering rate applies at once).
+    ``submit_after(delay, fn, *args)`` is the scheduler (``TaskGroup.submit_after``).
+    """
+
+    def __init__(self, pacer: Pacer, submit_after: Callable[..., None]) -> None:
+        self.pacer = pacer
+        self._submit_after = submit_after
+        self._lock = threading.Lock()
+        self._queues: dict[Key, deque[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        self._armed: set[Key] = set()
+
+    def run(self, key: Key, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` with a slot of ``key`` reserved (``Pacer.prepaid``)."""
+        with self._lock:
+            queued = self._queues.get(key)
+            delay = None if queued else self.pacer.reserve(key, horizon=DEFER_THRESHOLD_S)
+            if delay is None:
+                self._queues.setdefault(key, deque()).append((fn, args))
+                self.pacer.deferred_count += 1
+                self._arm(key)
+                return
+        if delay > 0:
+            time.sleep(delay)
+        with self.pacer.prepaid():
+            fn(*args)
+
+    def _arm(self, key: Key) -> None:  # with self._lock held
+        if key not in self._armed:
+            self._armed.add(key)
+            self._submit_after(self.pacer.until_next(key), self._release, key)
+
+    def _release(self, key: Key) -> None:
+        with self._lock:
+            self._armed.discard(key)
+            queued = self._queues.get(key)
+            if not queued:
+                return
+            delay = self.pacer.reserve(key, horizon=DEFER_THRESHOLD_S)
+            if delay is None:  # the rate fell meanwhile: wait for the new next slot
+                self._arm(key)
+                return
+            fn, args = queued.popleft()
+            if queued:
+                self._arm(key)
+            else:
+                del self._queues[key]
+        if delay > 0:
+            time.sleep(delay)
+        with self.pacer.prepaid():
+            fn(*args)

@@ -33,7 +33,7 @@ from auditor.model import (
     ScanError,
 )
 from auditor.ownership import list_owned_buckets, prove_bucket
-from auditor.pacing import DEFER_THRESHOLD_S
+from auditor.pacing import DEFAULT_BUDGET_S, Lanes, Pacer
 from auditor.policy import Policy
 from auditor.scope import (
     REGION_NOT_ENABLED_CODES,
@@ -59,6 +59,8 @@ class ScanOptions:
     trusted_accounts: list[str] = field(default_factory=list)
     concurrency: int = DEFAULT_CONCURRENCY
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
+    # How long one call may keep being throttled (paced and retried) before it fails.
+    throttle_budget_s: float = DEFAULT_BUDGET_S
 
 
 @dataclass(slots=True)
@@ -136,6 +138,7 @@ class _Collector:
         self.inventories: dict[str, set[str]] = {}
         # ARN -> why a resource that a List returned could not be described.
         self.undescribed: dict[str, str] = {}
+        self.lanes = Lanes(clients.pacer, group.submit_after)
         self.scopes_total = 0
         self.scopes_done = 0
 
@@ -249,26 +252,17 @@ class _Collector:
         kind: str,
         ident: str,
         listed_arn: str | None,
-        reserved: bool = False,
+        paced: bool = False,
     ) -> None:
         assert account.credentials is not None
         op = "DescribeMlflowTrackingServer" if kind == "server" else "DescribeMlflowApp"
-        pacer = self.clients.pacer
-        if not reserved:
-            # A paced scope: wait for the slot off the workers, then call with it.
-            delay = pacer.reserve((account.account_id, region, f"sagemaker:{op}"))
-            if delay > DEFER_THRESHOLD_S:
-                pacer.deferred_count += 1
-                self.group.submit_after(
-                    delay, self.describe_task, account, region, kind, ident, listed_arn, True
-                )
-                return
-            reserved = True
+        if not paced:
+            # A paced scope's Describes wait for their slots off the workers.
+            key = (account.account_id, region, f"sagemaker:{op}")
+            self.lanes.run(key, self.describe_task, account, region, kind, ident, listed_arn, True)
+            return
         try:
-            with (
-                self.clients.acting_as(account.credentials, account.account_id),
-                pacer.prepaid(),
-            ):
+            with self.clients.acting_as(account.credentials, account.account_id):
                 sm = self.clients.client(region, "sagemaker")
                 resource = (
                     collect.describe_tracking_server(sm, account.account_id, region, ident)
@@ -439,7 +433,9 @@ def run_scan(
 ) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS."""
     started = dt.datetime.now(dt.UTC)
-    clients = ClientCache(base, pool_size=options.concurrency)
+    clients = ClientCache(
+        base, pool_size=options.concurrency, pacer=Pacer(budget_s=options.throttle_budget_s)
+    )
     caller_creds = caller_credentials(base)
     caller = caller_account_id(clients, caller_creds)
     accounts, inventory_only, org_ids = _select_accounts(clients, caller_creds, caller, options)
