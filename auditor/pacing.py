@@ -21,9 +21,11 @@ botocore's per-client machinery and handled here, per scope key
   attempt; only then does the throttling error surface. Every other retryable error (5xx,
   timeouts, connection errors) is still botocore's, with the user's retry mode and
   attempts, and never spends retry quota on throttling.
-- **Fan-out work defers instead of sleeping**: a Describe task asks :meth:`Pacer.reserve`
-  for a slot and, when it is in the future, is re-queued for then (tasks.py), so a
-  throttled scope never occupies the workers other scopes need.
+- **Fan-out work waits in a queue, not in a worker** (:class:`Lanes`): a Describe of a
+  paced key joins the key's FIFO, released one per slot by a timer (tasks.py
+  ``submit_after``); a throttled Describe surfaces at once and goes back to the head of
+  its queue (until ``budget_s``). A throttled scope never holds the workers that other
+  scopes need.
 """
 
 from __future__ import annotations
@@ -163,6 +165,20 @@ class Pacer:
         finally:
             self._local.prepaid = False
 
+    @contextmanager
+    def surfacing(self) -> Iterator[None]:
+        """Inside, a throttled call is not retried in place: the error surfaces at once
+        (after being counted), for a caller that re-queues the work instead of holding
+        a worker while it waits."""
+        self._local.surface = True
+        try:
+            yield
+        finally:
+            self._local.surface = False
+
+    def surfaces(self) -> bool:
+        return bool(getattr(self._local, "surface", False))
+
     def take_prepaid(self) -> bool:
         if getattr(self._local, "prepaid", False):
             self._local.prepaid = False
@@ -211,8 +227,8 @@ def install(client: Any, pacer: Pacer, region: str, account_of: Callable[[], str
                 now = pacer.now()
                 key = key_for(op)
                 pacer.throttled(key, context.get("pace_sent", now))
-                if now - context.get("pace_first", now) >= pacer.budget_s:
-                    return False  # the error surfaces: the budget is spent
+                if pacer.surfaces() or now - context.get("pace_first", now) >= pacer.budget_s:
+                    return False  # the error surfaces: re-queued by the caller, or too late
                 delay = pacer.reserve(key) or 0.0
                 context["pace_sent"] = now + delay
                 return delay
@@ -242,7 +258,8 @@ class Lanes:
         self._armed: set[Key] = set()
 
     def run(self, key: Key, fn: Callable[..., None], *args: Any) -> None:
-        """Call ``fn(*args)`` with a slot of ``key`` reserved (``Pacer.prepaid``)."""
+        """Call ``fn(*args)`` with a slot of ``key`` reserved (``Pacer.prepaid``); a
+        throttled call inside surfaces at once, for ``fn`` to :meth:`retry` it."""
         with self._lock:
             queued = self._queues.get(key)
             delay = None if queued else self.pacer.reserve(key, horizon=DEFER_THRESHOLD_S)
@@ -251,9 +268,18 @@ class Lanes:
                 self.pacer.deferred_count += 1
                 self._arm(key)
                 return
+        self._call(delay, fn, args)
+
+    def retry(self, key: Key, fn: Callable[..., None], *args: Any) -> None:
+        """Put throttled work back at the head of its key's queue."""
+        with self._lock:
+            self._queues.setdefault(key, deque()).appendleft((fn, args))
+            self._arm(key)
+
+    def _call(self, delay: float, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         if delay > 0:
             time.sleep(delay)
-        with self.pacer.prepaid():
+        with self.pacer.prepaid(), self.pacer.surfacing():
             fn(*args)
 
     def _arm(self, key: Key) -> None:  # with self._lock held
@@ -276,7 +302,4 @@ class Lanes:
                 self._arm(key)
             else:
                 del self._queues[key]
-        if delay > 0:
-            time.sleep(delay)
-        with self.pacer.prepaid():
-            fn(*args)
+        self._call(delay, fn, args)

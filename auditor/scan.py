@@ -33,7 +33,7 @@ from auditor.model import (
     ScanError,
 )
 from auditor.ownership import list_owned_buckets, prove_bucket
-from auditor.pacing import DEFAULT_BUDGET_S, Lanes, Pacer
+from auditor.pacing import DEFAULT_BUDGET_S, Lanes, Pacer, is_throttling
 from auditor.policy import Policy
 from auditor.scope import (
     REGION_NOT_ENABLED_CODES,
@@ -252,14 +252,16 @@ class _Collector:
         kind: str,
         ident: str,
         listed_arn: str | None,
-        paced: bool = False,
+        first_try: float | None = None,
     ) -> None:
         assert account.credentials is not None
         op = "DescribeMlflowTrackingServer" if kind == "server" else "DescribeMlflowApp"
-        if not paced:
+        key = (account.account_id, region, f"sagemaker:{op}")
+        pacer = self.clients.pacer
+        if first_try is None:
             # A paced scope's Describes wait for their slots off the workers.
-            key = (account.account_id, region, f"sagemaker:{op}")
-            self.lanes.run(key, self.describe_task, account, region, kind, ident, listed_arn, True)
+            args = (account, region, kind, ident, listed_arn, pacer.now())
+            self.lanes.run(key, self.describe_task, *args)
             return
         try:
             with self.clients.acting_as(account.credentials, account.account_id):
@@ -270,6 +272,10 @@ class _Collector:
                     else collect.describe_app(sm, account.account_id, region, ident)
                 )
         except Exception as exc:  # one failure is recorded, never fatal
+            if is_throttling(error_code(exc)) and pacer.now() - first_try < pacer.budget_s:
+                args = (account, region, kind, ident, listed_arn, first_try)
+                self.lanes.retry(key, self.describe_task, *args)
+                return
             err = scan_error(account.account_id, region, f"sagemaker:{op}", exc)
             if not err.message.startswith(f"{ident}:"):
                 err.message = f"{ident}: {err.message}"

@@ -700,8 +700,12 @@ def limited_scan(
 
 
 def limited_table(rows: list[Limited]) -> str:
+    """One row per rate; ``vs floor`` = wall / max(ideal, the same scan's wall without
+    limits), since no pacing makes a scan faster than it is unthrottled."""
+    free = next((r.wall_s for r in rows if not r.rate), 0.0)
     head = ("rate/s", "burst", "busiest scope", "resources", "lost", "errors", "throttled")
-    head += ("calls", "wall s", "ideal s", "wall/ideal", "busiest start s", "span s", "span/ideal")
+    head += ("calls", "wall s", "ideal s", "wall/ideal", "vs floor", "busiest start s")
+    head += ("span s", "span/ideal")
     out = [head]
     for r in rows:
         out.append(
@@ -717,6 +721,7 @@ def limited_table(rows: list[Limited]) -> str:
                 f"{r.wall_s:.1f}",
                 f"{r.ideal_s:.1f}" if r.rate else "-",
                 f"{r.wall_s / r.ideal_s:.2f}" if r.rate and r.ideal_s else "-",
+                f"{r.wall_s / max(r.ideal_s, free):.2f}" if r.rate and free else "-",
                 f"{r.start_s:.1f}" if r.rate else "-",
                 f"{r.span_s:.1f}" if r.rate else "-",
                 f"{r.span_s / r.ideal_s:.2f}" if r.rate and r.ideal_s else "-",
