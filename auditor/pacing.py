@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # botocore's own list (botocore.retries.standard.ThrottledRetryableChecker).
@@ -76,7 +76,6 @@ class _Lane:
     base: float | None = None  # rate set at the last decrease; None: unpaced
     next_slot: float = 0.0
     last_decrease: float = float("-inf")
-    recent: deque[float] = field(default_factory=deque)  # success times in the last second
 
     def rate_at(self, now: float) -> float | None:
         if self.base is None:
@@ -92,7 +91,10 @@ class Pacer:
     ) -> None:
         self.budget_s = budget_s
         self._clock = clock
-        self._lanes: dict[Key, _Lane] = {}
+        self._lanes: dict[Key, _Lane] = {}  # only keys AWS has throttled
+        # Per key: [start, successes] of the current one-second window. Kept without the
+        # lock (every successful call updates it; a lost count under a race is harmless).
+        self._windows: dict[Key, list[float]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self.throttled_count = 0
@@ -132,12 +134,12 @@ class Pacer:
             return max(0.0, lane.next_slot - self._clock())
 
     def succeeded(self, key: Key) -> None:
-        with self._lock:
-            lane = self._lanes.setdefault(key, _Lane())
-            now = self._clock()
-            lane.recent.append(now)
-            while lane.recent and lane.recent[0] < now - 1.0:
-                lane.recent.popleft()
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is None or now - window[0] > 1.0:
+            self._windows[key] = [now, 1]
+        else:
+            window[1] += 1
 
     def throttled(self, key: Key, sent_at: float) -> None:
         """AWS throttled a request of ``key`` sent at ``sent_at`` (clock time)."""
@@ -147,9 +149,9 @@ class Pacer:
             now = self._clock()
             if lane.base is None:
                 # What succeeded in the last second is what the bucket let through.
-                recent = [t for t in lane.recent if t >= now - 1.0]
-                window = max(0.1, now - recent[0]) if recent else 1.0
-                lane.base = max(1.0, len(recent) / window * DECREASE)
+                start, count = self._windows.get(key) or (now, 0)
+                seen = count / max(0.1, now - start) if now - start <= 1.0 else 0.0
+                lane.base = max(1.0, seen * DECREASE)
                 lane.last_decrease = now
                 lane.next_slot = now + 1.0 / lane.base
             elif sent_at >= lane.last_decrease:
