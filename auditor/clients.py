@@ -8,9 +8,11 @@ as is bound to the calling thread: the clients sign with ``BoundCredentials``, w
 resolve to the credentials bound by ``ClientCache.acting_as`` for the duration of a
 task. A call made with no account bound raises instead of signing with anything else.
 
-Retries use botocore's own retry modes (``standard`` by default, with more attempts
-than botocore's default because an organisation-wide scan meets throttling) unless the
-user's environment or shared config file chose a mode or attempt count, which then wins.
+Throttling is paced and retried per (account, region, operation) by ``auditor.pacing``
+(installed on every client), since AWS's limits are per account and a shared client's
+retry quota is not. Other retries use botocore's own retry modes (``standard`` by
+default, with more attempts than botocore's default) unless the user's environment or
+shared config file chose a mode or attempt count, which then wins.
 No ``endpoint_url`` is ever passed: ``AWS_ENDPOINT_URL`` and the config file decide.
 """
 
@@ -27,6 +29,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
+from auditor import pacing
 from auditor.botomodels import use_lean_models
 
 DEFAULT_RETRY_MODE = "standard"
@@ -90,13 +93,22 @@ class BoundCredentials(Credentials):
         return creds
 
     @contextmanager
-    def bind(self, credentials: Credentials) -> Iterator[None]:
-        previous = getattr(self._local, "credentials", None)
+    def bind(self, credentials: Credentials, account_id: str | None = None) -> Iterator[None]:
+        previous = getattr(self._local, "credentials", None), getattr(self._local, "account", None)
         self._local.credentials = credentials
+        self._local.account = account_id
         try:
             yield
         finally:
-            self._local.credentials = previous
+            self._local.credentials, self._local.account = previous
+
+    def scope_account(self) -> str:
+        """The account the thread acts as, for pacing: its id, else its access key."""
+        account = getattr(self._local, "account", None)
+        if account:
+            return str(account)
+        creds = getattr(self._local, "credentials", None)
+        return "" if creds is None else str(getattr(creds, "access_key", "") or "")
 
     def get_frozen_credentials(self) -> ReadOnlyCredentials:
         return self._current().get_frozen_credentials()
@@ -121,8 +133,11 @@ class BoundCredentials(Credentials):
 class ClientCache:
     """Shared clients keyed by (region, service), for every account of the run."""
 
-    def __init__(self, base: boto3.Session, pool_size: int = 16) -> None:
+    def __init__(
+        self, base: boto3.Session, pool_size: int = 16, pacer: pacing.Pacer | None = None
+    ) -> None:
         self.base = base
+        self.pacer = pacer or pacing.Pacer()
         self._pool_size = pool_size
         self.credentials = BoundCredentials()
         # A session of the caller's profile (so the shared config file's settings apply)
@@ -142,9 +157,10 @@ class ClientCache:
     def default_region(self) -> str:
         return self.base.region_name or "us-east-1"
 
-    def acting_as(self, credentials: Credentials) -> Any:
-        """Context manager: calls made by this thread inside it act with ``credentials``."""
-        return self.credentials.bind(credentials)
+    def acting_as(self, credentials: Credentials, account_id: str | None = None) -> Any:
+        """Context manager: calls made by this thread inside it act with ``credentials``
+        (of ``account_id``, which keys the pacing; the access key when not given)."""
+        return self.credentials.bind(credentials, account_id)
 
     def client(self, region: str | None, service: str) -> Any:
         key = (region, service)
@@ -157,6 +173,9 @@ class ClientCache:
             if client is None:
                 client = self._session.client(
                     service, region_name=region, config=client_config(self.base, self._pool_size)
+                )
+                pacing.install(
+                    client, self.pacer, client.meta.region_name, self.credentials.scope_account
                 )
                 self._clients[key] = client
                 self.built += 1

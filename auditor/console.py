@@ -74,6 +74,12 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
     parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
     if parts:
         click.echo("FAIL by severity: " + ", ".join(parts), err=True)
+    for warning in run.get("warnings") or []:
+        click.echo(click.style(f"warning: {visible(warning)}", fg="yellow"), err=True)
+    for kind, cov in (run.get("coverage") or {}).items():
+        if cov.get("not_offered"):
+            regions = ", ".join(visible(r) for r in cov["not_offered"])
+            click.echo(f"{kind}: not offered in {regions}", err=True)
     if doc["errors"]:
         click.echo(
             click.style(

@@ -16,6 +16,7 @@ from auditor import __version__
 from auditor.errors import ConfigError
 from auditor.model import (
     REMEDIATION_STATUSES,
+    RESOURCE_TYPES,
     SCHEMA_VERSION,
     SEVERITIES,
     STATUSES,
@@ -159,6 +160,17 @@ def new_run_id(started: Any) -> str:
     return f"{started.strftime('%Y-%m-%dT%H-%M-%SZ')}-{secrets.token_hex(3)}"
 
 
+def _coverage_by_type(scopes: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """{resource type: {"offered": regions, "not_offered": regions}} over the scanned scopes
+    (a region counts as offered when any account could list the type there)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for kind in RESOURCE_TYPES:
+        offered = {s["region"] for s in scopes if kind not in (s.get("not_offered") or ())}
+        missing = {s["region"] for s in scopes if kind in (s.get("not_offered") or ())} - offered
+        out[kind] = {"offered": sorted(offered), "not_offered": sorted(missing)}
+    return out
+
+
 def make_run(
     *,
     started_at: str,
@@ -166,6 +178,7 @@ def make_run(
     caller_account_id: str | None,
     accounts: list[dict[str, Any]],
     scopes: list[dict[str, Any]],
+    warnings: list[str],
     regions_not_enabled: dict[str, list[str]],
     trusted_accounts: list[str],
     fail_on: str,
@@ -195,6 +208,9 @@ def make_run(
         "accounts": accounts,
         "regions": sorted({s["region"] for s in scopes}),
         "scopes": scopes,
+        # Per resource type, the scanned regions where SageMaker offers it and where not.
+        "coverage": _coverage_by_type(scopes),
+        "warnings": warnings,
         "regions_not_enabled": regions_not_enabled,
         "trusted_accounts": trusted_accounts,
         "fail_on": fail_on,
@@ -259,10 +275,12 @@ def build_document(
                 "region": s.region,
                 "status": s.status,
                 "resources": s.resources,
+                "not_offered": s.not_offered,
             }
             for s in result.scopes
             if s.status != "skipped"
         ],
+        warnings=list(result.warnings),
         # Offered regions that are not enabled for an account: nothing can live there.
         regions_not_enabled={
             a.account_id: a.skipped_regions for a in result.accounts if a.skipped_regions

@@ -114,6 +114,7 @@ def merge_documents(
             (s for r in runs for s in r.get("scopes", [])),
             key=lambda s: (s["account_id"], s["region"]),
         ),
+        warnings=list(dict.fromkeys(w for r in runs for w in r.get("warnings") or [])),
         regions_not_enabled=not_enabled,
         trusted_accounts=sorted({t for r in runs for t in r.get("trusted_accounts", [])}),
         fail_on=fail_on,

@@ -202,7 +202,9 @@ class RunInfo(TypedDict):
     caller_account_id: str | None
     accounts: list[dict[str, Any]]  # account_id, name, access, status
     regions: list[str]
-    scopes: list[dict[str, Any]]  # account_id, region, status, resources
+    scopes: list[dict[str, Any]]  # account_id, region, status, resources, not_offered
+    coverage: dict[str, dict[str, list[str]]]  # type -> offered / not_offered regions
+    warnings: list[str]  # e.g. a --region no audited account has enabled
     regions_not_enabled: dict[str, list[str]]
     trusted_accounts: list[str]
     fail_on: str

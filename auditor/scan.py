@@ -24,8 +24,16 @@ from auditor.clients import ClientCache
 from auditor.engine import Rule, evaluate_all
 from auditor.errors import error_code, scan_error
 from auditor.facts import TrustContext, build_facts
-from auditor.model import DEFAULT_ROLE_NAME, BucketProof, Resource, ScanError
+from auditor.model import (
+    DEFAULT_ROLE_NAME,
+    MLFLOW_APP,
+    TRACKING_SERVER,
+    BucketProof,
+    Resource,
+    ScanError,
+)
 from auditor.ownership import list_owned_buckets, prove_bucket
+from auditor.pacing import DEFAULT_BUDGET_S, Lanes, Pacer, is_throttling
 from auditor.policy import Policy
 from auditor.scope import (
     REGION_NOT_ENABLED_CODES,
@@ -51,6 +59,8 @@ class ScanOptions:
     trusted_accounts: list[str] = field(default_factory=list)
     concurrency: int = DEFAULT_CONCURRENCY
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
+    # How long one call may keep being throttled (paced and retried) before it fails.
+    throttle_budget_s: float = DEFAULT_BUDGET_S
 
 
 @dataclass(slots=True)
@@ -59,6 +69,9 @@ class ScopeResult:
     region: str
     status: str = "scanned"  # scanned | error | skipped
     resources: int = 0
+    # Resource types whose MLflow operations this region does not offer (coverage, not
+    # an error): e.g. ["mlflow-app"] where tracking servers exist but Apps do not.
+    not_offered: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -76,6 +89,9 @@ class ScanResult:
     started_at: dt.datetime
     finished_at: dt.datetime
     stats: dict[str, int]
+    # Explicit --region values that no audited account has enabled, or where MLflow is
+    # not offered: shown as warnings, never silently a PASS over nothing.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -120,6 +136,9 @@ class _Collector:
         self.errors: list[ScanError] = []
         self.scopes: dict[tuple[str, str], ScopeResult] = {}
         self.inventories: dict[str, set[str]] = {}
+        # ARN -> why a resource that a List returned could not be described.
+        self.undescribed: dict[str, str] = {}
+        self.lanes = Lanes(clients.pacer, group.submit_after)
         self.scopes_total = 0
         self.scopes_done = 0
 
@@ -171,7 +190,7 @@ class _Collector:
     def inventory_task(self, account: Account, report_errors: bool = True) -> None:
         assert account.credentials is not None
         try:
-            with self.clients.acting_as(account.credentials):
+            with self.clients.acting_as(account.credentials, account.account_id):
                 s3 = self.clients.client(self.clients.default_region, "s3")
                 owned = list_owned_buckets(s3)
         except Exception as exc:  # one failure is recorded, never fatal
@@ -200,30 +219,52 @@ class _Collector:
     def scope_task(self, account: Account, region: str) -> None:
         assert account.credentials is not None
         scope = self.scopes[(account.account_id, region)]
-        with self.clients.acting_as(account.credentials):
+        servers: list[tuple[str, str | None]] = []
+        app_arns: list[str] = []
+        with self.clients.acting_as(account.credentials, account.account_id):
             sm = self.clients.client(region, "sagemaker")
             try:
-                names = collect.list_tracking_servers(sm)
+                servers = collect.list_tracking_servers(sm)
             except Exception as exc:  # one failure is recorded, never fatal
-                self._scope_failed(account, scope, "sagemaker:ListMlflowTrackingServers", exc)
-                self._tick()
-                return
+                if not collect.not_offered(exc):
+                    self._scope_failed(account, scope, "sagemaker:ListMlflowTrackingServers", exc)
+                    self._tick()
+                    return
+                scope.not_offered.append(TRACKING_SERVER)
             try:
                 app_arns = collect.list_apps(sm)
             except Exception as exc:  # one failure is recorded, never fatal
-                self._scope_failed(account, scope, "sagemaker:ListMlflowApps", exc)
-                app_arns = []
-        scope.resources = len(names) + len(app_arns)
-        for name in names:
-            self.group.submit(self.describe_task, account, region, "server", name)
+                if collect.not_offered(exc):
+                    scope.not_offered.append(MLFLOW_APP)
+                else:
+                    self._scope_failed(account, scope, "sagemaker:ListMlflowApps", exc)
+        scope.resources = len(servers) + len(app_arns)
+        for name, arn in servers:
+            self.group.submit(self.describe_task, account, region, "server", name, arn)
         for arn in app_arns:
-            self.group.submit(self.describe_task, account, region, "app", arn)
+            self.group.submit(self.describe_task, account, region, "app", arn, arn)
         self._tick()
 
-    def describe_task(self, account: Account, region: str, kind: str, ident: str) -> None:
+    def describe_task(
+        self,
+        account: Account,
+        region: str,
+        kind: str,
+        ident: str,
+        listed_arn: str | None,
+        first_try: float | None = None,
+    ) -> None:
         assert account.credentials is not None
+        op = "DescribeMlflowTrackingServer" if kind == "server" else "DescribeMlflowApp"
+        key = (account.account_id, region, f"sagemaker:{op}")
+        pacer = self.clients.pacer
+        if first_try is None:
+            # A paced scope's Describes wait for their slots off the workers.
+            args = (account, region, kind, ident, listed_arn, pacer.now())
+            self.lanes.run(key, self.describe_task, *args)
+            return
         try:
-            with self.clients.acting_as(account.credentials):
+            with self.clients.acting_as(account.credentials, account.account_id):
                 sm = self.clients.client(region, "sagemaker")
                 resource = (
                     collect.describe_tracking_server(sm, account.account_id, region, ident)
@@ -231,20 +272,87 @@ class _Collector:
                     else collect.describe_app(sm, account.account_id, region, ident)
                 )
         except Exception as exc:  # one failure is recorded, never fatal
-            op = (
-                "sagemaker:DescribeMlflowTrackingServer"
-                if kind == "server"
-                else "sagemaker:DescribeMlflowApp"
-            )
-            err = scan_error(account.account_id, region, op, exc)
-            err.message = f"{ident}: {err.message}"
+            if is_throttling(error_code(exc)) and pacer.now() - first_try < pacer.budget_s:
+                args = (account, region, kind, ident, listed_arn, first_try)
+                self.lanes.retry(key, self.describe_task, *args)
+                return
+            err = scan_error(account.account_id, region, f"sagemaker:{op}", exc)
+            if not err.message.startswith(f"{ident}:"):
+                err.message = f"{ident}: {err.message}"
             self._error(err)
+            # Listed, so never lost: reported with UNKNOWN findings that say why.
+            placeholder = Resource(
+                resource_type=TRACKING_SERVER if kind == "server" else MLFLOW_APP,
+                account_id=account.account_id,
+                region=region,
+                name=ident if kind == "server" else ident.rsplit("/", 1)[-1],
+                arn=listed_arn or _synthetic_arn(account.account_id, region, kind, ident),
+                artifact_store_uri=None,
+            )
             with self.lock:
                 self.scopes[(account.account_id, region)].status = "error"
+                self.resources.append(placeholder)
+                self.undescribed[placeholder.arn] = (
+                    f"{op} failed ({err.error_code}), so nothing about this resource is known"
+                )
             return
         if resource is not None:
             with self.lock:
                 self.resources.append(resource)
+
+
+def _synthetic_arn(account_id: str, region: str, kind: str, ident: str) -> str:
+    """The ARN a listed server would have, when its List summary lacked it."""
+    if kind != "server":
+        return ident
+    return f"arn:aws:sagemaker:{region}:{account_id}:mlflow-tracking-server/{ident}"
+
+
+class _Unknowable(dict):  # type: ignore[type-arg]
+    """``unknown`` for a resource that could not be described: every fact, one reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.reason
+
+
+def _undescribed_facts(facts: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Facts of a listed resource whose Describe failed: nothing can be evaluated."""
+    keep = {"type", "name", "arn", "account_id", "region"}
+    facts["resource"] = {k: (v if k in keep else None) for k, v in facts["resource"].items()}
+    facts["uri"] = dict.fromkeys(facts["uri"])
+    facts["bucket"] = dict.fromkeys(facts["bucket"])
+    facts["expected_owner"] = facts["expected_owner_trusted"] = None
+    facts["trust"] = {**facts["trust"], "all_trusted_inventoried": None}
+    facts["unknown"] = _Unknowable(reason)
+    return facts
+
+
+def region_warnings(
+    requested: list[str], accounts: list[Account], scopes: list[ScopeResult]
+) -> list[str]:
+    """Explicit regions that no audited account has enabled, or where MLflow is not offered."""
+    warnings: list[str] = []
+    readable = [a for a in accounts if a.credentials is not None]
+    if not readable:
+        return warnings
+    by_region: dict[str, list[ScopeResult]] = defaultdict(list)
+    for scope in scopes:
+        if scope.status != "skipped":
+            by_region[scope.region].append(scope)
+    for region in sorted(set(requested)):
+        scanned = by_region.get(region, [])
+        if not scanned:
+            warnings.append(f"--region {region}: no audited account has this region enabled")
+            continue
+        read = [s for s in scanned if s.status == "scanned"]
+        for kind, label in ((TRACKING_SERVER, "tracking servers"), (MLFLOW_APP, "MLflow Apps")):
+            if read and all(kind in s.not_offered for s in read):
+                warnings.append(f"--region {region}: SageMaker does not offer MLflow {label} here")
+    return warnings
 
 
 def _select_accounts(
@@ -303,7 +411,10 @@ def _prove_buckets(
         )
         candidates = {r.s3_bucket_owner_account_id or r.account_id for r in using}
         try:
-            with clients.acting_as(credentials[probe_from[0]] if probe_from else None):
+            with clients.acting_as(
+                credentials[probe_from[0]] if probe_from else None,
+                probe_from[0] if probe_from else None,
+            ):
                 proof = prove_bucket(
                     bucket, probe_from, candidates, inventories, s3_for, inventoried
                 )
@@ -328,7 +439,9 @@ def run_scan(
 ) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS."""
     started = dt.datetime.now(dt.UTC)
-    clients = ClientCache(base, pool_size=options.concurrency)
+    clients = ClientCache(
+        base, pool_size=options.concurrency, pacer=Pacer(budget_s=options.throttle_budget_s)
+    )
     caller_creds = caller_credentials(base)
     caller = caller_account_id(clients, caller_creds)
     accounts, inventory_only, org_ids = _select_accounts(clients, caller_creds, caller, options)
@@ -354,6 +467,9 @@ def run_scan(
     facts = [
         build_facts(r, uris[r.arn], proofs.get(uris[r.arn].bucket or ""), trust) for r in resources
     ]
+    for i, r in enumerate(resources):
+        if r.arn in state.undescribed:
+            facts[i] = _undescribed_facts(facts[i], state.undescribed[r.arn])
     findings, expired = evaluate_all(rules, facts, policy, today or dt.date.today())
     errors = sorted(state.errors, key=lambda e: (e.account_id or "", e.region or "", e.operation))
     scopes = sorted(state.scopes.values(), key=lambda s: (s.account_id, s.region))
@@ -361,6 +477,8 @@ def run_scan(
         "clients_built": clients.built,
         "assume_role_calls": factory.assume_role_calls,
         "buckets": len(proofs),
+        "throttled": clients.pacer.throttled_count,
+        "paced_deferrals": clients.pacer.deferred_count,
     }
     return ScanResult(
         caller_account_id=caller,
@@ -376,4 +494,5 @@ def run_scan(
         started_at=started,
         finished_at=dt.datetime.now(dt.UTC),
         stats=stats,
+        warnings=region_warnings(options.regions, accounts, scopes),
     )

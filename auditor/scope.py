@@ -161,7 +161,7 @@ class CredentialFactory:
 def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
     """Regions enabled for the account (``ec2:DescribeRegions`` lists only those)."""
     assert account.credentials is not None
-    with clients.acting_as(account.credentials):
+    with clients.acting_as(account.credentials, account.account_id):
         ec2 = clients.client(clients.default_region, "ec2")
         answer = ec2.describe_regions(AllRegions=False)
     return {r["RegionName"] for r in answer["Regions"]}

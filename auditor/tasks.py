@@ -12,9 +12,11 @@ and memory stays bounded by the work in flight instead of growing with the organ
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +33,11 @@ class TaskGroup:
         self._cond = threading.Condition()
         self._failure: BaseException | None = None
         self._cancelled = threading.Event()
+        self._delayed: list[tuple[float, int, int, Any, tuple[Any, ...]]] = []
+        self._timer_wake = threading.Condition()
+        self._timer = threading.Thread(target=self._release, name="mlflow-audit-timer", daemon=True)
+        self._closing = False
+        self._timer.start()
         self._threads = [
             threading.Thread(target=self._worker, name=f"mlflow-audit-{i}", daemon=True)
             for i in range(max(1, max_workers))
@@ -42,6 +49,31 @@ class TaskGroup:
         with self._cond:
             self._pending += 1
         self._queue.put((priority, next(self._seq), fn, args))
+
+    def submit_after(
+        self, delay_s: float, fn: Callable[..., Any], *args: Any, priority: int = 0
+    ) -> None:
+        """Queue ``fn`` to run no earlier than ``delay_s`` from now, without holding a
+        worker meanwhile (a paced scope waits for its slot this way)."""
+        with self._cond:
+            self._pending += 1
+        with self._timer_wake:
+            heapq.heappush(
+                self._delayed, (time.monotonic() + delay_s, next(self._seq), priority, fn, args)
+            )
+            self._timer_wake.notify()
+
+    def _release(self) -> None:
+        with self._timer_wake:
+            while True:
+                if self._closing and not self._delayed:
+                    return
+                now = time.monotonic()
+                while self._delayed and self._delayed[0][0] <= now:
+                    _, seq, priority, fn, args = heapq.heappop(self._delayed)
+                    self._queue.put((priority, seq, fn, args))
+                timeout = self._delayed[0][0] - now if self._delayed else None
+                self._timer_wake.wait(timeout)
 
     def _worker(self) -> None:
         while True:
@@ -79,6 +111,14 @@ class TaskGroup:
         self._cancelled.set()
 
     def close(self) -> None:
+        with self._timer_wake:
+            if self._cancelled.is_set():
+                for _, seq, priority, fn, args in self._delayed:
+                    self._queue.put((priority, seq, fn, args))  # dropped by the workers
+                self._delayed.clear()
+            self._closing = True
+            self._timer_wake.notify()
+        self._timer.join()
         for _ in self._threads:
             self._queue.put((1 << 30, next(self._seq), _STOP, ()))
         for t in self._threads:

@@ -73,6 +73,8 @@ class FakeServer:
         latency_ms: float,
         throttle_rate: float,
         seed: int = 1,
+        rate_limit: str = "",
+        hot_scopes: int = 1,
     ) -> None:
         cmd = [
             sys.executable,
@@ -91,6 +93,8 @@ class FakeServer:
             str(seed),
             "--port",
             "0",
+            *(["--rate-limit", rate_limit] if rate_limit else []),
+            *(["--hot-scopes", str(hot_scopes)] if hot_scopes != 1 else []),
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -127,11 +131,12 @@ class FakeServer:
 
 
 PACKAGE_PATH: str | None = None  # --package-path: scan with another checkout of auditor/
+USER_CONFIG = ""  # --user-config: the scanner's AWS config file (e.g. max_attempts = 4)
 
 
 def clean_env(tmp: Path, server: FakeServer) -> dict[str, str]:
     """No profile, no config files, no metadata service: only the fake's keys."""
-    (tmp / "aws_config").write_text("")
+    (tmp / "aws_config").write_text(USER_CONFIG)
     (tmp / "aws_credentials").write_text("")
     extra = {"PYTHONPATH": PACKAGE_PATH} if PACKAGE_PATH else {}
     return {
@@ -613,6 +618,125 @@ def sim_compare(n: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# rate-limited mode
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Limited:
+    rate: float  # 0: no limit
+    burst: float
+    wall_s: float
+    expected: int
+    found: int
+    undescribed: int
+    errors: int
+    throttled: int
+    calls: int
+    busiest: int
+    span_s: float = 0.0  # the busiest key's first to last successful call (the fake's clock)
+    start_s: float = 0.0  # when the busiest key's first call succeeded, from scanner start
+
+    @property
+    def lost(self) -> int:
+        """Listed resources without a verdict: absent from the findings, or UNKNOWN
+        because their Describe failed."""
+        return self.expected - self.found + self.undescribed
+
+    @property
+    def ideal_s(self) -> float:
+        """The busiest scope's Describes beyond the burst, at the rate."""
+        return max(0.0, self.busiest - self.burst) / self.rate if self.rate else 0.0
+
+
+def limited_scan(
+    accounts: int,
+    regions: int,
+    servers: int,
+    conc: int,
+    lat: float,
+    rate: float,
+    burst: float,
+    hot_scopes: int = 1,
+) -> Limited:
+    spec = f"{rate:g}:{burst:g}" if rate else ""
+    with (
+        FakeServer(
+            accounts, regions, servers, lat, 0.0, rate_limit=spec, hot_scopes=hot_scopes
+        ) as server,
+        tempfile.TemporaryDirectory(prefix="bench-limited-") as td,
+    ):
+        tmp = Path(td)
+        env = clean_env(tmp, server)
+        cmd = [str(SCANNER), "scan", "--org", "--quiet", "--format", "json"]
+        cmd += ["--output-dir", str(tmp / "out"), "--concurrency", str(conc)]
+        t0 = time.perf_counter()
+        m0 = time.monotonic()  # the fake's clock (CLOCK_MONOTONIC, shared by processes)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(tmp))
+        wall = time.perf_counter() - t0
+        if proc.returncode not in (0, 1, 3):
+            sys.stderr.write(proc.stderr[-3000:])
+            raise RuntimeError(f"scan exited {proc.returncode}")
+        doc = json.loads((tmp / "out" / "findings.json").read_text())
+        stats = server.stats()
+    # Present in the findings but only as UNKNOWN because their Describe failed.
+    undescribed = {
+        f["resource_arn"]
+        for f in doc["findings"]
+        if "so nothing about this resource is known" in (f.get("message") or "")
+    }
+    return Limited(
+        rate=rate,
+        burst=burst,
+        wall_s=wall,
+        expected=server.expected["resources"],
+        found=len({f["resource_arn"] for f in doc["findings"]}),
+        undescribed=len(undescribed),
+        errors=len(doc["errors"]),
+        throttled=stats["throttled"],
+        calls=stats["total"],
+        busiest=server.expected["busiest_scope_servers"],
+        span_s=stats.get("busiest", {}).get("span_s", 0.0),
+        start_s=stats.get("busiest", {}).get("first", m0) - m0,
+    )
+
+
+def limited_table(rows: list[Limited]) -> str:
+    """One row per rate; ``vs floor`` = wall / max(ideal, the same scan's wall without
+    limits), since no pacing makes a scan faster than it is unthrottled."""
+    free = next((r.wall_s for r in rows if not r.rate), 0.0)
+    head = ("rate/s", "burst", "busiest scope", "resources", "lost", "errors", "throttled")
+    head += ("calls", "wall s", "ideal s", "wall/ideal", "vs floor", "busiest start s")
+    head += ("span s", "span/ideal")
+    out = [head]
+    for r in rows:
+        out.append(
+            (
+                f"{r.rate:g}" if r.rate else "none",
+                f"{r.burst:g}" if r.rate else "-",
+                str(r.busiest),
+                f"{r.found}/{r.expected}",
+                str(r.lost),
+                str(r.errors),
+                str(r.throttled),
+                str(r.calls),
+                f"{r.wall_s:.1f}",
+                f"{r.ideal_s:.1f}" if r.rate else "-",
+                f"{r.wall_s / r.ideal_s:.2f}" if r.rate and r.ideal_s else "-",
+                f"{r.wall_s / max(r.ideal_s, free):.2f}" if r.rate and free else "-",
+                f"{r.start_s:.1f}" if r.rate else "-",
+                f"{r.span_s:.1f}" if r.rate else "-",
+                f"{r.span_s / r.ideal_s:.2f}" if r.rate and r.ideal_s else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in out) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in out]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _floats(value: str) -> list[float]:
+    return [float(v) for v in value.split(",") if v.strip()]
+
+
 def _ints(value: str) -> list[int]:
     return [int(v) for v in value.split(",") if v.strip()]
 
@@ -665,14 +789,60 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--requests", type=int, default=500, help="for --sim-compare")
     ap.add_argument(
+        "--rate-limited",
+        action="store_true",
+        help="every SageMaker operation limited per (account, region) by a token bucket, "
+        "at each of --rates, plus the same scan without limits",
+    )
+    ap.add_argument("--rates", type=_floats, default=[2.0, 5.0, 20.0])
+    ap.add_argument("--burst", type=float, default=10.0)
+    ap.add_argument(
+        "--hot-scopes",
+        type=int,
+        default=1,
+        help="scopes of 120 servers, each in its own account, all in one region",
+    )
+    ap.add_argument(
+        "--user-config",
+        default="",
+        help="the scanner's AWS config file text, e.g. "
+        "'[default]\\nretry_mode = standard\\nmax_attempts = 4\\n'",
+    )
+    ap.add_argument(
         "--package-path",
         metavar="DIR",
         help="PYTHONPATH for the scanner: measure another checkout (e.g. a "
         "`git archive` of a commit) with this benchmark",
     )
     args = ap.parse_args(argv)
-    global PACKAGE_PATH
+    global PACKAGE_PATH, USER_CONFIG
     PACKAGE_PATH = args.package_path
+    USER_CONFIG = args.user_config.replace("\\n", "\n")
+    if args.rate_limited:
+        conc = args.concurrency[0]
+        print(
+            f"## rate-limited: {args.accounts} accounts x {args.regions} regions, "
+            f"{args.servers} servers ({args.hot_scopes} scope(s) of 120 in one region), "
+            f"concurrency {conc}, {args.latency_ms:g} ms/request, "
+            f"user config {USER_CONFIG.strip()!r}",
+            flush=True,
+        )
+        rows = []
+        for rate in [0.0, *args.rates]:
+            r = limited_scan(
+                args.accounts,
+                args.regions,
+                args.servers,
+                conc,
+                args.latency_ms,
+                rate,
+                args.burst,
+                args.hot_scopes,
+            )
+            rows.append(r)
+            print(f"# rate {rate:g}: {r.wall_s:.1f} s, lost {r.lost}", file=sys.stderr, flush=True)
+        print(limited_table(rows), flush=True)
+        return 0
     if not (args.main or args.series or args.sim_compare):
         args.main = args.series = args.sim_compare = True
     OUT.mkdir(parents=True, exist_ok=True)

@@ -143,7 +143,12 @@ class Org:
 
 
 def build_org(
-    n_accounts: int, n_regions: int, n_servers: int, n_apps: int | None = None, seed: int = 1
+    n_accounts: int,
+    n_regions: int,
+    n_servers: int,
+    n_apps: int | None = None,
+    seed: int = 1,
+    hot_scopes: int = 1,
 ) -> Org:
     """The synthetic organisation, a pure function of its arguments."""
     if n_accounts < 1:
@@ -162,11 +167,15 @@ def build_org(
         for j in range(3):
             org.buckets[f"bench-misc-{acct}-{j}"] = Bucket(f"bench-misc-{acct}-{j}", acct)
 
-    hot = HOT_SCOPE_SERVERS if n_servers >= 5 * HOT_SCOPE_SERVERS else 0
-    hot_account = accounts[1] if n_accounts > 1 else accounts[0]
+    # Hot scopes: HOT_SCOPE_SERVERS servers each, in distinct accounts of one region (so
+    # one shared client of the scanner serves them all).
+    hot_scopes = min(hot_scopes, max(1, n_accounts - 1))
+    hot = HOT_SCOPE_SERVERS * hot_scopes if n_servers >= 5 * HOT_SCOPE_SERVERS * hot_scopes else 0
     for i in range(n_servers):
         if i < hot:
-            acct, region = hot_account, org.regions[0]
+            h = i // HOT_SCOPE_SERVERS
+            acct = accounts[1 + h] if n_accounts > 1 else accounts[0]
+            region = org.regions[0]
         else:
             acct, region = rng.choice(accounts), rng.choice(org.regions)
         r = rng.random()
@@ -301,7 +310,9 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
             if kind not in ("missing", "outside") and owner != expected_owner:
                 fails["mlflow_s3_expected_owner_matches_bucket"] += 1
     kinds = Counter(s.kind for s in servers)
+    busiest = max((len(v) for v in org.servers.values()), default=0)
     return {
+        "busiest_scope_servers": busiest,
         "calls": dict(sorted(calls.items())),
         "min_total": sum(calls.values()),
         "chain": chain,
@@ -328,6 +339,44 @@ class Faults:
             return False
         with self._lock:
             return self._rng.random() < self.throttle_rate
+
+
+class TokenBuckets:
+    """AWS-style rate limits: one token bucket per (account, region, service:operation)
+    of the limited services (``rate`` tokens/s, at most ``burst``; a throttled request
+    takes none), as documented for EC2's API throttling
+    (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html)."""
+
+    def __init__(self, rate: float, burst: float, services: frozenset[str]) -> None:
+        self.rate, self.burst, self.services = rate, burst, services
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str, str], list[float]] = {}
+        # per key: [first success, last success, successes]
+        self.spans: dict[tuple[str, str, str], list[float]] = {}
+
+    def take(self, account: str | None, region: str, service: str, operation: str) -> bool:
+        if self.rate <= 0 or service not in self.services:
+            return True
+        key = (account or "?", region, f"{service}:{operation}")
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.setdefault(key, [self.burst, now])
+            bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+            bucket[1] = now
+            if bucket[0] >= 1:
+                bucket[0] -= 1
+                span = self.spans.setdefault(key, [now, now, 0])
+                span[1], span[2] = now, span[2] + 1
+                return True
+            return False
+
+    def busiest(self) -> dict[str, Any]:
+        """The key with the most successful calls: how long its calls took, first to last."""
+        with self._lock:
+            if not self.spans:
+                return {}
+            key, (first, last, n) = max(self.spans.items(), key=lambda kv: kv[1][2])
+        return {"key": list(key), "successes": n, "span_s": last - first, "first": first}
 
 
 class Stats:
@@ -403,9 +452,10 @@ def _sts_error(code: str, message: str, status: int = 400) -> Reply:
 class FakeAWS:
     """Request handling, independent of the HTTP server (so it can be unit-timed)."""
 
-    def __init__(self, org: Org, faults: Faults) -> None:
+    def __init__(self, org: Org, faults: Faults, limits: TokenBuckets | None = None) -> None:
         self.org = org
         self.faults = faults
+        self.limits = limits
         self.stats = Stats()
         self._accounts = set(org.accounts)
 
@@ -436,6 +486,8 @@ class FakeAWS:
             payload = json.loads(body or b"{}")
             reply = self._json_service(service, operation, payload, account, region)
         throttled = self.faults.throttle()
+        if not throttled and self.limits is not None:
+            throttled = not self.limits.take(account, region, service, operation.split("(")[0])
         if throttled:
             reply = self._throttled(service)
         self.stats.add(service, operation, throttled)
@@ -712,7 +764,12 @@ def make_server(app: FakeAWS, host: str, port: int) -> ThreadingHTTPServer:
                 self._send(
                     Reply(
                         200,
-                        json.dumps(app.stats.snapshot()).encode(),
+                        json.dumps(
+                            {
+                                **app.stats.snapshot(),
+                                "busiest": app.limits.busiest() if app.limits else {},
+                            }
+                        ).encode(),
                         {"Content-Type": "application/json"},
                     )
                 )
@@ -740,14 +797,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--throttle-rate", type=float, default=0.02)
+    ap.add_argument(
+        "--rate-limit",
+        default="",
+        metavar="RATE:BURST",
+        help="token bucket per (account, region, operation), e.g. 2:10",
+    )
+    ap.add_argument("--rate-limit-services", default="sagemaker")
+    ap.add_argument("--hot-scopes", type=int, default=1, help="scopes of 120 servers")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         ap.error("fakeaws binds loopback only")
 
-    org = build_org(args.accounts, args.regions, args.servers, args.apps, args.seed)
-    app = FakeAWS(org, Faults(args.latency_ms / 1000.0, args.throttle_rate, args.seed))
+    org = build_org(
+        args.accounts, args.regions, args.servers, args.apps, args.seed, args.hot_scopes
+    )
+    limits = None
+    if args.rate_limit:
+        rate, burst = (float(v) for v in args.rate_limit.split(":"))
+        services = frozenset(v for v in args.rate_limit_services.split(",") if v)
+        limits = TokenBuckets(rate, burst, services)
+    app = FakeAWS(org, Faults(args.latency_ms / 1000.0, args.throttle_rate, args.seed), limits)
     httpd = make_server(app, args.host, args.port)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True

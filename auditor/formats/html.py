@@ -345,6 +345,7 @@ def _coverage(run: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, An
             "status": s.get("status") or "unknown",
             "resources": s.get("resources"),
             "error_codes": [],
+            "not_offered": [str(k) for k in (s.get("not_offered") or [])],
         }
     account_errors: dict[str, list[str]] = defaultdict(list)
     for e in errors:
@@ -406,6 +407,12 @@ def _coverage(run: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, An
         "scanned": statuses.get("scanned", 0),
         "failed": sum(n for st, n in statuses.items() if st != "scanned"),
         "resources": sum((c["resources"] or 0) for c in cells.values()),
+        "not_offered": {
+            str(kind): list(cov.get("not_offered") or [])
+            for kind, cov in (run.get("coverage") or {}).items()
+            if isinstance(cov, dict) and cov.get("not_offered")
+        },
+        "warnings": [str(w) for w in (run.get("warnings") or [])],
     }
 
 

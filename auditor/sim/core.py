@@ -2,7 +2,8 @@
 
 Every request moto would answer passes through :func:`handle` exactly once:
 
-    identify (account, region, service, operation) -> faults (latency, deny, throttle)
+    identify (account, region, service, operation) -> faults (latency, deny, throttle,
+    token-bucket rate limits)
     -> sim handlers (MLflow API, S3 ownership, STS trust, EC2 regions) -> moto -> post hooks
     -> call record
 
@@ -28,6 +29,7 @@ from . import errors
 from .errors import Response
 from .faults import Faults
 from .identity import account_for_key
+from .ratelimit import RateLimits
 
 _CRED_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
@@ -124,10 +126,16 @@ class SimState:
         self.mlflow = MlflowStore()
         self.enabled_regions: dict[str, list[str]] = {}
         self.credentials: dict[str, tuple[str, str]] = {}
+        self.rate_limits = RateLimits()
+        # Regions where SageMaker does not offer the MLflow operations, per resource kind
+        # ("server": tracking servers, "app": MLflow Apps); see sagemaker.not_offered.
+        self.mlflow_not_offered: dict[str, set[str]] = {"server": set(), "app": set()}
 
     def reset(self) -> None:
         with self.lock:
             self.faults = Faults()
+            self.rate_limits = RateLimits()
+            self.mlflow_not_offered = {"server": set(), "app": set()}
             self.calls = []
             self.mlflow.reset()
             self.enabled_regions = {}
@@ -199,7 +207,9 @@ def handle(req: SimRequest, forward: Callable[[], Response]) -> Response:
             400,
             req.method,
         )
-    elif faults.should_throttle():
+    elif faults.should_throttle() or not state.rate_limits.take(
+        req.account_id, req.region, req.service, req.operation
+    ):
         resp = errors.throttled(req.service, req.method)
     else:
         for pre in _PRE.get(req.service, []):

@@ -23,6 +23,9 @@ ATTACKER_ACCOUNT_ID = "999988887777"
 PARTNER_ACCOUNT_ID = "444455556666"
 AUDIT_ROLE_NAME = "MlflowAuditRole"
 EXECUTION_ROLE_NAME = "MlflowTrackingServerRole"
+# Enabled by default in the simulation (sim/org.py DEFAULT_REGIONS) but without MLflow.
+DEMO_NO_MLFLOW = ("ap-northeast-3", "sa-east-1")
+DEMO_NO_APPS = "ca-central-1"
 MARKUP_SCRIPT = "<script>alert(1)</script>"
 MARKUP_IMG = "<img src=x onerror=alert(1)>"
 MARKUP_FORMULA = '=HYPERLINK("http://x")'
@@ -53,6 +56,8 @@ class DemoOrg:
     audit_role_name: str = AUDIT_ROLE_NAME
     denied: list[tuple[str, str | None, str]] = field(default_factory=list)
     cases: list[PlantedCase] = field(default_factory=list)
+    # Enabled regions where SageMaker does not offer the MLflow operations, per kind.
+    mlflow_not_offered: dict[str, list[str]] = field(default_factory=dict)
 
     def case(self, name: str) -> PlantedCase:
         for c in self.cases:
@@ -212,6 +217,14 @@ def build_demo_org(
     """Create the demo Organization, its accounts and every planted case (see module doc)."""
     regions = tuple(regions)
     org = DemoOrg(MANAGEMENT_ACCOUNT_ID, {}, ATTACKER_ACCOUNT_ID, PARTNER_ACCOUNT_ID, regions)
+    # Managed MLflow is offered in fewer regions than SageMaker, MLflow Apps in fewer still:
+    # two enabled regions lack both, one more lacks Apps only.
+    org.mlflow_not_offered = {
+        "server": [r for r in DEMO_NO_MLFLOW if r not in regions],
+        "app": [r for r in (*DEMO_NO_MLFLOW, DEMO_NO_APPS) if r not in regions],
+    }
+    for kind, not_offered in org.mlflow_not_offered.items():
+        sim.set_mlflow_not_offered(not_offered, kind)
     b = _Builder(sim, org)
     orgs = b.client(MANAGEMENT_ACCOUNT_ID, "organizations")
     with contextlib.suppress(orgs.exceptions.AlreadyInOrganizationException):

@@ -441,12 +441,38 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
             return None
     elif op not in SERVER_OPS and op not in APP_OPS:
         return None
+    refused = not_offered(state, req.region, op)
+    if refused is not None:
+        return refused
     try:
         validate(op, params)
         payload = _DISPATCH[op](state.mlflow, req, params)
     except ApiError as e:
         return errors.error_response("sagemaker", e.code, e.message, e.status)
     return _ok(payload)
+
+
+def not_offered(state: SimState, region: str, op: str) -> Response | None:
+    """UnknownOperationException where the region does not offer ``op``'s MLflow kind.
+
+    SageMaker answers an operation its regional endpoint does not offer with HTTP 400
+    ``UnknownOperationException`` ("The requested operation is not supported in the
+    called region."), the JSON protocol's unknown-operation error; Managed MLflow (and
+    MLflow Apps separately) is offered in fewer regions than SageMaker: see "Amazon
+    SageMaker AI endpoints and quotas"
+    (https://docs.aws.amazon.com/general/latest/gr/sagemaker.html) and "Supported Regions"
+    in the Managed MLflow guide
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/mlflow.html).
+    """
+    kind = "server" if op in SERVER_OPS else "app" if op in APP_OPS else None
+    if kind is None or region not in state.mlflow_not_offered[kind]:
+        return None
+    return errors.error_response(
+        "sagemaker",
+        "UnknownOperationException",
+        "The requested operation is not supported in the called region.",
+        400,
+    )
 
 
 def _scope(store: MlflowStore, req: SimRequest) -> dict[str, TrackingServer]:

@@ -13,6 +13,12 @@ Control endpoints (JSON, never recorded as calls):
   or null, service]], "allow": [...], "throttle_rate": 0.2, "latency_ms": 50, "seed": 1}``
 - ``POST /_sim/tracking-server-status`` with ``{"account_id", "region", "name", "status"}``
 - ``POST /_sim/enabled-regions`` with ``{"account_id", "regions": [...]}``
+- ``GET  /_sim/rate-limits`` / ``POST /_sim/rate-limits`` with ``{"clear": true,
+  "rate_limits": [{"operation": "sagemaker:DescribeMlflowTrackingServer", "rate": 2,
+  "burst": 5, "account_id": null, "region": null}]}`` (token buckets, sim/ratelimit.py)
+- ``GET  /_sim/mlflow-regions`` / ``POST /_sim/mlflow-regions`` with ``{"not_offered":
+  {"server": [regions], "app": [regions]}}`` (MLflow operations answer
+  UnknownOperationException there)
 """
 
 from __future__ import annotations
@@ -77,6 +83,20 @@ def _control(environ: dict[str, Any], start_response: Any, body: bytes) -> list[
             if method == "POST":
                 STATE.faults.apply_dict(data)
             return _json_reply(start_response, 200, STATE.faults.to_dict())
+        if path == "/_sim/rate-limits":
+            if method == "POST":
+                STATE.rate_limits.apply_dict(data)
+            return _json_reply(start_response, 200, STATE.rate_limits.to_dict())
+        if path == "/_sim/mlflow-regions":
+            if method == "POST":
+                with STATE.lock:
+                    for kind, regions in (data.get("not_offered") or {}).items():
+                        if kind not in STATE.mlflow_not_offered:
+                            raise ValueError(f"unknown MLflow kind {kind!r} (server, app)")
+                        STATE.mlflow_not_offered[kind] = {str(r) for r in regions}
+            with STATE.lock:
+                current = {k: sorted(v) for k, v in STATE.mlflow_not_offered.items()}
+            return _json_reply(start_response, 200, {"not_offered": current})
         if path == "/_sim/tracking-server-status" and method == "POST":
             STATE.mlflow.set_status(
                 data["account_id"], data["region"], data["name"], data["status"]

@@ -14,6 +14,9 @@ from .core import STATE, CallRecord, count_calls, install
 from .faults import Faults
 from .identity import MANAGEMENT_ACCOUNT_ID
 from .org import enabled_regions, set_account_status
+from .ratelimit import RateLimits
+
+MLFLOW_KINDS = ("server", "app")
 
 _loader_lock = threading.Lock()
 _shared_loader: Any = None
@@ -104,6 +107,36 @@ class SimulatedAWS:
     @property
     def faults(self) -> Faults:
         return STATE.faults
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        """Token-bucket limits per (account, region, operation); see sim/ratelimit.py."""
+        return STATE.rate_limits
+
+    def set_rate_limit(
+        self,
+        operation: str,
+        rate: float,
+        burst: float,
+        account_id: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """Throttle ``operation`` ("sagemaker:DescribeMlflowTrackingServer", "s3:*") beyond
+        ``rate`` requests a second (bucket of ``burst``), per account and region."""
+        STATE.rate_limits.set(operation, rate, burst, account_id, region)
+
+    def set_mlflow_not_offered(self, regions: list[str] | tuple[str, ...], kind: str) -> None:
+        """Regions where SageMaker does not offer the MLflow operations of ``kind``
+        ("server": tracking servers, "app": MLflow Apps): they answer 400
+        UnknownOperationException."""
+        if kind not in MLFLOW_KINDS:
+            raise ValueError(f"kind must be one of {MLFLOW_KINDS}: {kind!r}")
+        with STATE.lock:
+            STATE.mlflow_not_offered[kind] = set(regions)
+
+    def mlflow_not_offered(self, kind: str) -> list[str]:
+        with STATE.lock:
+            return sorted(STATE.mlflow_not_offered[kind])
 
     @property
     def calls(self) -> list[CallRecord]:

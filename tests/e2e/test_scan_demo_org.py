@@ -236,3 +236,20 @@ def test_summary_counts_add_up(org_scan):
     assert s["total"] == len(doc["findings"]) == sum(s["by_status"].values())
     assert sum(s["fail_by_severity"].values()) == s["by_status"]["FAIL"]
     assert s["resources"] == len(EXPECTED)
+
+
+def test_regions_without_mlflow_are_coverage_not_errors(org_scan):
+    """The demo's regions without MLflow (servers and Apps separately) are recorded as
+    "not offered" per resource type, with no error from them and a complete-able scan."""
+    _, doc, _, org = org_scan
+    coverage = doc["run"]["coverage"]
+    assert coverage["mlflow-tracking-server"]["not_offered"] == sorted(
+        org.mlflow_not_offered["server"]
+    )
+    assert coverage["mlflow-app"]["not_offered"] == sorted(org.mlflow_not_offered["app"])
+    no_mlflow = set(org.mlflow_not_offered["app"])
+    assert not [e for e in doc["errors"] if e["region"] in no_mlflow]
+    for scope in doc["run"]["scopes"]:
+        if scope["region"] in no_mlflow:
+            assert scope["status"] == "scanned"
+            assert "mlflow-app" in scope["not_offered"]

@@ -57,3 +57,27 @@ def test_an_exception_in_the_caller_cancels_queued_work():
             group.submit(lambda i=i: (time.sleep(0.01), ran.append(i)))
         raise KeyboardInterrupt
     assert len(ran) < 5  # the call in hand finishes; the queue is dropped
+
+
+def test_submit_after_runs_later_without_holding_a_worker():
+    """A delayed task does not occupy the only worker: work submitted after it runs
+    first, and wait() covers the delayed task too."""
+    import time
+
+    order = []
+    with TaskGroup(max_workers=1) as group:
+        t0 = time.monotonic()
+        group.submit_after(0.2, lambda: order.append(("late", time.monotonic() - t0)))
+        group.submit(lambda: order.append(("now", time.monotonic() - t0)))
+        group.wait()
+    assert [name for name, _ in order] == ["now", "late"]
+    assert order[1][1] >= 0.2
+
+
+def test_cancel_drops_delayed_tasks():
+    ran = []
+    group = TaskGroup(max_workers=1)
+    group.submit_after(5.0, ran.append, 1)
+    group.cancel()
+    group.close()
+    assert ran == []

@@ -1,0 +1,91 @@
+"""The per-(account, region, API) pacer: unpaced until throttled, multiplicative decrease
+once per round, growth between throttles, evenly spaced slots, and FIFO lanes."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.pacing import DECREASE, GROWTH, Lanes, Pacer, is_throttling
+
+KEY = ("111111111111", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")
+OTHER = ("222222222222", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_unpaced_until_throttled_then_slots_are_spaced_by_the_rate():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    assert pacer.reserve(KEY) == 0.0 and pacer.rate(KEY) is None
+    for _ in range(10):  # 10 successes in the 0.5 s before the throttle: 20/s got through
+        pacer.succeeded(KEY)
+        clock.t += 0.05
+    pacer.throttled(KEY, sent_at=clock.t)
+    rate = pacer.rate(KEY)
+    assert rate == pytest.approx(10 / 0.5 * DECREASE, rel=0.01)
+    first = pacer.reserve(KEY)
+    second = pacer.reserve(KEY)
+    # the first slot is 1/rate away; the next one follows at the rate grown by then
+    assert first == pytest.approx(1 / rate, rel=0.01)
+    assert second - first == pytest.approx(1 / (rate * GROWTH**first), rel=0.01)
+    assert pacer.rate(OTHER) is None and pacer.reserve(OTHER) == 0.0  # other account
+
+
+def test_one_decrease_per_round_and_growth_between_throttles():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.succeeded(KEY)
+    pacer.throttled(KEY, sent_at=clock.t)
+    base = pacer.rate(KEY)
+    sent_before = clock.t - 0.01
+    clock.t += 0.001
+    # a volley of rejections of requests sent before the decrease counts once
+    for _ in range(5):
+        pacer.throttled(KEY, sent_at=sent_before)
+    assert pacer.rate(KEY) == pytest.approx(base * GROWTH**0.001, rel=1e-6)
+    clock.t += 1.0
+    assert pacer.rate(KEY) == pytest.approx(base * GROWTH**1.001, rel=1e-6)
+    pacer.throttled(KEY, sent_at=clock.t)
+    assert pacer.rate(KEY) == pytest.approx(base * GROWTH**1.001 * DECREASE, rel=1e-6)
+
+
+def test_reserve_with_horizon_does_not_book_far_ahead():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.succeeded(KEY)
+    pacer.throttled(KEY, sent_at=clock.t)  # 1 request/s
+    assert pacer.reserve(KEY, horizon=0.01) is None  # next slot is 1 s away
+    clock.t += 1.0
+    assert pacer.reserve(KEY, horizon=0.01) == 0.0
+
+
+def test_lanes_release_in_order_one_per_slot():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.succeeded(KEY)
+    pacer.throttled(KEY, sent_at=clock.t)
+    timers: list[tuple[float, object, tuple]] = []
+    lanes = Lanes(pacer, lambda delay, fn, *args: timers.append((delay, fn, args)))
+    ran: list[int] = []
+    for i in range(3):
+        lanes.run(KEY, ran.append, i)
+    assert ran == [] and len(timers) == 1  # one timer per key, whatever is queued
+    while timers:
+        delay, fn, args = timers.pop(0)
+        clock.t += delay
+        fn(*args)
+    assert ran == [0, 1, 2]
+    lanes.run(OTHER, ran.append, 9)  # an unpaced key runs at once
+    assert ran[-1] == 9
+
+
+def test_throttling_codes_are_botocores():
+    assert is_throttling("ThrottlingException") and is_throttling("SlowDown")
+    assert is_throttling(None, 429)
+    assert not is_throttling("AccessDeniedException", 403)
