@@ -142,6 +142,142 @@ def blanket_warning(waiver: Waiver, source: str) -> str | None:
     )
 
 
+def _read_policy_text(path: str | Path) -> str:
+    """The file's text, refused when it is too large to be a policy or cannot be read."""
+    p = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise ConfigError(
+                f"{p}: policy file is {size:,} bytes, more than the {MAX_POLICY_BYTES:,} "
+                "allowed (a policy lists accounts, checks and a few waivers)"
+            )
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{p}: cannot read policy file ({exc.__class__.__name__}: "
+            f"{getattr(exc, 'strerror', None) or exc})"
+        ) from None
+
+
+def _compose(p: str, text: str) -> yaml.Node | None:
+    """The YAML node tree (line numbers kept for errors); None for an empty file."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}{where}: not valid YAML ({problem})") from None
+
+
+def _max_waiver_days(p: str, node: yaml.Node) -> int:
+    raw = _scalar(p, node, "max_waiver_days")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WAIVER_DAYS_LIMIT:
+        raise _fail(
+            p,
+            node,
+            f"max_waiver_days must be a whole number of days, 1 to {MAX_WAIVER_DAYS_LIMIT}",
+        )
+    return int(raw)
+
+
+def _enabled(p: str, node: yaml.Node) -> bool:
+    enabled = _scalar(p, node, "enabled").lower()
+    if enabled not in ("true", "false"):
+        raise _fail(p, node, "enabled must be true or false")
+    return enabled == "true"
+
+
+def _severity(p: str, node: yaml.Node) -> str:
+    sev = _scalar(p, node, "severity").lower()
+    if sev not in {s.value for s in Severity}:
+        raise _fail(p, node, f"unknown severity {sev!r} (use critical, high, medium, low or info)")
+    return sev
+
+
+def _apply_checks(p: str, node: yaml.Node, known_checks: set[str], policy: Policy) -> None:
+    """``checks:``: per check id, ``enabled`` and ``severity``."""
+    if not isinstance(node, yaml.MappingNode):
+        raise _fail(p, node, "checks must be a mapping of check id to settings")
+    for key_node, value_node in node.value:
+        check_id = _scalar(p, key_node, "a check id")
+        if check_id not in known_checks:
+            raise _fail(p, key_node, f"unknown check id {check_id!r}")
+        settings = _mapping(p, value_node, f"checks.{check_id}", CHECK_KEYS)
+        if "enabled" in settings and not _enabled(p, settings["enabled"]):
+            policy.disabled_checks.add(check_id)
+        if "severity" in settings:
+            policy.severities[check_id] = _severity(p, settings["severity"])
+
+
+def _non_empty(p: str, node: yaml.Node, what: str) -> str:
+    value = _scalar(p, node, what)
+    if not value:
+        raise _fail(p, node, f"waiver {what} is empty")
+    return value
+
+
+def _expiry(p: str, node: yaml.Node, max_days: int, today: dt.date) -> dt.date:
+    """A waiver's ``expires``: a date no more than ``max_days`` after ``today``."""
+    raw = _scalar(p, node, "expires")
+    try:
+        expires = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise _fail(p, node, f"expires {raw!r} is not a date (YYYY-MM-DD)") from None
+    latest = today + dt.timedelta(days=max_days)
+    if expires > latest:
+        raise _fail(
+            p,
+            node,
+            f"waiver expires {expires.isoformat()}, more than max_waiver_days "
+            f"({max_days}) from today: set an expiry by {latest.isoformat()}",
+        )
+    return expires
+
+
+def _waiver(
+    p: str, item: yaml.Node, known_checks: set[str], max_days: int, today: dt.date
+) -> Waiver:
+    fields = _mapping(p, item, "a waiver", WAIVER_KEYS)
+    for required in ("check_id", "resource", "reason", "expires"):
+        if required not in fields:
+            raise _fail(
+                p,
+                item,
+                f"waiver has no {required!r} (every waiver needs "
+                "check_id, resource, reason and expires)",
+            )
+    check_id = _scalar(p, fields["check_id"], "check_id")
+    if check_id != "*" and check_id not in known_checks:
+        raise _fail(p, fields["check_id"], f"unknown check id {check_id!r}")
+    # Checked in this order (reason, resource, expires) so the first error reported is stable.
+    reason = _non_empty(p, fields["reason"], "reason")
+    resource = _non_empty(p, fields["resource"], "resource")
+    return Waiver(
+        check_id=check_id,
+        resource=resource,
+        reason=reason,
+        expires=_expiry(p, fields["expires"], max_days, today),
+        line=item.start_mark.line + 1,
+    )
+
+
+def _apply_waivers(
+    p: str, node: yaml.Node, known_checks: set[str], today: dt.date, policy: Policy
+) -> None:
+    """``waivers:``: each one validated, with a warning for a blanket one."""
+    items = _sequence(p, node, "waivers")
+    if len(items) > MAX_WAIVERS:
+        raise _fail(p, node, f"{len(items):,} waivers, more than the {MAX_WAIVERS:,} allowed")
+    for item in items:
+        waiver = _waiver(p, item, known_checks, policy.max_waiver_days, today)
+        policy.waivers.append(waiver)
+        warning = blanket_warning(waiver, p)
+        if warning:
+            policy.warnings.append(warning)
+
+
 def load_policy(path: str | Path, known_checks: set[str], today: dt.date | None = None) -> Policy:
     """Read and validate a policy file; raises ConfigError naming the line.
 
@@ -151,119 +287,20 @@ def load_policy(path: str | Path, known_checks: set[str], today: dt.date | None 
     """
     p = str(path)
     today = today or dt.datetime.now(dt.UTC).date()
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_POLICY_BYTES:
-            raise ConfigError(
-                f"{p}: policy file is {size:,} bytes, more than the {MAX_POLICY_BYTES:,} "
-                "allowed (a policy lists accounts, checks and a few waivers)"
-            )
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{p}: cannot read policy file ({exc.__class__.__name__}: "
-            f"{getattr(exc, 'strerror', None) or exc})"
-        ) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{p}{where}: not valid YAML ({problem})") from None
+    root = _compose(p, _read_policy_text(path))
     policy = Policy(source=p)
     if root is None:
         return policy
     top = _mapping(p, root, "the policy", TOP_KEYS)
-
+    # Sections are read in this order whatever the file's order: max_waiver_days bounds
+    # the waivers read after it.
     if "max_waiver_days" in top:
-        raw = _scalar(p, top["max_waiver_days"], "max_waiver_days")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_WAIVER_DAYS_LIMIT:
-            raise _fail(
-                p,
-                top["max_waiver_days"],
-                f"max_waiver_days must be a whole number of days, 1 to {MAX_WAIVER_DAYS_LIMIT}",
-            )
-        policy.max_waiver_days = int(raw)
-
+        policy.max_waiver_days = _max_waiver_days(p, top["max_waiver_days"])
     if "trusted_accounts" in top:
         for item in _sequence(p, top["trusted_accounts"], "trusted_accounts"):
             policy.trusted_accounts.append(_account(p, item))
-
     if "checks" in top:
-        checks = top["checks"]
-        if not isinstance(checks, yaml.MappingNode):
-            raise _fail(p, checks, "checks must be a mapping of check id to settings")
-        for key_node, value_node in checks.value:
-            check_id = _scalar(p, key_node, "a check id")
-            if check_id not in known_checks:
-                raise _fail(p, key_node, f"unknown check id {check_id!r}")
-            settings = _mapping(p, value_node, f"checks.{check_id}", CHECK_KEYS)
-            if "enabled" in settings:
-                enabled = _scalar(p, settings["enabled"], "enabled").lower()
-                if enabled not in ("true", "false"):
-                    raise _fail(p, settings["enabled"], "enabled must be true or false")
-                if enabled == "false":
-                    policy.disabled_checks.add(check_id)
-            if "severity" in settings:
-                sev = _scalar(p, settings["severity"], "severity").lower()
-                if sev not in {s.value for s in Severity}:
-                    raise _fail(
-                        p,
-                        settings["severity"],
-                        f"unknown severity {sev!r} (use critical, high, medium, low or info)",
-                    )
-                policy.severities[check_id] = sev
-
+        _apply_checks(p, top["checks"], known_checks, policy)
     if "waivers" in top:
-        items = _sequence(p, top["waivers"], "waivers")
-        if len(items) > MAX_WAIVERS:
-            raise _fail(
-                p, top["waivers"], f"{len(items):,} waivers, more than the {MAX_WAIVERS:,} allowed"
-            )
-        latest = today + dt.timedelta(days=policy.max_waiver_days)
-        for item in items:
-            fields = _mapping(p, item, "a waiver", WAIVER_KEYS)
-            for required in ("check_id", "resource", "reason", "expires"):
-                if required not in fields:
-                    raise _fail(
-                        p,
-                        item,
-                        f"waiver has no {required!r} (every waiver needs "
-                        "check_id, resource, reason and expires)",
-                    )
-            check_id = _scalar(p, fields["check_id"], "check_id")
-            if check_id != "*" and check_id not in known_checks:
-                raise _fail(p, fields["check_id"], f"unknown check id {check_id!r}")
-            reason = _scalar(p, fields["reason"], "reason")
-            if not reason:
-                raise _fail(p, fields["reason"], "waiver reason is empty")
-            resource = _scalar(p, fields["resource"], "resource")
-            if not resource:
-                raise _fail(p, fields["resource"], "waiver resource is empty")
-            raw_expiry = _scalar(p, fields["expires"], "expires")
-            try:
-                expires = dt.date.fromisoformat(raw_expiry)
-            except ValueError:
-                raise _fail(
-                    p, fields["expires"], f"expires {raw_expiry!r} is not a date (YYYY-MM-DD)"
-                ) from None
-            if expires > latest:
-                raise _fail(
-                    p,
-                    fields["expires"],
-                    f"waiver expires {expires.isoformat()}, more than max_waiver_days "
-                    f"({policy.max_waiver_days}) from today: set an expiry by {latest.isoformat()}",
-                )
-            waiver = Waiver(
-                check_id=check_id,
-                resource=resource,
-                reason=reason,
-                expires=expires,
-                line=item.start_mark.line + 1,
-            )
-            policy.waivers.append(waiver)
-            warning = blanket_warning(waiver, p)
-            if warning:
-                policy.warnings.append(warning)
+        _apply_waivers(p, top["waivers"], known_checks, today, policy)
     return policy

@@ -132,6 +132,69 @@ def _writers(
     return integrity.memo[key]
 
 
+def _public_facts(
+    integrity: BucketIntegrity, unknown: dict[str, str]
+) -> tuple[bool | None, bool | None, dict[str, bool | None]]:
+    """(not_public, public_access_blocked, effective flags): S3's own verdict on the policy,
+    and Block Public Access at both levels. Either one failing decides ``not_public``."""
+    flags, blocked, pab_reason = _effective_pab(integrity)
+    public = integrity.policy_is_public
+    not_public: bool | None
+    if public is True or blocked is False:
+        not_public = False
+    elif public is False and blocked is True:
+        not_public = True
+    else:
+        not_public = None
+        unknown["integrity.not_public"] = (
+            integrity.unknown.get("policy_is_public") or pab_reason or "not known"
+        )
+    if blocked is None:
+        unknown["integrity.public_access_blocked"] = pab_reason or "not known"
+    if public is None:
+        unknown["integrity.policy_is_public"] = integrity.unknown.get("policy_is_public", "")
+    return not_public, blocked, flags
+
+
+def _writer_facts(
+    integrity: BucketIntegrity, verdict: WriterVerdict | None, unknown: dict[str, str]
+) -> tuple[bool | None, list[dict[str, Any]], bool | None]:
+    """(no_foreign_writers, foreign write grants, whether one is to anyone)."""
+    if verdict is None:
+        reason = integrity.unknown.get("policy", "not known")
+        unknown["integrity.no_foreign_writers"] = reason
+        unknown["integrity.foreign_writers_anyone"] = reason
+        return None, [], None
+    grants = [g.to_dict() for g in verdict.grants]
+    no_foreign: bool | None = True
+    if grants:
+        no_foreign = False
+    elif verdict.unresolved:
+        no_foreign = None
+        unknown["integrity.no_foreign_writers"] = "; ".join(verdict.unresolved)
+    return no_foreign, grants, any(g["anyone"] for g in grants)
+
+
+def _grant_evidence(
+    integrity: BucketIntegrity, verdict: WriterVerdict | None
+) -> list[dict[str, Any]]:
+    """One evidence entry per foreign write grant, naming its statement."""
+    if verdict is None:
+        return []
+    return [
+        Evidence(
+            call="s3:GetBucketPolicy",
+            as_account=integrity.owner_account_id,
+            answer=g.statement,
+            params={"Bucket": integrity.bucket, "Sid": g.sid or ""},
+            conclusion=f"grants {', '.join(g.actions[:4])}"
+            f"{' ...' if len(g.actions) > 4 else ''} to "
+            f"{', '.join(g.principals)}, outside the trusted accounts",
+        ).to_dict()
+        for g in verdict.grants
+    ]
+
+
 def integrity_section(
     integrity: BucketIntegrity | None,
     reason: str,
@@ -150,60 +213,14 @@ def integrity_section(
     accounts = frozenset(trusted_accounts)
     if integrity.owner_account_id not in accounts:
         accounts = accounts | {integrity.owner_account_id}
-    orgs = frozenset(trusted_orgs)
     ev = {e.call: e.to_dict() for e in integrity.evidence}
 
     def pick(*calls: str) -> list[dict[str, Any]]:
         return [ev[c] for c in calls if c in ev]
 
-    # Public: S3's own verdict on the policy, and Block Public Access at both levels.
-    flags, blocked, pab_reason = _effective_pab(integrity)
-    public = integrity.policy_is_public
-    if public is True or blocked is False:
-        not_public: bool | None = False
-    elif public is False and blocked is True:
-        not_public = True
-    else:
-        not_public = None
-        unknown["integrity.not_public"] = (
-            integrity.unknown.get("policy_is_public") or pab_reason or "not known"
-        )
-    if blocked is None:
-        unknown["integrity.public_access_blocked"] = pab_reason or "not known"
-    if public is None:
-        unknown["integrity.policy_is_public"] = integrity.unknown.get("policy_is_public", "")
-
-    # Foreign writers: the bucket policy evaluated against the trusted set.
-    verdict = _writers(integrity, accounts, orgs)
-    grants: list[dict[str, Any]] = []
-    writer_evidence = pick("s3:GetBucketPolicy")
-    if verdict is None:
-        no_foreign: bool | None = None
-        unknown["integrity.no_foreign_writers"] = integrity.unknown.get("policy", "not known")
-    else:
-        grants = [g.to_dict() for g in verdict.grants]
-        if grants:
-            no_foreign = False
-        elif verdict.unresolved:
-            no_foreign = None
-            unknown["integrity.no_foreign_writers"] = "; ".join(verdict.unresolved)
-        else:
-            no_foreign = True
-        for g in verdict.grants:
-            writer_evidence.append(
-                Evidence(
-                    call="s3:GetBucketPolicy",
-                    as_account=integrity.owner_account_id,
-                    answer=g.statement,
-                    params={"Bucket": integrity.bucket, "Sid": g.sid or ""},
-                    conclusion=f"grants {', '.join(g.actions[:4])}"
-                    f"{' ...' if len(g.actions) > 4 else ''} to "
-                    f"{', '.join(g.principals)}, outside the trusted accounts",
-                ).to_dict()
-            )
-    anyone = any(g["anyone"] for g in grants) if verdict is not None else None
-    if anyone is None:
-        unknown["integrity.foreign_writers_anyone"] = unknown["integrity.no_foreign_writers"]
+    not_public, blocked, flags = _public_facts(integrity, unknown)
+    verdict = _writers(integrity, accounts, frozenset(trusted_orgs))
+    no_foreign, grants, anyone = _writer_facts(integrity, verdict, unknown)
 
     ownership = integrity.object_ownership
     if ownership is None:
@@ -216,7 +233,7 @@ def integrity_section(
         "gathered": True,
         "owner_account_id": integrity.owner_account_id,
         "not_public": not_public,
-        "policy_is_public": public,
+        "policy_is_public": integrity.policy_is_public,
         "policy_present": integrity.policy_present,
         "public_access_blocked": blocked,
         "block_public_access": flags,
@@ -239,7 +256,7 @@ def integrity_section(
                 "s3:GetPublicAccessBlock",
                 "s3control:GetPublicAccessBlock",
             ),
-            "no_foreign_writers": writer_evidence,
+            "no_foreign_writers": pick("s3:GetBucketPolicy") + _grant_evidence(integrity, verdict),
             "acls_disabled": pick("s3:GetBucketOwnershipControls"),
             "versioning_enabled": pick("s3:GetBucketVersioning", "s3:GetObjectLockConfiguration"),
         },
