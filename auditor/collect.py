@@ -1,4 +1,4 @@
-"""Collect MLflow tracking servers and MLflow Apps of one (account, region) scope.
+"""List and Describe the resources of one kind (``auditor.kinds``) in one scope.
 
 ``List*`` calls do not return the ownership fields, so every resource is described.
 Listing and describing are separate steps so the scheduler can describe resources of
@@ -11,7 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auditor.model import MLFLOW_APP, TRACKING_SERVER, Resource
+from auditor.kinds import MLFLOW_APP_KIND, TRACKING_SERVER_KIND, ResourceKind
+from auditor.model import Resource
 
 # A resource deleted between List and Describe is gone, not an error.
 GONE_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException", "ValidationException"})
@@ -33,23 +34,15 @@ def not_offered(exc: BaseException) -> bool:
     return exc.response.get("Error", {}).get("Code") in NOT_OFFERED_CODES
 
 
-def list_tracking_servers(sagemaker: Any) -> list[tuple[str, str | None]]:
-    """(name, ARN) of every tracking server in the scope (paginated, 100 a page)."""
+def list_resources(sagemaker: Any, kind: ResourceKind) -> list[tuple[str, str | None]]:
+    """(identifier for Describe, ARN if listed) of every resource of ``kind`` in the scope
+    (paginated, 100 a page)."""
     found: list[tuple[str, str | None]] = []
-    paginator = sagemaker.get_paginator("list_mlflow_tracking_servers")
+    paginator = sagemaker.get_paginator(kind.method(kind.list_api))
     for page in paginator.paginate(PaginationConfig={"PageSize": 100}):
-        for s in page.get("TrackingServerSummaries", []):
-            found.append((s["TrackingServerName"], s.get("TrackingServerArn")))
+        for summary in page.get(kind.list_key, []):
+            found.append((summary[kind.list_id_field], summary.get(kind.list_arn_field)))
     return found
-
-
-def list_apps(sagemaker: Any) -> list[str]:
-    """ARNs of every MLflow App in the scope (paginated)."""
-    arns: list[str] = []
-    paginator = sagemaker.get_paginator("list_mlflow_apps")
-    for page in paginator.paginate(PaginationConfig={"PageSize": 100}):
-        arns.extend(a["Arn"] for a in page.get("Summaries", []))
-    return arns
 
 
 def _is_gone(exc: ClientError) -> bool:
@@ -67,46 +60,36 @@ def _require(answer: dict[str, Any], fields: tuple[str, ...], ident: str) -> Non
         raise IncompleteResponse(f"{ident}: the Describe answer lacks {', '.join(missing)}")
 
 
+def describe_resource(
+    sagemaker: Any, kind: ResourceKind, account_id: str, region: str, ident: str
+) -> Resource | None:
+    """Describe one resource; None when it was deleted since it was listed."""
+    try:
+        d = getattr(sagemaker, kind.method(kind.describe_api))(**{kind.describe_param: ident})
+    except ClientError as exc:
+        if _is_gone(exc):
+            return None
+        raise
+    _require(d, (kind.arn_field, kind.name_field, kind.uri_field), ident)
+    verification = d.get(kind.verification_field) if kind.verification_field else None
+    return Resource(
+        resource_type=kind.name,
+        account_id=account_id,
+        region=region,
+        name=d[kind.name_field],
+        arn=d[kind.arn_field],
+        artifact_store_uri=d.get(kind.uri_field),
+        status=d.get(kind.status_field),
+        s3_bucket_owner_verification=None if verification is None else bool(verification),
+        s3_bucket_owner_account_id=d.get(kind.owner_field) if kind.owner_field else None,
+    )
+
+
 def describe_tracking_server(
     sagemaker: Any, account_id: str, region: str, name: str
 ) -> Resource | None:
-    """Describe one server; None when it was deleted since it was listed."""
-    try:
-        d = sagemaker.describe_mlflow_tracking_server(TrackingServerName=name)
-    except ClientError as exc:
-        if _is_gone(exc):
-            return None
-        raise
-    _require(d, ("TrackingServerArn", "TrackingServerName", "ArtifactStoreUri"), name)
-    verification = d.get("S3BucketOwnerVerification")
-    return Resource(
-        resource_type=TRACKING_SERVER,
-        account_id=account_id,
-        region=region,
-        name=d["TrackingServerName"],
-        arn=d["TrackingServerArn"],
-        artifact_store_uri=d.get("ArtifactStoreUri"),
-        status=d.get("TrackingServerStatus"),
-        s3_bucket_owner_verification=None if verification is None else bool(verification),
-        s3_bucket_owner_account_id=d.get("S3BucketOwnerAccountId"),
-    )
+    return describe_resource(sagemaker, TRACKING_SERVER_KIND, account_id, region, name)
 
 
 def describe_app(sagemaker: Any, account_id: str, region: str, arn: str) -> Resource | None:
-    """Describe one MLflow App; None when it was deleted since it was listed."""
-    try:
-        d = sagemaker.describe_mlflow_app(Arn=arn)
-    except ClientError as exc:
-        if _is_gone(exc):
-            return None
-        raise
-    _require(d, ("Arn", "Name", "ArtifactStoreUri"), arn)
-    return Resource(
-        resource_type=MLFLOW_APP,
-        account_id=account_id,
-        region=region,
-        name=d["Name"],
-        arn=d["Arn"],
-        artifact_store_uri=d.get("ArtifactStoreUri"),
-        status=d.get("Status"),
-    )
+    return describe_resource(sagemaker, MLFLOW_APP_KIND, account_id, region, arn)

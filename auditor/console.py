@@ -18,7 +18,7 @@ from auditor.textsafe import visible
 SUMMARY_LIST_LIMIT = 20
 
 if TYPE_CHECKING:
-    from auditor.scan import ProgressSnapshot
+    from auditor.model import ProgressSnapshot
 
 SEVERITY_COLOURS = {
     "critical": "red",

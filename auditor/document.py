@@ -10,7 +10,7 @@ import json
 import secrets
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from auditor import __version__
 from auditor.errors import ConfigError
@@ -24,12 +24,10 @@ from auditor.model import (
     Finding,
     RemediationRecord,
     RunInfo,
+    ScanResult,
     Severity,
     Status,
 )
-
-if TYPE_CHECKING:  # the document is built from plain data; no import of the scheduler
-    from auditor.scan import ScanResult
 
 _STATUS_ORDER = {s: n for n, s in enumerate(STATUSES)}
 _STATUSES = [s.value for s in Status]  # summary key order of findings.json

@@ -19,6 +19,7 @@ from auditor.model import MLFLOW_APP, TRACKING_SERVER
 class ResourceKind:
     name: str  # the findings' resource_type
     label: str  # for people: "tracking server"
+    plural: str  # "tracking servers"
     # SageMaker API operation names (CamelCase, as in the service model and IAM)
     list_api: str
     describe_api: str
@@ -26,6 +27,7 @@ class ResourceKind:
     # ListX: the page key, and the summary field that identifies one resource
     list_key: str
     list_id_field: str
+    list_arn_field: str
     # DescribeX: the request parameter that takes that identifier
     describe_param: str
     # DescribeX response fields (the API model guarantees name and ARN)
@@ -64,11 +66,13 @@ class ResourceKind:
 TRACKING_SERVER_KIND = ResourceKind(
     name=TRACKING_SERVER,
     label="tracking server",
+    plural="tracking servers",
     list_api="ListMlflowTrackingServers",
     describe_api="DescribeMlflowTrackingServer",
     update_api="UpdateMlflowTrackingServer",
     list_key="TrackingServerSummaries",
     list_id_field="TrackingServerName",
+    list_arn_field="TrackingServerArn",
     describe_param="TrackingServerName",
     name_field="TrackingServerName",
     arn_field="TrackingServerArn",
@@ -93,11 +97,13 @@ TRACKING_SERVER_KIND = ResourceKind(
 MLFLOW_APP_KIND = ResourceKind(
     name=MLFLOW_APP,
     label="MLflow App",
+    plural="MLflow Apps",
     list_api="ListMlflowApps",
     describe_api="DescribeMlflowApp",
     update_api=None,  # SPEC: remediation is UpdateMlflowTrackingServer only
     list_key="Summaries",
     list_id_field="Arn",
+    list_arn_field="Arn",
     describe_param="Arn",
     name_field="Name",
     arn_field="Arn",

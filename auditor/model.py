@@ -7,9 +7,15 @@ run can be replayed from ``findings.json`` alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from auditor.scope import Account
 
 SCHEMA_VERSION = "1.1"
 
@@ -219,3 +225,54 @@ class RunInfo(TypedDict):
 
 
 RUN_FIELDS: tuple[str, ...] = tuple(RunInfo.__annotations__)
+
+
+# ---------------------------------------------------------------------------------------
+# What a scan hands to the document stage (plain data; no clients).
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ScopeResult:
+    account_id: str
+    region: str
+    status: str = "scanned"  # scanned | error | skipped
+    resources: int = 0
+    # Resource types whose MLflow operations this region does not offer (coverage, not
+    # an error): e.g. ["mlflow-app"] where tracking servers exist but Apps do not.
+    not_offered: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressSnapshot:
+    scopes_done: int
+    scopes_total: int
+    resources: int  # described so far
+    errors: int
+
+
+Progress = Callable[[ProgressSnapshot], None]
+
+
+@dataclass(slots=True)
+class ScanResult:
+    caller_account_id: str
+    accounts: list[Account]
+    scopes: list[ScopeResult]
+    resources: list[Resource]
+    proofs: dict[str, BucketProof]
+    facts: list[dict[str, Any]]
+    findings: list[dict[str, Any]]  # findings.json shape, see docs/findings-schema.md
+    errors: list[ScanError]
+    expired_waivers: list[dict[str, Any]]
+    trusted_accounts: list[str]
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    stats: dict[str, int]
+    # Explicit --region values that no audited account has enabled, or where MLflow is
+    # not offered: shown as warnings, never silently a PASS over nothing.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors

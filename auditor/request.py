@@ -14,6 +14,7 @@ import click
 
 from auditor.formats import DEFAULT_FORMATS
 from auditor.model import DEFAULT_ROLE_NAME
+from auditor.pacing import DEFAULT_BUDGET_S
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_CHANGES = 25
@@ -33,6 +34,8 @@ class ScanRequest:
     external_id: str | None = None
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
     concurrency: int = DEFAULT_CONCURRENCY
+    # How long one call may keep being throttled (paced and retried) before it fails.
+    throttle_budget_s: float = DEFAULT_BUDGET_S
     # policy
     trusted_accounts: tuple[str, ...] = ()
     config_path: str | None = None

@@ -15,11 +15,12 @@ from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
 from auditor.errors import ConfigError, error_code, error_message
 from auditor.history import HISTORY_FILENAME, HistoryError, record_run, scope_key
+from auditor.model import ScanResult
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
 from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
-from auditor.scan import ScanOptions, ScanResult, run_scan
+from auditor.scan import run_scan
 
 
 def make_session(profile: str | None) -> boto3.Session:
@@ -33,14 +34,14 @@ def make_session(profile: str | None) -> boto3.Session:
 
 def execute_scan(
     session: boto3.Session,
-    options: ScanOptions,
+    request: ScanRequest,
     rules: list[Any],
     policy: Policy,
     progress: TerminalProgress,
 ) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
-        return run_scan(session, options, rules, policy, progress=progress)
+        return run_scan(session, request, rules, policy, progress=progress)
     except NoCredentialsError:
         raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:
@@ -128,18 +129,8 @@ def run_scan_command(request: ScanRequest) -> int:
     for warning in policy.warnings:
         click.echo(warning, err=True)
     session = make_session(request.profile)
-    options = ScanOptions(
-        regions=list(request.regions),
-        accounts=list(request.accounts),
-        org=request.org,
-        role_name=request.role_name,
-        external_id=request.external_id,
-        trusted_accounts=list(request.trusted_accounts),
-        concurrency=request.concurrency,
-        shard=request.shard,
-    )
     progress = TerminalProgress(enabled=not request.quiet and sys.stderr.isatty())
-    result = execute_scan(session, options, rules, policy, progress)
+    result = execute_scan(session, request, rules, policy, progress)
     remediations: list[dict[str, Any]] = []
     interrupted = False
     if request.remediate:

@@ -15,8 +15,9 @@ from auditor import collect
 from auditor.cli import main
 from auditor.ownership import list_owned_buckets
 from auditor.policy import Policy
+from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
-from auditor.scan import ScanOptions, run_scan
+from auditor.scan import run_scan
 from auditor.sim import simulated_aws
 
 ACCOUNT = "123456789012"
@@ -58,7 +59,10 @@ def _servers(sim, n: int, region: str = "us-east-1") -> list[str]:
 
 def _scan(**options):
     return run_scan(
-        boto3.Session(region_name="us-east-1"), ScanOptions(**options), load_rules(), Policy()
+        boto3.Session(region_name="us-east-1"),
+        ScanRequest.from_options(options),
+        load_rules(),
+        Policy(),
     )
 
 

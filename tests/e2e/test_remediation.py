@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from auditor.cli import main
 from auditor.policy import Policy
 from auditor.remediate import JOURNAL_NAME, run_remediation
+from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
-from auditor.scan import ScanOptions, run_scan
+from auditor.scan import run_scan
 from auditor.sim import build_demo_org, simulated_aws
 
 UPDATE = "UpdateMlflowTrackingServer"
@@ -185,7 +186,7 @@ def _scan_library(sim, demo):
     session = boto3.Session(region_name="us-east-1")
     return run_scan(
         session,
-        ScanOptions(org=True, regions=["us-east-1"], concurrency=4),
+        ScanRequest(org=True, regions=("us-east-1",), concurrency=4),
         load_rules(),
         Policy(),
         today=dt.date(2026, 11, 27),

@@ -1,5 +1,5 @@
 from auditor.console import TerminalProgress
-from auditor.scan import ProgressSnapshot
+from auditor.model import ProgressSnapshot
 
 
 def test_progress_is_silent_without_a_terminal(capsys):
