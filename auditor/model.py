@@ -160,6 +160,7 @@ class Finding(TypedDict):
     remediation: Fix
     muted_reason: str | None
     change: NotRequired[str | None]  # new | unchanged | None; filled by auditor.history
+    first_seen: NotRequired[str | None]  # ISO 8601 UTC; filled by auditor.history
 
 
 #: Every field of a finding, in the order the writers list them.
