@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
