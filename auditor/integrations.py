@@ -33,6 +33,11 @@ TOPIC_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z]{2}(-[a-z]+)+-\d):(\d{12
 def topic_region(topic_arn: str) -> str:
     """The region of an SNS topic ARN; ConfigError (exit 2) for anything else."""
     match = TOPIC_ARN_RE.match(topic_arn.strip())
+    if topic_arn.strip().endswith(".fifo"):
+        raise ConfigError(
+            f"{topic_arn!r} is a FIFO topic: --notify needs a standard topic (a run's one "
+            "message has no message group)"
+        )
     if not match:
         raise ConfigError(
             f"{topic_arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
