@@ -479,11 +479,24 @@ def merge(
     is_flag=True,
     help="Also remediate the simulated organisation (it is not real AWS).",
 )
-def demo(output_dir: str, formats: list[str], remediate: bool) -> None:
+@click.option(
+    "--security-hub",
+    is_flag=True,
+    help="Enable Security Hub in the simulated organisation and import the findings there "
+    "(each from its own account and region), as `scan --security-hub` does.",
+)
+def demo(output_dir: str, formats: list[str], remediate: bool, security_hub: bool) -> None:
     """Scan a built-in simulated AWS organisation and write the real reports."""
     from auditor.demo import run_demo
 
-    sys.exit(run_demo(output_dir=output_dir, formats=formats, remediate=remediate))
+    sys.exit(
+        run_demo(
+            output_dir=output_dir,
+            formats=formats,
+            remediate=remediate,
+            security_hub=security_hub,
+        )
+    )
 
 
 __all__ = ["ConfigError", "main"]

@@ -132,6 +132,30 @@ def test_demo_writes_all_five_formats_valid_ocsf_and_asff_security_hub_accepts(t
         assert held == {r["Id"] for r in records}
 
 
+def test_demo_security_hub_imports_every_asff_record(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke(
+        "demo", "--format", "json,asff", "--security-hub", "--output-dir", str(out)
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = load_document(out / "findings.json")
+    records = json.loads((out / "findings.asff.json").read_text())
+    hub_result = doc["security_hub"]
+    assert (hub_result["imported"], hub_result["failed"], hub_result["skipped"]) == (
+        len(records),
+        0,
+        0,
+    )
+    per_account = defaultdict(int)
+    for r in records:
+        per_account[r["AwsAccountId"]] += 1
+    imported = defaultdict(int)
+    for s in hub_result["scopes"]:
+        imported[s["account_id"]] += s["imported"]
+    assert imported == per_account and len(per_account) >= 2
+    assert f"security hub: {len(records)} imported, 0 failed" in result.stderr
+
+
 def test_two_nights_update_the_same_ids_and_archive_exactly_the_resolved(fresh_org, tmp_path):
     sim, org = fresh_org
     accounts = all_accounts(org)
