@@ -375,3 +375,30 @@ def test_bad_topic_arn_and_report_options_without_security_hub_are_usage_errors(
     doc.write_text('{"schema_version": "1.1", "findings": []}')
     result = CliRunner().invoke(main, ["report", str(doc), "--role-name", "R"])
     assert result.exit_code == 2 and "need --security-hub" in result.stderr
+
+
+def test_a_denied_scope_archives_nothing_and_keeps_its_findings_active(fresh_org, tmp_path):
+    """Night 2 cannot read one account's SageMaker: its findings are carried forward, not
+    resolved, and Security Hub keeps them ACTIVE, untouched by that night."""
+    sim, org = fresh_org
+    accounts = all_accounts(org)
+    enable_hub(sim, accounts)
+    db = tmp_path / "history.sqlite"
+    base = ["scan", "--org", "--region", REGION, "--history", str(db), "--security-hub", "-q"]
+    invoke(*base, "--output-dir", str(tmp_path / "n1"))
+    doc1 = load(tmp_path / "n1")
+    denied = org.case("verification-disabled").account_id
+    before = {f["Id"]: f for f in stored(sim, denied)}
+    assert before
+    sim.faults.deny(denied, REGION, "sagemaker")
+    r2 = invoke(*base, "--output-dir", str(tmp_path / "n2"))
+    doc2 = load(tmp_path / "n2")
+    assert r2.exit_code == 1 and doc2["history"]["resolved"] == []
+    assert doc2["history"]["carried_forward"] == sum(
+        1 for f in doc1["findings"] if f["status"] != "PASS" and f["account_id"] == denied
+    )
+    after = {f["Id"]: f for f in stored(sim, denied)}
+    assert after.keys() == before.keys()
+    assert all(f["RecordState"] == "ACTIVE" for f in after.values())
+    assert all(after[i]["UpdatedAt"] == before[i]["UpdatedAt"] for i in after)
+    assert all(s["account_id"] != denied for s in doc2["security_hub"]["scopes"])
