@@ -46,6 +46,9 @@ OPERATIONS: dict[str, frozenset[str]] = {
     "ec2": frozenset({"DescribeRegions"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
+    # integrations after the reports are written (auditor.integrations)
+    "securityhub": frozenset({"BatchImportFindings"}),
+    "sns": frozenset({"Publish"}),
 }
 
 

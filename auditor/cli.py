@@ -88,6 +88,25 @@ def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int]
     return int(m.group(1)), int(m.group(2))
 
 
+def _topic(_: Any, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from auditor.integrations import topic_region
+
+    try:
+        topic_region(value)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param=param) from None
+    return value.strip()
+
+
+_SECURITY_HUB_HELP = (
+    "After the reports are written, import the findings into AWS Security Hub (ASFF), "
+    "each from its own account and region; findings resolved since the previous run are "
+    "archived. A failed import is a warning; the exit code is unchanged."
+)
+
+
 class GuardedGroup(click.Group):
     """Never a traceback: an unexpected failure is one line and exit 2; Ctrl-C exits 130.
 
@@ -252,6 +271,14 @@ def main() -> None:
     help="Audit only shard K of N (K/N, split by account) for fan-out; "
     "combine the results with `mlflow-audit merge`.",
 )
+@click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP)
+@click.option(
+    "--notify",
+    metavar="TOPIC_ARN",
+    callback=_topic,
+    help="After the reports are written, publish one message about the run to this SNS "
+    "topic (as the caller, in the topic's region). A failed publish is a warning.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
@@ -294,17 +321,49 @@ def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     callback=_formats,
     help=_FORMAT_HELP,
 )
-def report(findings_file: str, output_dir: str | None, formats: list[str]) -> None:
-    """Re-render a findings.json to HTML/CSV (from the JSON alone)."""
+@click.option(
+    "--security-hub",
+    is_flag=True,
+    help="Also import the run's findings into AWS Security Hub, each from its own account "
+    "and region (as a scan would: the caller's account as the caller, others through "
+    "--role-name). Prints the result; exits 0 even when an import failed.",
+)
+@click.option("--profile", help="With --security-hub: AWS profile of the caller.")
+@click.option(
+    "--role-name",
+    help=f"With --security-hub: role assumed in member accounts [default: {DEFAULT_ROLE_NAME}].",
+)
+@click.option("--external-id", help="With --security-hub: external id passed to sts:AssumeRole.")
+def report(
+    findings_file: str,
+    output_dir: str | None,
+    formats: list[str],
+    security_hub: bool,
+    profile: str | None,
+    role_name: str | None,
+    external_id: str | None,
+) -> None:
+    """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally import it
+    into Security Hub."""
     from auditor.document import load_document
     from auditor.outputs import prepare_output_dir, write_outputs
 
+    if not security_hub and (profile or role_name or external_id):
+        raise click.UsageError("--profile, --role-name and --external-id need --security-hub")
     doc = load_document(findings_file)
     out = prepare_output_dir(output_dir or Path(findings_file).resolve().parent)
     if "json" in formats and (out / "findings.json").resolve() == Path(findings_file).resolve():
         formats = [f for f in formats if f != "json"]  # never rewrite the source in place
     for path in write_outputs(doc, out, formats):
         click.echo(str(path))
+    if security_hub:
+        from auditor.integrations import import_document, summary_lines, warn
+        from auditor.textsafe import visible
+
+        result = import_document(doc, profile, role_name or DEFAULT_ROLE_NAME, external_id)
+        warn(result)
+        for line in summary_lines({"security_hub": result}):
+            click.echo(visible(line), err=True)
 
 
 @main.command("history")
@@ -420,11 +479,24 @@ def merge(
     is_flag=True,
     help="Also remediate the simulated organisation (it is not real AWS).",
 )
-def demo(output_dir: str, formats: list[str], remediate: bool) -> None:
+@click.option(
+    "--security-hub",
+    is_flag=True,
+    help="Enable Security Hub in the simulated organisation and import the findings there "
+    "(each from its own account and region), as `scan --security-hub` does.",
+)
+def demo(output_dir: str, formats: list[str], remediate: bool, security_hub: bool) -> None:
     """Scan a built-in simulated AWS organisation and write the real reports."""
     from auditor.demo import run_demo
 
-    sys.exit(run_demo(output_dir=output_dir, formats=formats, remediate=remediate))
+    sys.exit(
+        run_demo(
+            output_dir=output_dir,
+            formats=formats,
+            remediate=remediate,
+            security_hub=security_hub,
+        )
+    )
 
 
 __all__ = ["ConfigError", "main"]

@@ -113,6 +113,10 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
         if n:
             click.echo(f"remediation: {n} {rem_status}", err=True)
     _print_history(doc)
+    from auditor.integrations import summary_lines
+
+    for line in summary_lines(doc):
+        click.echo(visible(line), err=True)
     click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", err=True)
     for path in written:
         click.echo(f"wrote {path}", err=True)

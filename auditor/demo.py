@@ -53,7 +53,9 @@ def _demo_environment(key: str, secret: str, home: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> int:
+def run_demo(
+    output_dir: str, formats: list[str], remediate: bool = False, security_hub: bool = False
+) -> int:
     try:
         from auditor.sim import build_demo_org, simulated_aws
     except ImportError as exc:
@@ -67,6 +69,14 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
     with simulated_aws() as sim:
         org = build_demo_org(sim)
         key, secret = sim.credentials_for(org.management_account_id)
+        if security_hub:
+            from auditor.sim.securityhub import enable_hub
+
+            enable_hub(
+                sim,
+                [org.management_account_id, *org.accounts.values()],
+                sorted({c.region for c in org.cases}),
+            )
         policy_path = out / "demo-policy.yaml"
         expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
         write_atomic(
@@ -93,6 +103,7 @@ def run_demo(output_dir: str, formats: list[str], remediate: bool = False) -> in
                 formats=tuple(formats),
                 remediate=remediate,
                 yes=remediate,
+                security_hub=security_hub,
                 stable_wait=0,
                 concurrency=16,
                 # a fresh simulated organisation each time: nothing to compare with

@@ -319,6 +319,7 @@ _FINDING_TYPES: dict[str, tuple[type, ...]] = {
     "risk": _OPT_STR,
     "muted_reason": _OPT_STR,
     "change": _OPT_STR,
+    "first_seen": _OPT_STR,
     "evidence": (list,),
     "remediation": (dict, type(None)),
 }

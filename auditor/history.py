@@ -28,7 +28,8 @@ DEFAULT_KEEP = 90
 TIMEOUT_ENV = "MLFLOW_AUDIT_HISTORY_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
 APPLICATION_ID = 0x4D4C4155  # "MLAU" in the SQLite header: proves the file is ours
-DB_VERSION = 1
+#: 1: the first format; 2: ``findings.first_seen`` (migrated in place, see _migrate).
+DB_VERSION = 2
 RESOLVED_FIELDS = (
     "check_id",
     "status",
@@ -39,6 +40,7 @@ RESOLVED_FIELDS = (
     "resource_name",
     "resource_arn",
     "message",
+    "first_seen",
 )
 _COUNTED = STATUSES
 
@@ -77,6 +79,7 @@ CREATE TABLE IF NOT EXISTS findings (
   resource_type TEXT,
   resource_name TEXT,
   message       TEXT,
+  first_seen    TEXT,  -- ISO 8601 UTC: start of the first run of an unbroken problem streak
   PRIMARY KEY (run_seq, check_id, resource_arn)
 );
 """
@@ -137,6 +140,8 @@ class Diff:
     carried: list[dict[str, Any]] = field(default_factory=list)
     #: Identity -> status to store instead of this run's (a FAIL now only UNKNOWN).
     kept_status: dict[Identity, str] = field(default_factory=dict)
+    #: Identity -> when the problem was first seen (this run's start when new).
+    first_seen: dict[Identity, str | None] = field(default_factory=dict)
 
     @property
     def not_rechecked(self) -> int:
@@ -150,6 +155,7 @@ def diff_findings(
     current: list[dict[str, Any]],
     previous: dict[Identity, dict[str, Any]],
     scanned: set[tuple[str, str]],
+    started_at: str | None = None,
 ) -> Diff:
     """Compare this run's findings with the previous run's problem findings.
 
@@ -160,6 +166,10 @@ def diff_findings(
     resolved now nor new on the next run (an incomplete scan must never look like a fix,
     and a transient denial must not re-page the backlog). A known FAIL that is only
     UNKNOWN now (a blind spot, e.g. S3 denied tonight) stays stored as the FAIL.
+
+    ``first_seen``: ``started_at`` (this run) for a new problem, the stored one otherwise
+    (a PASS that was a problem keeps it, so its archived record keeps its creation time;
+    a PASS that never was one has none).
     """
     result = Diff()
     now: dict[Identity, str] = {}
@@ -168,7 +178,10 @@ def diff_findings(
         now[key] = f["status"]
         prev = previous.get(key)
         prev_status = prev["status"] if prev else None
-        result.changes[key] = change_for(f["status"], prev_status)
+        change = change_for(f["status"], prev_status)
+        result.changes[key] = change
+        stored = (prev or {}).get("first_seen") or (prev or {}).get("run_started_at")
+        result.first_seen[key] = started_at if change == "new" else stored
         if f["status"] == "UNKNOWN" and prev_status in ("FAIL", "MUTED"):
             result.kept_status[key] = str(prev_status)
     for key, prev in sorted(previous.items()):
@@ -179,6 +192,7 @@ def diff_findings(
             result.carried.append(prev)
             continue
         item = {k: prev.get(k) for k in RESOLVED_FIELDS}
+        item["first_seen"] = prev.get("first_seen") or prev.get("run_started_at")
         item["now"] = status  # "PASS", or None when the finding is gone
         result.resolved.append(item)
     return result
@@ -196,7 +210,9 @@ def scanned_scopes(doc: dict[str, Any]) -> set[tuple[str, str]]:
 def annotate(doc: dict[str, Any], diff: Diff, history: dict[str, Any]) -> None:
     """Write ``change`` on every finding and the ``history`` object into the document."""
     for f in doc["findings"]:
-        f["change"] = diff.changes.get(identity(f))
+        key = identity(f)
+        f["change"] = diff.changes.get(key)
+        f["first_seen"] = diff.first_seen.get(key)
     doc["history"] = history
 
 
@@ -289,6 +305,38 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> bool:
     return True
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older history up to DB_VERSION, inside the caller's write transaction.
+
+    1 -> 2 adds ``findings.first_seen`` and fills it by walking each scope's runs oldest
+    first: a problem present in the previous run of its scope keeps that run's value, any
+    other starts at its own run (the best a format-1 history can tell).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= DB_VERSION:
+        return
+    if version < 2:
+        conn.execute("ALTER TABLE findings ADD COLUMN first_seen TEXT")
+        last: dict[str, dict[Identity, str]] = {}
+        for run in conn.execute(
+            "SELECT seq, scope_key, started_at FROM runs ORDER BY started_at, seq"
+        ).fetchall():
+            before = last.get(run["scope_key"], {})
+            seen: dict[Identity, str] = {}
+            for row in conn.execute(
+                "SELECT check_id, resource_arn FROM findings WHERE run_seq = ?", (run["seq"],)
+            ).fetchall():
+                key = (row["check_id"], row["resource_arn"])
+                seen[key] = before.get(key, run["started_at"])
+            conn.executemany(
+                "UPDATE findings SET first_seen = ? WHERE run_seq = ? AND check_id = ? "
+                "AND resource_arn = ?",
+                [(v, run["seq"], k[0], k[1]) for k, v in seen.items()],
+            )
+            last[run["scope_key"]] = seen
+    conn.execute(f"PRAGMA user_version = {DB_VERSION}")
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in filter(str.strip, _SCHEMA.split(";")):
         conn.execute(statement)
@@ -305,7 +353,11 @@ def _previous_run(conn: sqlite3.Connection, key: str, started_at: str) -> sqlite
 
 
 def _problems_of(conn: sqlite3.Connection, run_seq: int) -> dict[Identity, dict[str, Any]]:
-    rows = conn.execute("SELECT * FROM findings WHERE run_seq = ?", (run_seq,))
+    rows = conn.execute(
+        "SELECT f.*, r.started_at AS run_started_at FROM findings f "
+        "JOIN runs r ON r.seq = f.run_seq WHERE f.run_seq = ?",
+        (run_seq,),
+    )
     return {(r["check_id"], r["resource_arn"]): dict(r) for r in rows}
 
 
@@ -342,8 +394,8 @@ def _insert_run(
     seq = int(cur.lastrowid or 0)
     conn.executemany(
         "INSERT OR REPLACE INTO findings (run_seq, check_id, resource_arn, status, severity, "
-        "account_id, region, resource_type, resource_name, message) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "account_id, region, resource_type, resource_name, message, first_seen) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 seq,
@@ -356,6 +408,7 @@ def _insert_run(
                 f["resource_type"],
                 f["resource_name"],
                 f["message"],
+                diff.first_seen.get(identity(f)) or run["started_at"],
             )
             for f in doc["findings"]
             if f["status"] in PROBLEM_STATUSES
@@ -372,6 +425,7 @@ def _insert_run(
                 p["resource_type"],
                 p["resource_name"],
                 p["message"],
+                p.get("first_seen") or p.get("run_started_at"),
             )
             for p in diff.carried
         ],
@@ -418,9 +472,11 @@ def record_run(
         conn.execute("BEGIN IMMEDIATE")
         if not _check_ours(conn, path):
             _create_schema(conn)
-        previous = _previous_run(conn, key, doc["run"]["started_at"])
+        _migrate(conn)
+        started = doc["run"]["started_at"]
+        previous = _previous_run(conn, key, started)
         problems = _problems_of(conn, previous["seq"]) if previous else {}
-        diff = diff_findings(doc["findings"], problems, scanned_scopes(doc))
+        diff = diff_findings(doc["findings"], problems, scanned_scopes(doc), started)
         summary = history_summary(diff, dict(previous) if previous else None, key, path)
         if write is not None:
             annotate(doc, diff, summary)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from auditor.scope import Account
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
@@ -166,6 +166,7 @@ class Finding(TypedDict):
     remediation: Fix
     muted_reason: str | None
     change: NotRequired[str | None]  # new | unchanged | None; filled by auditor.history
+    first_seen: NotRequired[str | None]  # ISO 8601 UTC; filled by auditor.history
 
 
 #: Every field of a finding, in the order the writers list them.

@@ -46,6 +46,9 @@ class ScanRequest:
     fail_on: str = "high"
     fail_on_new: bool = False
     quiet: bool = False
+    # integrations, after the reports are written (auditor.integrations)
+    security_hub: bool = False
+    notify: str | None = None  # SNS topic ARN
     # history
     history_path: str | None = None
     history_keep: int = DEFAULT_HISTORY_KEEP

@@ -11,6 +11,7 @@ import boto3
 import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from auditor.clients import ClientCache
 from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
 from auditor.errors import ConfigError, error_code, error_message
@@ -21,6 +22,7 @@ from auditor.policy import Policy, load_policy
 from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
 from auditor.scan import run_scan
+from auditor.scope import Account
 
 
 def make_session(profile: str | None) -> boto3.Session:
@@ -102,6 +104,7 @@ def write_with_history(
             return written
         for f in doc["findings"]:
             f["change"] = None
+            f["first_seen"] = None
         doc["history"] = {"error": str(exc), "database": str(path), "scope_key": key}
         note = ""
         if request.fail_on_new:
@@ -117,6 +120,42 @@ def trust_org_membership(result: ScanResult) -> None:
     members = frozenset(result.trusted_accounts)
     for facts in result.facts:
         facts["trust"]["org_accounts"] = members
+
+
+def run_integrations(
+    doc: dict[str, Any],
+    request: ScanRequest,
+    session: boto3.Session,
+    accounts: list[Account],
+    out_dir: Path,
+) -> None:
+    """``--security-hub`` and ``--notify``, once the reports are written and the run recorded.
+
+    Each finding is imported from its own account with the credentials the scan used there;
+    the notification is published as the caller. Results go into findings.json (re-written
+    atomically); failures are warnings and leave the exit code as it is.
+    """
+    from auditor.integrations import (
+        AccountClients,
+        push_notification,
+        push_security_hub,
+        record_results,
+        scan_credentials,
+        warn,
+    )
+
+    cache = ClientCache(session, pool_size=8)
+    if request.security_hub:
+        doc["security_hub"] = push_security_hub(
+            doc, AccountClients(cache, scan_credentials(accounts))
+        )
+        warn(doc["security_hub"])
+    if request.notify:
+        doc["notification"] = push_notification(
+            doc, request.notify, session, report_location=str(out_dir.resolve()), cache=cache
+        )
+        warn(doc["notification"])
+    record_results(doc, out_dir, request.formats)
 
 
 def run_scan_command(request: ScanRequest) -> int:
@@ -174,6 +213,10 @@ def run_scan_command(request: ScanRequest) -> int:
         return write_outputs(doc, Path(out_dir), request.formats)
 
     written = write_with_history(doc, request, Path(out_dir), write)
+    if interrupted and (request.security_hub or request.notify):
+        click.echo("mlflow-audit: interrupted; Security Hub and SNS were not notified", err=True)
+    elif request.security_hub or request.notify:
+        run_integrations(doc, request, session, result.accounts, Path(out_dir))
     if not request.quiet:
         print_summary(doc, written)
     if interrupted:

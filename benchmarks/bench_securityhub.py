@@ -10,6 +10,10 @@ into the simulated Security Hub (moto + auditor.sim) with the documented rate li
 ("Guidelines for using the BatchImportFindings API"). Prints wall time, calls, overall
 calls per second, and each scope's peak calls in any one-second window against the
 documented 10, and the number of throttled calls (0 when the pacing works).
+``--product-clients`` imports through the product's own path instead of one plain boto3
+client per scope: ``auditor.integrations.AccountClients`` over one ``ClientCache`` (shared
+lean clients per region, each call signed with its account's bound credentials), as
+``scan --security-hub`` does.
 Not part of pytest: numbers depend on the machine.
 """
 
@@ -85,12 +89,36 @@ def peak_per_second(stamps: list[float]) -> int:
     return best
 
 
+def product_clients(sim, stamps, lock):
+    """client_for through auditor.integrations.AccountClients, stamping each call."""
+    import boto3
+    from botocore.credentials import Credentials
+
+    from auditor.clients import ClientCache
+    from auditor.integrations import AccountClients
+
+    cache = ClientCache(boto3.Session(region_name="us-east-1"), pool_size=8)
+    product = AccountClients(cache, lambda a: Credentials(*sim.credentials_for(a)))
+
+    class Stamped:
+        def __init__(self, scope):
+            self.scope, self.client = scope, product(*scope)
+
+        def batch_import_findings(self, **kwargs):
+            with lock:
+                stamps[self.scope].append(time.monotonic())
+            return self.client.batch_import_findings(**kwargs)
+
+    return lambda a, r: Stamped((a, r))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--findings", type=int, default=10_000)
     ap.add_argument("--scopes", type=int, default=4)
     ap.add_argument("--rate", type=float, default=5.0)
     ap.add_argument("--burst", type=int, default=5)
+    ap.add_argument("--product-clients", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     regions = ["us-east-1", "eu-west-1"]
@@ -111,10 +139,14 @@ def main() -> None:
 
             client.meta.events.register("before-call.securityhub.BatchImportFindings", record)
             clients[account, region] = client
+        client_for = product_clients(sim, stamps, lock) if args.product_clients else None
         sim_hub.enforce_rate_limit(True, DOCUMENTED_RATE, DOCUMENTED_BURST)
         start = time.monotonic()
         result = import_findings(
-            records, lambda a, r: clients[a, r], rate=args.rate, burst=args.burst
+            records,
+            client_for or (lambda a, r: clients[a, r]),
+            rate=args.rate,
+            burst=args.burst,
         )
         wall = time.monotonic() - start
         throttled = sim_hub.throttled_count()
@@ -134,6 +166,8 @@ def main() -> None:
             f"burst {DOCUMENTED_BURST})"
         )
     print(f"throttled       {throttled} (sim enforces the documented limit)")
+    if args.product_clients:
+        print("clients         auditor.integrations.AccountClients over one ClientCache")
 
 
 if __name__ == "__main__":

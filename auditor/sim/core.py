@@ -140,6 +140,9 @@ class SimState:
             self.mlflow.reset()
             self.enabled_regions = {}
             self.credentials = {}
+        from . import securityhub  # its documented-rules state (fail_next, rate) too
+
+        securityhub.reset()
 
     def record(self, rec: CallRecord) -> None:
         with self.lock:

@@ -180,3 +180,11 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
         {"Content-Type": "application/json", "x-amzn-RequestId": rid},
         json.dumps(body).encode("utf-8"),
     )
+
+
+def enable_hub(sim: Any, accounts: list[str], regions: list[str]) -> None:
+    """Enable Security Hub in every account-region, as each account's administrator would
+    (``EnableSecurityHub``); ``mlflow-audit demo --security-hub`` calls it."""
+    for account in accounts:
+        for region in regions:
+            sim.session_for(account, region).client("securityhub").enable_security_hub()

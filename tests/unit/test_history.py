@@ -321,3 +321,47 @@ def test_shipped_example_policy_loads_with_the_shipped_rules():
         "expires",
     ):
         assert f"{key}:" in text
+
+
+def test_first_seen_is_the_run_start_when_new_and_carried_while_unchanged(tmp_path):
+    db, key = tmp_path / "h.sqlite", "k"
+    t1, t2, t3 = "2026-11-01T02:00:00Z", "2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z"
+    d1 = document("r1", t1, [finding("a"), finding("b")])
+    record_run(db, d1, key)
+    assert {f["first_seen"] for f in d1["findings"]} == {t1}
+    # b fixed, c new; a carried from run 1
+    d2 = document("r2", t2, [finding("a"), finding("b", "PASS"), finding("c")])
+    record_run(db, d2, key)
+    seen = {f["resource_name"]: f["first_seen"] for f in d2["findings"]}
+    assert seen == {"a": t1, "b": t1, "c": t2}  # a resolved one keeps its creation time
+    (resolved,) = d2["history"]["resolved"]
+    assert resolved["resource_name"] == "b" and resolved["first_seen"] == t1
+    # b comes back: a new problem, first seen again now
+    d3 = document("r3", t3, [finding("a"), finding("b"), finding("c")])
+    record_run(db, d3, key)
+    assert {f["resource_name"]: f["first_seen"] for f in d3["findings"]} == {
+        "a": t1,
+        "b": t3,
+        "c": t2,
+    }
+
+
+def test_a_format_1_history_is_migrated_and_first_seen_backfilled(tmp_path):
+    """A database written before first_seen existed (format 1): the column is added and
+    filled from the runs it holds, oldest first, inside the first write transaction."""
+    db, key = tmp_path / "h.sqlite", "k"
+    t1, t2, t3 = "2026-11-01T02:00:00Z", "2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z"
+    record_run(db, document("r1", t1, [finding("a")]), key)
+    record_run(db, document("r2", t2, [finding("a"), finding("b")]), key)
+    conn = sqlite3.connect(db)  # make it what format 1 wrote
+    conn.execute("ALTER TABLE findings DROP COLUMN first_seen")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    d3 = document("r3", t3, [finding("a"), finding("b")])
+    record_run(db, d3, key)
+    assert {f["resource_name"]: f["first_seen"] for f in d3["findings"]} == {"a": t1, "b": t2}
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM findings WHERE first_seen IS NULL").fetchone()[0] == 0
+    conn.close()
