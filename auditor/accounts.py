@@ -17,6 +17,7 @@ class AccountSelection:
     scan: list[Account]  # listed, described, evaluated
     inventory_only: list[Account]  # other shards' accounts: ListBuckets only (proofs)
     organization: list[str]  # every ACTIVE account of the Organization (--org), else []
+    organization_ids: list[str]  # the Organization's id (o-...), from its account ARNs
 
 
 def shard_of(account_id: str, total: int) -> int:
@@ -30,10 +31,13 @@ def select_accounts(
 ) -> AccountSelection:
     """The accounts to scan, the other accounts to inventory only, the Organization."""
     org_ids: list[str] = []
+    org_units: set[str] = set()
     accounts: dict[str, Account] = {}
     if request.org:
         for acct in organization_accounts(clients, caller_creds):
             accounts[acct.account_id] = acct
+            if acct.organization_id:
+                org_units.add(acct.organization_id)
         org_ids = sorted(accounts)
     for account_id in request.accounts:
         accounts.setdefault(account_id, Account(account_id=account_id))
@@ -45,4 +49,4 @@ def select_accounts(
         k, n = request.shard
         others = [a for a in selected if shard_of(a.account_id, n) != k]
         selected = [a for a in selected if shard_of(a.account_id, n) == k]
-    return AccountSelection(selected, others, org_ids)
+    return AccountSelection(selected, others, org_ids, sorted(org_units))

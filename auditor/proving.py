@@ -1,7 +1,9 @@
-"""The prove stage on the task pool: each distinct bucket resolved once (ownership proof).
+"""The prove stage on the task pool: each distinct bucket resolved once.
 
 Whatever number of resources use a bucket, it is probed once, from an account that uses
-it; see ``auditor.ownership`` for the proof itself.
+it (``auditor.ownership`` has the proof itself); then, for a bucket whose proven owner
+is an audited account, its access configuration is read once with that owner's
+credentials (``auditor.integrity``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from typing import Any
 
 from auditor.artifacts import ParsedUri
 from auditor.clients import ClientCache
+from auditor.integrity import (
+    AccountBlockPublicAccess,
+    BucketIntegrity,
+    gather_account_public_access_block,
+    gather_bucket_integrity,
+)
 from auditor.model import BucketProof, Resource
 from auditor.ownership import prove_bucket
 from auditor.scope import Account
@@ -67,3 +75,55 @@ def prove_buckets(
         group.submit(task, bucket, using)
     group.wait()
     return proofs
+
+
+def gather_integrity(
+    group: TaskGroup,
+    clients: ClientCache,
+    accounts: list[Account],
+    resources: list[Resource],
+    uris: dict[str, ParsedUri],
+    proofs: dict[str, BucketProof],
+) -> dict[str, BucketIntegrity]:
+    """Access configuration of every bucket owned by an audited account we can act as.
+
+    One set of calls per distinct bucket (5, or 6 with a policy) and one S3 Control call
+    per owner account; a bucket owned elsewhere, or not proven, gets none (its integrity
+    facts are UNKNOWN with the reason).
+    """
+    credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
+    region_of: dict[str, str] = {}
+    for r in resources:
+        bucket = uris[r.arn].bucket
+        if bucket:
+            region_of.setdefault(bucket, uris[r.arn].region or r.region)
+    owned = {
+        bucket: proof.owner_account_id
+        for bucket, proof in proofs.items()
+        if proof.owner_account_id in credentials and bucket in region_of
+    }
+    lock = threading.Lock()
+    account_pab: dict[str, AccountBlockPublicAccess] = {}
+    pab_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+    out: dict[str, BucketIntegrity] = {}
+
+    def account_setting(owner: str, region: str) -> AccountBlockPublicAccess:
+        with pab_locks[owner]:  # read once per owner account, whatever its buckets
+            if owner not in account_pab:
+                account_pab[owner] = gather_account_public_access_block(
+                    owner, clients.client(region, "s3control")
+                )
+            return account_pab[owner]
+
+    def task(bucket: str, owner: str) -> None:
+        region = region_of[bucket]
+        with clients.acting_as(credentials[owner], owner):
+            pab = account_setting(owner, region)
+            result = gather_bucket_integrity(bucket, owner, clients.client(region, "s3"), pab)
+        with lock:
+            out[bucket] = result
+
+    for bucket, owner in sorted(owned.items()):
+        group.submit(task, bucket, owner)
+    group.wait()
+    return out

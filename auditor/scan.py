@@ -24,7 +24,7 @@ from auditor.facts import TrustContext
 from auditor.model import Progress, ScanResult
 from auditor.pacing import Pacer
 from auditor.policy import Policy
-from auditor.proving import prove_buckets
+from auditor.proving import gather_integrity, prove_buckets
 from auditor.request import ScanRequest
 from auditor.scope import CredentialFactory, caller_account_id, caller_credentials
 from auditor.tasks import TaskGroup
@@ -65,13 +65,24 @@ def run_scan(
         if targets is not None:
             found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
         proofs = prove_buckets(group, clients, scan, found.resources, uris, found.inventories)
+        integrity = gather_integrity(group, clients, scan, found.resources, uris, proofs)
 
     trust = TrustContext(
-        trusted_accounts=frozenset(trusted), inventoried_accounts=frozenset(found.inventories)
+        trusted_accounts=frozenset(trusted),
+        inventoried_accounts=frozenset(found.inventories),
+        trusted_orgs=frozenset(selection.organization_ids),
     )
     resources = sorted(found.resources, key=lambda r: (r.account_id, r.region, r.name))
     facts, findings, expired = evaluate_resources(
-        resources, uris, proofs, trust, found.undescribed, rules, policy, today or dt.date.today()
+        resources,
+        uris,
+        proofs,
+        trust,
+        found.undescribed,
+        rules,
+        policy,
+        today or dt.date.today(),
+        integrity,
     )
     errors = sorted(found.errors, key=lambda e: (e.account_id or "", e.region or "", e.operation))
     scopes = sorted(found.scopes.values(), key=lambda s: (s.account_id, s.region))
@@ -79,6 +90,7 @@ def run_scan(
         "clients_built": clients.built,
         "assume_role_calls": factory.assume_role_calls,
         "buckets": len(proofs),
+        "buckets_configuration_read": len(integrity),
         "throttled": clients.pacer.throttled_count,
         "paced_deferrals": clients.pacer.deferred_count,
     }

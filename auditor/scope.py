@@ -43,6 +43,9 @@ class Account:
     # where it was denied and every offered region is tried.
     regions_verified: bool = False
     error: ScanError | None = None
+    # From ListAccounts' ARN (arn:aws:organizations::MGMT:account/o-ID/ACCOUNT): bucket
+    # policies that limit a grant with aws:PrincipalOrgID name this id.
+    organization_id: str | None = None
 
 
 def known_regions() -> set[str]:
@@ -93,7 +96,13 @@ def organization_accounts(clients: ClientCache, credentials: Credentials) -> lis
                 # `State` replaces the deprecated `Status`; read whichever is present.
                 state = acct.get("State") or acct.get("Status")
                 if state == "ACTIVE":
-                    accounts.append(Account(account_id=acct["Id"], name=acct.get("Name")))
+                    arn = acct.get("Arn") or ""
+                    org_id = arn.split("/")[1] if arn.count("/") == 2 else None
+                    accounts.append(
+                        Account(
+                            account_id=acct["Id"], name=acct.get("Name"), organization_id=org_id
+                        )
+                    )
     return accounts
 
 

@@ -2,8 +2,9 @@
 STS trust policies, enabled regions and injected faults. See docs/simulation.md."""
 
 from .core import CallRecord
-from .demo import DemoOrg, PlantedCase, build_demo_org
+from .demo_org import build_demo_org
 from .identity import MANAGEMENT_ACCOUNT_ID
+from .org_builder import DemoOrg, PlantedCase
 from .server import SimServer
 from .simulated import SimulatedAWS, simulated_aws
 

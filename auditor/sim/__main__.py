@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from .demo import build_demo_org
+from .demo_org import build_demo_org
 from .identity import MANAGEMENT_ACCOUNT_ID
 from .server import SimServer
 

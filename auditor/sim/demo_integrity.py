@@ -1,6 +1,6 @@
 """Planted cases for the artifact store integrity checks (issue 14), added to a demo org.
 
-``plant_integrity_cases(sim, org)`` runs after :func:`build_demo_org`: one tracking
+``plant_integrity_cases(sim, org)`` runs at the end of :func:`build_demo_org`: one tracking
 server or MLflow App per check whose own (prod) bucket fails exactly that check, and one
 whose bucket passes all four. It also turns versioning on for the buckets of the demo's
 existing compliant cases (an account that runs MLflow well does), so that they stay
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from .demo import ATTACKER_ACCOUNT_ID, DemoOrg, PlantedCase, _Builder
+from .org_builder import ATTACKER_ACCOUNT_ID, DemoOrg, OrgBuilder, PlantedCase
 from .s3 import bucket_owner
 from .simulated import SimulatedAWS
 
@@ -37,7 +37,7 @@ INTEGRITY_CASES = {
 }
 
 
-def _enable_versioning(b: _Builder, account_id: str, bucket: str) -> None:
+def _enable_versioning(b: OrgBuilder, account_id: str, bucket: str) -> None:
     b.client(account_id, "s3").put_bucket_versioning(
         Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
     )
@@ -45,7 +45,7 @@ def _enable_versioning(b: _Builder, account_id: str, bucket: str) -> None:
 
 def plant_integrity_cases(sim: SimulatedAWS, org: DemoOrg) -> list[PlantedCase]:
     """Plant the integrity cases into ``org`` (built by build_demo_org on ``sim``)."""
-    b = _Builder(sim, org)
+    b = OrgBuilder(sim, org)
     prod = org.accounts["prod"]
     for case in COMPLIANT_CASES:
         with_bucket = [c for c in org.cases if c.name == case and c.bucket]

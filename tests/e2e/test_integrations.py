@@ -24,7 +24,7 @@ from auditor.formats.common import scanned_scopes
 from auditor.history import identity
 from auditor.securityhub import import_findings
 from auditor.sim import build_demo_org, simulated_aws
-from auditor.sim.demo import EXECUTION_ROLE_NAME
+from auditor.sim.org_builder import EXECUTION_ROLE_NAME
 from tests.unit.test_ocsf import validate
 
 VERIFY = "mlflow_s3_owner_verification_enabled"

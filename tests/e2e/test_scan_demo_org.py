@@ -81,6 +81,59 @@ EXPECTED = {
     "app-sniped": (
         dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
     ),
+    # The artifact store integrity cases (auditor.sim.demo_integrity): prod's own buckets,
+    # sound for ownership; each fails exactly one integrity check (INTEGRITY below).
+    **{
+        case: dict(VERIF="PASS", MATCH="PASS", EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+        for case in (
+            "integrity-public",
+            "integrity-foreign-writer",
+            "integrity-unversioned",
+            "integrity-compliant",
+        )
+    },
+    "app-integrity-acls-enabled": (
+        dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="PASS", URI="PASS", NS="FAIL")
+    ),
+}
+
+PUBLIC = "mlflow_artifact_bucket_not_public"
+WRITERS = "mlflow_artifact_bucket_no_foreign_writers"
+ACLS = "mlflow_artifact_bucket_acls_disabled"
+VERSIONING = "mlflow_artifact_bucket_versioning_enabled"
+INTEGRITY_CHECKS = (PUBLIC, WRITERS, ACLS, VERSIONING)
+# Planted case -> the one integrity check it fails (None: passes all four). The buckets
+# of cases not listed here are not owned by a readable audited account (sniped, missing,
+# the partner's, no bucket at all): every integrity check is UNKNOWN for them.
+INTEGRITY = {
+    "integrity-public": PUBLIC,
+    "integrity-foreign-writer": WRITERS,
+    "app-integrity-acls-enabled": ACLS,
+    "integrity-unversioned": VERSIONING,
+    "integrity-compliant": None,
+    # the compliant ownership cases run their buckets well (versioned, private)
+    **dict.fromkeys(
+        (
+            "compliant",
+            "compliant-namespace",
+            "central-bucket",
+            "https-virtual-hosted",
+            "https-path-style",
+            "mgmt-compliant",
+            "app-compliant",
+        )
+    ),
+    # the other own buckets of the ownership cases were created without versioning
+    **dict.fromkeys(
+        (
+            "verification-disabled",
+            "legacy-server",
+            "wrong-pinned-owner",
+            "stuck-updating",
+            "markup",
+        ),
+        VERSIONING,
+    ),
 }
 CHECKS = {
     "VERIF": VERIF,
@@ -128,6 +181,34 @@ def test_every_planted_case_gets_exactly_the_expected_verdicts(org_scan):
                 assert (name, check) not in got, (case, check)
             else:
                 assert got.get((name, check)) == want, (case, check, got.get((name, check)))
+
+
+def test_every_integrity_check_fails_only_on_its_planted_case(org_scan):
+    """Each integrity check FAILs its planted case and PASSes the compliant ones; a bucket
+    that cannot be read as its owner is UNKNOWN with the reason, never a guess."""
+    _result, doc, _, org = org_scan
+    got = verdicts(doc)
+    for case in EXPECTED:
+        name = resource_name(org, case)
+        for check in INTEGRITY_CHECKS:
+            if case not in INTEGRITY:
+                want = "UNKNOWN"
+            else:
+                want = "FAIL" if INTEGRITY[case] == check else "PASS"
+            assert got.get((name, check)) == want, (case, check, got.get((name, check)))
+
+
+def test_the_foreign_writer_finding_quotes_the_offending_statement(org_scan):
+    _result, doc, _, org = org_scan
+    name = resource_name(org, "integrity-foreign-writer")
+    (finding,) = [
+        f for f in doc["findings"] if f["resource_name"] == name and f["check_id"] == WRITERS
+    ]
+    calls = {e["call"] for e in finding["evidence"]}
+    assert "s3:GetBucketPolicy" in calls
+    assert any(org.external_account_id in str(e) for e in finding["evidence"])
+    assert "aws s3api" in finding["remediation"]["command"]
+    assert finding["remediation"]["auto"] is False
 
 
 def test_no_compliant_resource_gets_a_fail_except_the_advisory_namespace_check(org_scan):

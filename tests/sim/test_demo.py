@@ -8,6 +8,11 @@ from botocore.exceptions import ClientError
 from auditor.sim import MANAGEMENT_ACCOUNT_ID, build_demo_org
 
 EXPECTED_CASES = {
+    "integrity-public",
+    "integrity-foreign-writer",
+    "app-integrity-acls-enabled",
+    "integrity-unversioned",
+    "integrity-compliant",
     "compliant",
     "compliant-namespace",
     "verification-disabled",

@@ -175,7 +175,6 @@ def test_cross_account_reads_of_configuration_are_denied(sim, s3):
 def test_demo_integrity_cases_fail_exactly_their_check(sim):
     """Each planted case fails its own check and passes the other three; the compliant
     one and the demo's existing compliant cases pass all four (gathered as the owner)."""
-    from pathlib import Path
 
     from auditor.engine import evaluate
     from auditor.integrity import (
@@ -185,15 +184,13 @@ def test_demo_integrity_cases_fail_exactly_their_check(sim):
     )
     from auditor.ruleset import load_rules
     from auditor.sim import build_demo_org
-    from auditor.sim.demo_integrity import COMPLIANT_CASES, INTEGRITY_CASES, plant_integrity_cases
+    from auditor.sim.demo_integrity import COMPLIANT_CASES, INTEGRITY_CASES
     from auditor.sim.s3 import bucket_owner
 
-    pending = Path(__file__).resolve().parents[2] / "rules" / "pending"
     checks = {c for c in INTEGRITY_CASES.values() if c}
-    rules = {r.id: r for r in load_rules([pending]) if r.id in checks}
+    rules = {r.id: r for r in load_rules() if r.id in checks}
     assert len(rules) == 4
-    org = build_demo_org(sim, regions=("us-east-1",))
-    plant_integrity_cases(sim, org)
+    org = build_demo_org(sim, regions=("us-east-1",))  # plants the integrity cases too
     trusted = {org.management_account_id, *org.accounts.values()}
     expected = dict(INTEGRITY_CASES) | dict.fromkeys(COMPLIANT_CASES)
     for case_name, failing in expected.items():

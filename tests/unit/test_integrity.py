@@ -4,7 +4,6 @@ the foreign-writer policy evaluation, and the facts the four rules read."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -30,8 +29,7 @@ ON = dict.fromkeys(
 OFF = dict.fromkeys(ON, False)
 # Staged outside the loaded rules/ until the ownership stage gathers the facts (else every
 # resource would get four UNKNOWN findings); load_rules validates and rehearses them.
-PENDING = Path(__file__).resolve().parents[2] / "rules" / "pending"
-RULES = {r.id: r for r in load_rules([PENDING])}
+RULES = {r.id: r for r in load_rules()}
 
 
 @pytest.fixture(autouse=True)
