@@ -157,7 +157,7 @@ def import_document(
     ``role_name`` assumed elsewhere); only resolved findings of the scopes that run read
     are archived, exactly as the scan itself would have done.
     """
-    from auditor.runner import make_session
+    from auditor.session import make_session
 
     session = make_session(profile)
     cache = ClientCache(session, pool_size=8)

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor.clients import ClientCache
 from auditor.console import TerminalProgress, print_summary
@@ -23,15 +23,7 @@ from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
 from auditor.scan import run_scan
 from auditor.scope import Account
-
-
-def make_session(profile: str | None) -> boto3.Session:
-    try:
-        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-        session._session.get_scoped_config()  # surfaces a broken config file now
-        return session
-    except (ProfileNotFound, BotoCoreError) as exc:
-        raise ConfigError(str(exc)) from None
+from auditor.session import make_session
 
 
 def execute_scan(

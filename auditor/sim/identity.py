@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .policy import Principal
+from .iam import Principal
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's DEFAULT_ACCOUNT_ID
 

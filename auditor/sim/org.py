@@ -14,10 +14,11 @@ from xml.sax.saxutils import escape
 
 import boto3
 
-from .errors import Response, request_id
+from .exceptions import Response, request_id
 
 if TYPE_CHECKING:
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 # Regions enabled by default in every account (AWS calls them "opt-in-not-required").
 DEFAULT_REGIONS = (

@@ -8,7 +8,7 @@ every request takes one token, and a request that finds the bucket empty is thro
 "ThrottlingException ... per account and per Region" knowledge-center article
 (https://repost.aws/knowledge-center/sagemaker-python-throttlingexception). The throttled
 answer is the protocol's own (SageMaker: HTTP 400 ``ThrottlingException``; S3: HTTP 503
-``SlowDown``), rendered by :func:`auditor.sim.errors.throttled`.
+``SlowDown``), rendered by :func:`auditor.sim.exceptions.throttled`.
 
 A limit is set for an operation (``"sagemaker:DescribeMlflowTrackingServer"``, or
 ``"sagemaker:*"`` for every operation of a service) and optionally for one account or

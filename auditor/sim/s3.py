@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from . import errors
-from .errors import Response
+from . import exceptions
+from .exceptions import Response
+from .iam import evaluate, load_policy
 from .identity import canonical_user_id, principal_for_key
-from .policy import evaluate, load_policy
 
 if TYPE_CHECKING:
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 NAMESPACE_RE = re.compile(
     r"^(?P<prefix>[a-z0-9][a-z0-9.-]*)-(?P<account>\d{12})-(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)-an$"
@@ -176,7 +177,7 @@ def _bucket_policy(bucket: str) -> dict[str, Any] | None:
 
 
 def _denied(req: SimRequest) -> Response:
-    return errors.error_response("s3", "AccessDenied", "Access Denied", 403, req.method)
+    return exceptions.error_response("s3", "AccessDenied", "Access Denied", 403, req.method)
 
 
 def _create_bucket(req: SimRequest, bucket: str) -> Response | None:
@@ -185,12 +186,12 @@ def _create_bucket(req: SimRequest, bucket: str) -> Response | None:
     location_match = _LOCATION_RE.search(req.body or b"")
     location = location_match.group(1).decode() if location_match else "us-east-1"
     if namespace is not None and namespace != "account-regional" and namespace != "global":
-        return errors.error_response(
+        return exceptions.error_response(
             "s3", "InvalidArgument", f"Invalid x-amz-bucket-namespace: {namespace}", 400
         )
     if match is None:
         if namespace == "account-regional":
-            return errors.error_response(
+            return exceptions.error_response(
                 "s3",
                 "InvalidBucketName",
                 "The specified bucket is not valid: a bucket in an account regional namespace "
@@ -201,7 +202,7 @@ def _create_bucket(req: SimRequest, bucket: str) -> Response | None:
     if match.group("account") != req.account_id:
         return _denied(req)
     if namespace != "account-regional":
-        return errors.error_response(
+        return exceptions.error_response(
             "s3",
             "InvalidBucketName",
             "The specified bucket is not valid: names ending in -accountId-region-an are "
@@ -210,7 +211,7 @@ def _create_bucket(req: SimRequest, bucket: str) -> Response | None:
             400,
         )
     if match.group("region") != location:
-        return errors.error_response(
+        return exceptions.error_response(
             "s3",
             "InvalidBucketName",
             f"The specified bucket is not valid: the Region in the name "
@@ -236,7 +237,9 @@ def list_buckets(req: SimRequest) -> Response:
         try:
             after = base64.urlsafe_b64decode(token.encode()).decode()
         except (ValueError, UnicodeDecodeError):
-            return errors.error_response("s3", "InvalidArgument", "Invalid continuation token", 400)
+            return exceptions.error_response(
+                "s3", "InvalidArgument", "Invalid continuation token", 400
+            )
         buckets = [b for b in buckets if b.name > after]
     limit = int(query.get("max-buckets") or 10000)
     page, more = buckets[:limit], len(buckets) > limit

@@ -30,12 +30,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import errors
-from .errors import Response
+from . import exceptions
+from .exceptions import Response
 from .s3 import ACTIONS, bucket_and_key, bucket_owner
 
 if TYPE_CHECKING:
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 ACTIONS.update(
     {
@@ -208,5 +209,5 @@ def pre(state: SimState, req: SimRequest) -> Response | None:
         if policy_is_public(document) and (
             blocked or _account_blocks_public_policy(bucket_owner(bucket) or req.account_id)
         ):
-            return errors.error_response("s3", "AccessDenied", "Access Denied", 403, req.method)
+            return exceptions.error_response("s3", "AccessDenied", "Access Denied", 403, req.method)
     return None

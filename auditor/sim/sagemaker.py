@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
-from . import errors
-from .errors import Response
+from . import exceptions
+from .exceptions import Response
 from .identity import caller_arn
 
 if TYPE_CHECKING:
     from botocore.model import OperationModel, Shape
 
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 UNSTABLE = frozenset(
     {"Creating", "Updating", "Deleting", "Starting", "Stopping", "MaintenanceInProgress"}
@@ -421,7 +422,7 @@ def summarise_app(a: MlflowApp) -> dict[str, Any]:
 
 
 def _ok(payload: dict[str, Any]) -> Response:
-    rid = errors.request_id()
+    rid = exceptions.request_id()
     return (
         200,
         {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": rid},
@@ -448,7 +449,7 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
         validate(op, params)
         payload = _DISPATCH[op](state.mlflow, req, params)
     except ApiError as e:
-        return errors.error_response("sagemaker", e.code, e.message, e.status)
+        return exceptions.error_response("sagemaker", e.code, e.message, e.status)
     return _ok(payload)
 
 
@@ -467,7 +468,7 @@ def not_offered(state: SimState, region: str, op: str) -> Response | None:
     kind = "server" if op in SERVER_OPS else "app" if op in APP_OPS else None
     if kind is None or region not in state.mlflow_not_offered[kind]:
         return None
-    return errors.error_response(
+    return exceptions.error_response(
         "sagemaker",
         "UnknownOperationException",
         "The requested operation is not supported in the called region.",

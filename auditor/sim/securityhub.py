@@ -30,11 +30,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import errors
-from .errors import Response
+from . import exceptions
+from .exceptions import Response
 
 if TYPE_CHECKING:
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 RATE = 10.0
 BURST = 30
@@ -84,7 +85,7 @@ def _backend(account_id: str, region: str) -> Any:
 
 
 def _not_enabled(account_id: str) -> Response:
-    return errors.error_response(
+    return exceptions.error_response(
         "securityhub",
         "InvalidAccessException",
         f"Account {account_id} is not subscribed to AWS Security Hub",
@@ -126,10 +127,12 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
     if path == "/findings":
         return None  # GetFindings: moto answers once the hub is known to be enabled
     if _rate_limited((req.account_id, req.region)):
-        return errors.error_response("securityhub", "LimitExceededException", "Rate exceeded", 429)
+        return exceptions.error_response(
+            "securityhub", "LimitExceededException", "Rate exceeded", 429
+        )
     findings = req.json().get("Findings") or []
     if not isinstance(findings, list) or not 1 <= len(findings) <= MAX_FINDINGS:
-        return errors.error_response(
+        return exceptions.error_response(
             "securityhub",
             "InvalidInputException",
             "Findings must contain between 1 and 100 findings",
@@ -142,7 +145,7 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
         product = str(f.get("ProductArn", "")) if isinstance(f, dict) else ""
         is_default = product.endswith("/default") and ":product/" in product
         if is_default and (product != own_product or f.get("AwsAccountId") != req.account_id):
-            return errors.access_denied(
+            return exceptions.access_denied(
                 "securityhub",
                 f"User: {_caller_arn(req)} is not authorized to perform: "
                 f"securityhub:BatchImportFindings on resource: {product}",
@@ -174,7 +177,7 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
         "FailedFindings": failed,
         "SuccessCount": len(findings) - len(failed),
     }
-    rid = errors.request_id()
+    rid = exceptions.request_id()
     return (
         200,
         {"Content-Type": "application/json", "x-amzn-RequestId": rid},

@@ -10,11 +10,14 @@ from typing import Any
 import boto3
 import botocore.session
 
-from .core import STATE, CallRecord, count_calls, install
+from .dispatch import count_calls
 from .faults import Faults
 from .identity import MANAGEMENT_ACCOUNT_ID
 from .org import enabled_regions, set_account_status
+from .patch import install
 from .ratelimit import RateLimits
+from .request import CallRecord
+from .state import STATE
 
 MLFLOW_KINDS = ("server", "app")
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import errors
-from .errors import Response
+from . import exceptions
+from .exceptions import Response
+from .iam import evaluate, load_policy
 from .identity import principal_for_key
-from .policy import evaluate, load_policy
 
 if TYPE_CHECKING:
-    from .core import SimRequest, SimState
+    from .request import SimRequest
+    from .state import SimState
 
 
 def pre(state: SimState, req: SimRequest) -> Response | None:
@@ -38,7 +39,7 @@ def pre(state: SimState, req: SimRequest) -> Response | None:
     try:
         role = iam_backends[account]["aws"].get_role(role_name)
     except Exception:
-        return errors.access_denied("sts", message)
+        return exceptions.access_denied("sts", message)
     context = {}
     if "ExternalId" in params:
         context["sts:ExternalId"] = params["ExternalId"]
@@ -46,5 +47,5 @@ def pre(state: SimState, req: SimRequest) -> Response | None:
         load_policy(role.assume_role_policy_document), caller, "sts:AssumeRole", role.arn, context
     )
     if verdict != "allow":
-        return errors.access_denied("sts", message)
+        return exceptions.access_denied("sts", message)
     return None
