@@ -65,7 +65,9 @@ def run_scan(
         if targets is not None:
             found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
         proofs = prove_buckets(group, clients, scan, found.resources, uris, found.inventories)
-        integrity = gather_integrity(group, clients, scan, found.resources, uris, proofs)
+        # any account we hold credentials for reads its own buckets, whichever shard lists it
+        readers = [*scan, *inventory_only]
+        integrity = gather_integrity(group, clients, readers, found.resources, uris, proofs)
 
     trust = TrustContext(
         trusted_accounts=frozenset(trusted),

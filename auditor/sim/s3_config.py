@@ -165,7 +165,10 @@ def _control(req: SimRequest) -> Response | None:
 
 def pre_control(state: SimState, req: SimRequest) -> Response | None:
     """Runs before the ownership handler: S3 Control requests are not bucket requests."""
-    if ".s3-control." in urlsplit(req.url).netloc:
+    parts = urlsplit(req.url)
+    # by host (AWS's form), or by path when a client reaches the served simulation on
+    # loopback without the account-id host prefix (see auditor.clients.client_config)
+    if ".s3-control." in parts.netloc or parts.path.startswith("/v20180820/"):
         return _control(req)
     return None
 
