@@ -905,15 +905,17 @@ class FakeAWS:
     def _s3_config(self, op: str, name: str, account: str | None) -> Reply:
         """A bucket's access configuration, answered only to its owner account.
 
-        GetBucketPolicy: "If you're not using an identity that belongs to the bucket owner's
-        account, Amazon S3 returns a 403 Access Denied error"; the same holds for the other
-        bucket-configuration reads (they need the owner's s3:Get* permission). "Not
-        configured" answers as documented: NoSuchBucketPolicy (also for
+        GetBucketPolicy (API_GetBucketPolicy.html): "If you don't have GetBucketPolicy
+        permissions, Amazon S3 returns a 403 Access Denied error" (405 Method Not Allowed
+        only for an identity of another account that a policy does grant it; no policy here
+        grants another account a configuration read). The other reads need the owner's
+        s3:Get* permission the same way, so another account gets 403 AccessDenied.
+        "Not configured" answers as documented: NoSuchBucketPolicy (also for
         GetBucketPolicyStatus), NoSuchPublicAccessBlockConfiguration,
         OwnershipControlsNotFoundError, ObjectLockConfigurationNotFoundError, all 404
         (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
-        API_GetBucketPolicy.html, API_GetBucketPolicyStatus.html, API_GetPublicAccessBlock
-        .html, API_GetBucketOwnershipControls.html, API_GetObjectLockConfiguration.html);
+        API_GetBucketPolicyStatus.html, API_GetPublicAccessBlock.html,
+        API_GetBucketOwnershipControls.html, API_GetObjectLockConfiguration.html);
         GetBucketVersioning of a bucket never versioned has no Status element
         (API_GetBucketVersioning.html).
         """
