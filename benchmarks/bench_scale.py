@@ -151,6 +151,26 @@ def clean_env(tmp: Path, server: FakeServer) -> dict[str, str]:
         "AWS_CONFIG_FILE": str(tmp / "aws_config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "aws_credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
+        **s3control_env(server.url),
+    }
+
+
+# botocore addresses S3 Control as {AccountId}.{endpoint host} even under AWS_ENDPOINT_URL
+# (its endpoint rule set: "{url#scheme}://{AccountId}.{url#authority}{url#path}"), and
+# 200000000001.127.0.0.1 does not resolve. So S3 Control gets an endpoint under the
+# reserved .invalid domain (RFC 2606: never resolves, nothing leaves the machine) and
+# reaches the fake as an HTTP proxy; NO_PROXY keeps every other call direct.
+S3CONTROL_ENDPOINT = "http://s3-control.fakeaws.invalid"
+
+
+def s3control_env(url: str) -> dict[str, str]:
+    """The variables that route the scanner's S3 Control calls to the fake at ``url``."""
+    return {
+        "AWS_ENDPOINT_URL_S3_CONTROL": S3CONTROL_ENDPOINT,
+        "HTTP_PROXY": url,
+        "http_proxy": url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
     }
 
 
@@ -201,6 +221,18 @@ def check_findings(out_dir: Path, expected: dict[str, Any]) -> tuple[bool, str]:
         problems.append(f"resources {doc['summary']['resources']} != {expected['resources']}")
     if dict(sorted(fails.items())) != expected["fail_by_check"]:
         problems.append(f"FAIL by check {dict(fails)} != {expected['fail_by_check']}")
+    # The integrity checks: PASS or FAIL for every resource whose bucket an audited
+    # account owns (read as that owner), never UNKNOWN.
+    known = Counter(
+        f["check_id"]
+        for f in doc["findings"]
+        if f["check_id"] in expected.get("integrity_checks", ()) and f["status"] in ("PASS", "FAIL")
+    )
+    for check in expected.get("integrity_checks", ()):
+        if known[check] != expected["integrity_known"]:
+            problems.append(
+                f"{check}: {known[check]} PASS/FAIL != {expected['integrity_known']} owned"
+            )
     return not problems, "; ".join(problems)
 
 

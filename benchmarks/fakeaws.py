@@ -24,6 +24,9 @@ answers *only* the operations a scan makes, from precomputed dictionaries:
 * organizations ``ListAccounts`` and sagemaker ``ListMlflowTrackingServers``,
   ``ListMlflowApps``, ``DescribeMlflowTrackingServer``, ``DescribeMlflowApp`` (JSON 1.1),
 * s3 ``ListBuckets`` and ``HeadBucket`` with ``x-amz-expected-bucket-owner`` (REST-XML),
+* the prove stage's bucket reads (``?policy``, ``?policyStatus``, ``?publicAccessBlock``,
+  ``?ownershipControls``, ``?versioning``, ``?object-lock``, owner only) and S3 Control
+  ``GetPublicAccessBlock`` (``/v20180820/configuration/publicAccessBlock``, own account),
 
 in the wire formats unmodified botocore parses, with the protocol's own throttling error
 (JSON ``ThrottlingException`` 400, STS ``Throttling`` 400, EC2 ``RequestLimitExceeded``
@@ -45,7 +48,11 @@ with one "hot" scope of 120 servers (two ListMlflowTrackingServers pages) when t
 at least 600. Artifact buckets: ~78% owned by the server's account, ~10% shared central
 buckets of the management account, ~5% missing (HeadBucket 404), ~5% owned by an outside
 account (403), ~2% owned outside but readable and pinned to that owner (HeadBucket 200,
-then one ExpectedBucketOwner probe confirms it).
+then one ExpectedBucketOwner probe confirms it). Each org-owned bucket's access
+configuration is drawn from a second generator seeded from ``seed``: ~90% have a policy
+(3% of all with a PutObject grant to an outside account, 2% with a public read), Block
+Public Access on at the bucket in ~93% and at the account in ~75% of accounts, Object
+Ownership BucketOwnerEnforced in ~93%, versioning on in ~92% (``_configure_integrity``).
 """
 
 from __future__ import annotations
@@ -118,6 +125,12 @@ class Bucket:
     name: str
     owner: str | None  # None: the bucket does not exist
     readable_by_org: bool = False  # outside buckets whose policy lets the org read them
+    # Access configuration (issue 14), set by _configure_integrity for org-owned buckets.
+    policy: str | None = "org"  # org | foreign (a PutObject grant outside) | public | None
+    pab: str = "on"  # Block Public Access: on (all four) | partial | none (not configured)
+    ownership: str | None = "BucketOwnerEnforced"  # None: no rule (ObjectWriter)
+    versioning: str | None = "Enabled"  # Enabled | Suspended | None (never enabled)
+    object_lock: bool = False
 
 
 @dataclass
@@ -128,6 +141,7 @@ class Org:
     apps: dict[tuple[str, str], list[App]] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
     owned: dict[str, list[str]] = field(default_factory=dict)  # account -> bucket names
+    account_pab: dict[str, bool] = field(default_factory=dict)  # True: all four on
     by_name: dict[tuple[str, str, str], Server] = field(default_factory=dict)
     app_by_arn: dict[str, App] = field(default_factory=dict)
 
@@ -222,7 +236,104 @@ def build_org(
         if b.owner is not None and b.owner in set(accounts):
             owned[b.owner].append(b.name)
     org.owned = {a: sorted(owned.get(a, [])) for a in accounts}
+    _configure_integrity(org, seed)
     return org
+
+
+def _configure_integrity(org: Org, seed: int) -> None:
+    """Each org-owned bucket's access configuration, and each account's Block Public
+    Access: mostly compliant with a few percent of gaps per check. A separate generator
+    (seeded from ``seed``, buckets in name order) leaves the rest of the org unchanged."""
+    rng = random.Random(f"integrity-{seed}")
+    for acct in org.accounts:
+        org.account_pab[acct] = rng.random() >= 0.25
+    for name in sorted(org.buckets):
+        b = org.buckets[name]
+        if b.owner not in org.account_pab:
+            continue
+        r = rng.random()
+        b.policy = None if r < 0.10 else "foreign" if r < 0.13 else "public" if r < 0.15 else "org"
+        r = rng.random()
+        b.pab = "none" if r < 0.04 or b.policy == "public" else "partial" if r < 0.07 else "on"
+        r = rng.random()
+        b.ownership = (
+            None if r < 0.04 else "BucketOwnerPreferred" if r < 0.07 else "BucketOwnerEnforced"
+        )
+        r = rng.random()
+        b.versioning = "Suspended" if r < 0.04 else None if r < 0.08 else "Enabled"
+        b.object_lock = b.versioning == "Enabled" and rng.random() < 0.10
+
+
+def bucket_policy(org: Org, b: Bucket) -> dict[str, Any] | None:
+    """The policy document GetBucketPolicy answers for ``b`` (None: NoSuchBucketPolicy)."""
+    if b.policy is None:
+        return None
+    objects = f"arn:aws:s3:::{b.name}/*"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OrgReadWrite",
+            "Effect": "Allow",
+            "Principal": {
+                "AWS": sorted({f"arn:aws:iam::{a}:root" for a in (b.owner, org.management)})
+            },
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": objects,
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{b.name}", objects],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+    if b.policy == "foreign":
+        partner = OUTSIDE_ACCOUNTS[sum(map(ord, b.name)) % len(OUTSIDE_ACCOUNTS)]
+        statements.append(
+            {
+                "Sid": "PartnerUpload",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{partner}:root"},
+                "Action": "s3:PutObject",
+                "Resource": objects,
+            }
+        )
+    if b.policy == "public":
+        statements.append(
+            {
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": objects,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def integrity_fails(org: Org, b: Bucket) -> list[str]:
+    """The integrity checks a bucket's configuration fails (S3 applies the stricter of
+    the bucket and account Block Public Access; ``partial`` leaves the policy flags off)."""
+    fails = []
+    blocked = b.pab == "on" or bool(b.owner and org.account_pab.get(b.owner))
+    if b.policy == "public" or not blocked:
+        fails.append("mlflow_artifact_bucket_not_public")
+    if b.policy == "foreign":
+        fails.append("mlflow_artifact_bucket_no_foreign_writers")
+    if b.ownership != "BucketOwnerEnforced":
+        fails.append("mlflow_artifact_bucket_acls_disabled")
+    if b.versioning != "Enabled":
+        fails.append("mlflow_artifact_bucket_versioning_enabled")
+    return fails
+
+
+INTEGRITY_CHECKS = (
+    "mlflow_artifact_bucket_not_public",
+    "mlflow_artifact_bucket_no_foreign_writers",
+    "mlflow_artifact_bucket_acls_disabled",
+    "mlflow_artifact_bucket_versioning_enabled",
+)
 
 
 def _pages(n: int, size: int) -> int:
@@ -237,7 +348,9 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
     List pages (at least one each), one Describe per resource, one HeadBucket per distinct
     bucket that no audited account's ListBuckets lists, and — only when that HeadBucket
     answered 200 — one ExpectedBucketOwner probe per candidate owner not already refuted,
-    in sorted order until one is confirmed.
+    in sorted order until one is confirmed. Then, per distinct used bucket owned (and so
+    proven by ListBuckets) by an audited account, its access configuration: 5 S3 calls,
+    6 with a bucket policy; and one S3 Control GetPublicAccessBlock per such owner.
     """
     n = len(org.accounts)
     org_accounts = set(org.accounts)
@@ -280,6 +393,24 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
                 break
     calls["s3:HeadBucket(ExpectedBucketOwner)"] = probes
 
+    # Integrity (auditor/integrity/gather.py): each distinct bucket owned by an audited
+    # account is read once with its owner's credentials, 5 calls, 6 with a policy
+    # (GetBucketPolicyStatus only then), plus one S3 Control call per owner account.
+    owned_used = [org.buckets[n] for n in sorted(users) if org.buckets[n].owner in org_accounts]
+    for b in owned_used:
+        for op in (
+            "GetBucketPolicy",
+            "GetPublicAccessBlock",
+            "GetBucketOwnershipControls",
+            "GetBucketVersioning",
+            "GetObjectLockConfiguration",
+        ):
+            calls[f"s3:{op}"] += 1
+        if b.policy is not None:
+            calls["s3:GetBucketPolicyStatus"] += 1
+    if owned_used:
+        calls["s3control:GetPublicAccessBlock"] = len({b.owner for b in owned_used})
+
     # Longest dependency chain: every call needs the one before it (pages by NextToken,
     # a HeadBucket the Describe that names the bucket and every ListBuckets).
     chain = {
@@ -291,9 +422,13 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
         "sagemaker:Describe*": 1,
         "s3:HeadBucket": 1 if calls["s3:HeadBucket"] else 0,
         "s3:HeadBucket(ExpectedBucketOwner)": 1 if probes else 0,
+        # after every proof: the owner's account setting, then the bucket's reads in turn
+        "s3control:GetPublicAccessBlock": 1 if owned_used else 0,
+        "s3:Get* (integrity)": max((5 + (b.policy is not None) for b in owned_used), default=0),
     }
 
     fails: Counter[str] = Counter()
+    integrity_known = 0
     for res in [*servers, *apps]:
         kind = res.kind
         fails["mlflow_artifact_bucket_account_namespace"] += 1  # no namespace buckets
@@ -309,6 +444,11 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
             # FAIL only on a proven owner (a 403 bucket's owner stays unknown)
             if kind not in ("missing", "outside") and owner != expected_owner:
                 fails["mlflow_s3_expected_owner_matches_bucket"] += 1
+        bucket = org.buckets[res.bucket]
+        if bucket.owner in org_accounts:  # read as its owner: each check PASS or FAIL
+            integrity_known += 1
+            for check in integrity_fails(org, bucket):
+                fails[check] += 1
     kinds = Counter(s.kind for s in servers)
     busiest = max((len(v) for v in org.servers.values()), default=0)
     return {
@@ -324,6 +464,9 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
         "regions": org.regions,
         "server_buckets_by_kind": dict(sorted(kinds.items())),
         "fail_by_check": dict(sorted(fails.items())),
+        # resources whose integrity checks must be PASS or FAIL (never UNKNOWN)
+        "integrity_known": integrity_known,
+        "integrity_checks": list(INTEGRITY_CHECKS),
     }
 
 
@@ -440,6 +583,48 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 RID = "00000000-0000-0000-0000-000000000000"
 
 
+S3CONTROL_NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
+S3CONTROL_PREFIX = "/v20180820/"
+# GET /bucket?<sub-resource>: the bucket-configuration reads of the prove stage
+S3_CONFIG_READS = {
+    "policy": "GetBucketPolicy",
+    "policyStatus": "GetBucketPolicyStatus",
+    "publicAccessBlock": "GetPublicAccessBlock",
+    "ownershipControls": "GetBucketOwnershipControls",
+    "versioning": "GetBucketVersioning",
+    "object-lock": "GetObjectLockConfiguration",
+}
+
+
+def _s3_error(code: str, message: str, status: int, bucket: str) -> Reply:
+    """S3's REST error body (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    return _xml(
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}'
+        f"</Message><BucketName>{_xml_escape(bucket)}</BucketName><RequestId>{RID}"
+        "</RequestId></Error>",
+        status,
+    )
+
+
+def _s3control_error(code: str, message: str, status: int) -> Reply:
+    return _xml(
+        f'<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error><RequestId>{RID}</RequestId></ErrorResponse>",
+        status,
+    )
+
+
+def _pab_xml(ns: str, all_on: bool) -> str:
+    """A PublicAccessBlockConfiguration: all four on, or the ACL flags only."""
+    policy_flags = "true" if all_on else "false"
+    return (
+        f'<PublicAccessBlockConfiguration xmlns="{ns}"><BlockPublicAcls>true</BlockPublicAcls>'
+        f"<IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>{policy_flags}"
+        f"</BlockPublicPolicy><RestrictPublicBuckets>{policy_flags}</RestrictPublicBuckets>"
+        "</PublicAccessBlockConfiguration>"
+    )
+
+
 def _sts_error(code: str, message: str, status: int = 400) -> Reply:
     return _xml(
         f'<ErrorResponse xmlns="{STS_NS}"><Error><Type>Sender</Type><Code>{code}'
@@ -474,7 +659,10 @@ class FakeAWS:
             return Reply(403, b'{"__type":"MissingAuthenticationTokenException"}')
         key, region, service = m.groups()
         account = self.account_of(key)
-        if service == "s3":
+        if service == "s3" and urlsplit(path).path.startswith(S3CONTROL_PREFIX):
+            service = "s3control"  # S3 Control signs as "s3"; its paths are versioned
+            operation, reply = self._s3control(method, path, headers, account)
+        elif service == "s3":
             operation, reply = self._s3(method, path, headers, account, region)
         elif service in ("sts", "ec2"):
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -496,7 +684,7 @@ class FakeAWS:
         return reply
 
     def _throttled(self, service: str) -> Reply:
-        if service == "s3":
+        if service in ("s3", "s3control"):
             return _xml(
                 f"<Error><Code>SlowDown</Code><Message>Please reduce your request "
                 f"rate.</Message><RequestId>{RID}</RequestId></Error>",
@@ -708,7 +896,114 @@ class FakeAWS:
             return op, Reply(
                 self._head_status(bucket, account, expected), b"", {"x-amz-bucket-region": region}
             )
+        sub = {q.split("=", 1)[0] for q in url.query.split("&") if q}
+        if method == "GET" and bucket and len(sub) == 1 and next(iter(sub)) in S3_CONFIG_READS:
+            op = S3_CONFIG_READS[next(iter(sub))]
+            return op, self._s3_config(op, bucket, account)
         return f"{method}:unsupported", _xml("<Error><Code>NotImplemented</Code></Error>", 501)
+
+    def _s3_config(self, op: str, name: str, account: str | None) -> Reply:
+        """A bucket's access configuration, answered only to its owner account.
+
+        GetBucketPolicy (API_GetBucketPolicy.html): "If you don't have GetBucketPolicy
+        permissions, Amazon S3 returns a 403 Access Denied error" (405 Method Not Allowed
+        only for an identity of another account that a policy does grant it; no policy here
+        grants another account a configuration read). The other reads need the owner's
+        s3:Get* permission the same way, so another account gets 403 AccessDenied.
+        "Not configured" answers as documented: NoSuchBucketPolicy (also for
+        GetBucketPolicyStatus), NoSuchPublicAccessBlockConfiguration,
+        OwnershipControlsNotFoundError, ObjectLockConfigurationNotFoundError, all 404
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
+        API_GetBucketPolicyStatus.html, API_GetPublicAccessBlock.html,
+        API_GetBucketOwnershipControls.html, API_GetObjectLockConfiguration.html);
+        GetBucketVersioning of a bucket never versioned has no Status element
+        (API_GetBucketVersioning.html).
+        """
+        b = self.org.buckets.get(name)
+        if b is None or b.owner is None:
+            return _s3_error("NoSuchBucket", "The specified bucket does not exist", 404, name)
+        if account is None:
+            return _s3_error("InvalidAccessKeyId", "The key does not exist", 403, name)
+        if account != b.owner:
+            return _s3_error("AccessDenied", "Access Denied", 403, name)
+        if op == "GetBucketPolicy" or op == "GetBucketPolicyStatus":
+            policy = bucket_policy(self.org, b)
+            if policy is None:
+                return _s3_error(
+                    "NoSuchBucketPolicy", "The bucket policy does not exist", 404, name
+                )
+            if op == "GetBucketPolicy":
+                return Reply(200, json.dumps(policy).encode(), {"Content-Type": "application/json"})
+            public = "true" if b.policy == "public" else "false"
+            return _xml(
+                f'<PolicyStatus xmlns="{S3_NS}"><IsPublic>{public}</IsPublic></PolicyStatus>'
+            )
+        if op == "GetPublicAccessBlock":
+            if b.pab == "none":
+                return _s3_error(
+                    "NoSuchPublicAccessBlockConfiguration",
+                    "The public access block configuration was not found",
+                    404,
+                    name,
+                )
+            return _xml(_pab_xml(S3_NS, b.pab == "on"))
+        if op == "GetBucketOwnershipControls":
+            if b.ownership is None:
+                return _s3_error(
+                    "OwnershipControlsNotFoundError",
+                    "The bucket ownership controls were not found",
+                    404,
+                    name,
+                )
+            return _xml(
+                f'<OwnershipControls xmlns="{S3_NS}"><Rule><ObjectOwnership>{b.ownership}'
+                "</ObjectOwnership></Rule></OwnershipControls>"
+            )
+        if op == "GetBucketVersioning":
+            status = f"<Status>{b.versioning}</Status>" if b.versioning else ""
+            return _xml(
+                f'<VersioningConfiguration xmlns="{S3_NS}">{status}</VersioningConfiguration>'
+            )
+        if not b.object_lock:  # GetObjectLockConfiguration
+            return _s3_error(
+                "ObjectLockConfigurationNotFoundError",
+                "Object Lock configuration does not exist for this bucket",
+                404,
+                name,
+            )
+        return _xml(
+            f'<ObjectLockConfiguration xmlns="{S3_NS}"><ObjectLockEnabled>Enabled'
+            "</ObjectLockEnabled><Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>30"
+            "</Days></DefaultRetention></Rule></ObjectLockConfiguration>"
+        )
+
+    def _s3control(
+        self, method: str, path: str, headers: Any, account: str | None
+    ) -> tuple[str, Reply]:
+        """S3 Control GetPublicAccessBlock (``GET /v20180820/configuration/publicAccessBlock``
+        with ``x-amz-account-id``), for the caller's own account only; an account with no
+        setting answers NoSuchPublicAccessBlockConfiguration 404
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_GetPublicAccessBlock.html).
+        """
+        if (
+            method != "GET"
+            or urlsplit(path).path != S3CONTROL_PREFIX + "configuration/publicAccessBlock"
+        ):
+            return f"{method}:unsupported", _s3control_error("NotImplemented", "not served", 501)
+        target = headers.get("x-amz-account-id", "")
+        if account is None:
+            return "GetPublicAccessBlock", _s3control_error(
+                "InvalidAccessKeyId", "The key does not exist", 403
+            )
+        if target != account:
+            return "GetPublicAccessBlock", _s3control_error("AccessDenied", "Access Denied", 403)
+        if not self.org.account_pab.get(account):
+            return "GetPublicAccessBlock", _s3control_error(
+                "NoSuchPublicAccessBlockConfiguration",
+                "The public access block configuration was not found",
+                404,
+            )
+        return "GetPublicAccessBlock", _xml(_pab_xml(S3CONTROL_NS, True))
 
     def _head_status(self, name: str, account: str | None, expected: str | None) -> int:
         b = self.org.buckets.get(name)
