@@ -169,7 +169,7 @@ def _coverage_by_type(scopes: list[dict[str, Any]]) -> dict[str, dict[str, list[
     return out
 
 
-def make_run(
+def make_run(  # noqa: PLR0913 - one keyword per RunInfo field
     *,
     started_at: str,
     finished_at: str,
@@ -361,37 +361,53 @@ def validate_document(doc: Any) -> None:
             raise ValueError(f"{key}: missing")
     _expect(doc["findings"], (list,), "findings")
     for n, finding in enumerate(doc["findings"]):
-        where = f"findings[{n}]"
-        _expect(finding, (dict,), where)
-        for key in _REQUIRED_FINDING:
-            if key not in finding:
-                raise ValueError(f"{where}.{key}: missing")
-        for key, types in _FINDING_TYPES.items():
-            if key in finding:
-                _expect(finding[key], types, f"{where}.{key}")
-        for key, allowed in _ENUMS.items():
-            value = finding.get(key)
-            if value is not None and value not in allowed:
-                raise ValueError(
-                    f"{where}.{key}: unknown value {value!r} (one of {', '.join(allowed)})"
-                )
-        for m, ev in enumerate(finding.get("evidence") or []):
-            _expect(ev, (dict,), f"{where}.evidence[{m}]")
-            if "params" in ev:
-                _expect(ev["params"], (dict, type(None)), f"{where}.evidence[{m}].params")
+        _validate_finding(finding, f"findings[{n}]")
+    _validate_run(doc)
+    _validate_records(doc)
+    for key in ("summary", "history"):
+        if key in doc and doc[key] is not None:
+            _expect(doc[key], (dict,), key)
+
+
+def _validate_finding(finding: Any, where: str) -> None:
+    _expect(finding, (dict,), where)
+    for key in _REQUIRED_FINDING:
+        if key not in finding:
+            raise ValueError(f"{where}.{key}: missing")
+    for key, types in _FINDING_TYPES.items():
+        if key in finding:
+            _expect(finding[key], types, f"{where}.{key}")
+    for key, allowed in _ENUMS.items():
+        value = finding.get(key)
+        if value is not None and value not in allowed:
+            raise ValueError(
+                f"{where}.{key}: unknown value {value!r} (one of {', '.join(allowed)})"
+            )
+    for m, ev in enumerate(finding.get("evidence") or []):
+        _expect(ev, (dict,), f"{where}.evidence[{m}]")
+        if "params" in ev:
+            _expect(ev["params"], (dict, type(None)), f"{where}.evidence[{m}].params")
+
+
+def _validate_run(doc: dict[str, Any]) -> None:
     if "run" not in doc:
         raise ValueError("run: missing")
-    _expect(doc["run"], (dict,), "run")
+    run = doc["run"]
+    _expect(run, (dict,), "run")
     for key in ("started_at", "finished_at"):
-        if key not in doc["run"]:
+        if key not in run:
             raise ValueError(f"run.{key}: missing")
-        _expect(doc["run"][key], _STR, f"run.{key}")
+        _expect(run[key], _STR, f"run.{key}")
     for key in ("accounts", "scopes", "regions", "expired_waivers", "trusted_accounts"):
-        if key in doc["run"]:
-            _expect(doc["run"][key], (list,), f"run.{key}")
+        if key in run:
+            _expect(run[key], (list,), f"run.{key}")
     for key in ("accounts", "scopes", "expired_waivers"):
-        for n, item in enumerate(doc["run"].get(key) or []):
+        for n, item in enumerate(run.get(key) or []):
             _expect(item, (dict,), f"run.{key}[{n}]")
+
+
+def _validate_records(doc: dict[str, Any]) -> None:
+    """The ``errors`` and ``remediations`` lists (optional), and each remediation's status."""
     for key in ("errors", "remediations"):
         _expect(doc.get(key, []), (list,), key)
         for n, item in enumerate(doc.get(key) or []):
@@ -403,9 +419,6 @@ def validate_document(doc: Any) -> None:
                 f"remediations[{n}].status: unknown value {status!r} "
                 f"(one of {', '.join(REMEDIATION_STATUSES)})"
             )
-    for key in ("summary", "history"):
-        if key in doc and doc[key] is not None:
-            _expect(doc[key], (dict,), key)
 
 
 def load_document(path: str | Path) -> dict[str, Any]:

@@ -31,6 +31,26 @@ from .org_builder import (
 )
 from .simulated import SimulatedAWS
 
+_HOME = "us-east-1"
+# Inline, because moto does not load AWS managed policies (ReadOnlyAccess) by default.
+_AUDIT_READ_ONLY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "sagemaker:List*",
+                "sagemaker:Describe*",
+                "s3:ListAllMyBuckets",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "ec2:DescribeRegions",
+            ],
+        }
+    ],
+}
+
 
 def build_demo_org(
     sim: SimulatedAWS, regions: tuple[str, ...] | list[str] = ("us-east-1", "eu-west-1")
@@ -38,15 +58,32 @@ def build_demo_org(
     """Create the demo Organization, its accounts and every planted case (see module doc)."""
     regions = tuple(regions)
     org = DemoOrg(MANAGEMENT_ACCOUNT_ID, {}, ATTACKER_ACCOUNT_ID, PARTNER_ACCOUNT_ID, regions)
-    # Managed MLflow is offered in fewer regions than SageMaker, MLflow Apps in fewer still:
-    # two enabled regions lack both, one more lacks Apps only.
+    _limit_mlflow_regions(sim, org)
+    b = OrgBuilder(sim, org)
+    _create_accounts(b, org)
+    _create_roles(b, org)
+    _plant_bucket_ownership_cases(sim, b, org)
+    _plant_cross_account_cases(b, org)
+    _plant_uri_and_status_cases(sim, b, org)
+    _plant_app_management_and_region_cases(sim, b, org)
+    plant_integrity_cases(sim, org)
+    return org
+
+
+def _limit_mlflow_regions(sim: SimulatedAWS, org: DemoOrg) -> None:
+    """Managed MLflow is offered in fewer regions than SageMaker, MLflow Apps in fewer still:
+    two enabled regions lack both, one more lacks Apps only."""
+    regions = org.regions
     org.mlflow_not_offered = {
         "server": [r for r in DEMO_NO_MLFLOW if r not in regions],
         "app": [r for r in (*DEMO_NO_MLFLOW, DEMO_NO_APPS) if r not in regions],
     }
     for kind, not_offered in org.mlflow_not_offered.items():
         sim.set_mlflow_not_offered(not_offered, kind)
-    b = OrgBuilder(sim, org)
+
+
+def _create_accounts(b: OrgBuilder, org: DemoOrg) -> None:
+    """The Organization and its member accounts prod, shared-services and dev."""
     orgs = b.client(MANAGEMENT_ACCOUNT_ID, "organizations")
     with contextlib.suppress(orgs.exceptions.AlreadyInOrganizationException):
         orgs.create_organization(FeatureSet="ALL")
@@ -59,8 +96,10 @@ def build_demo_org(
                 "CreateAccountStatus"
             ]
         org.accounts[name] = status["AccountId"]
-    prod, shared, dev = org.accounts["prod"], org.accounts["shared-services"], org.accounts["dev"]
 
+
+def _create_roles(b: OrgBuilder, org: DemoOrg) -> None:
+    """The SageMaker execution role everywhere, the audit role in every member account."""
     for account in [MANAGEMENT_ACCOUNT_ID, *org.accounts.values()]:
         iam = b.client(account, "iam")
         iam.create_role(
@@ -73,32 +112,16 @@ def build_demo_org(
                 AssumeRolePolicyDocument=trust_policy(f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:root"),
                 Description="Read-only audit of SageMaker MLflow artifact buckets",
             )
-            # Inline, because moto does not load AWS managed policies (ReadOnlyAccess) by default.
             iam.put_role_policy(
                 RoleName=AUDIT_ROLE_NAME,
                 PolicyName="MlflowAuditReadOnly",
-                PolicyDocument=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Resource": "*",
-                                "Action": [
-                                    "sagemaker:List*",
-                                    "sagemaker:Describe*",
-                                    "s3:ListAllMyBuckets",
-                                    "s3:ListBucket",
-                                    "s3:GetBucketLocation",
-                                    "ec2:DescribeRegions",
-                                ],
-                            }
-                        ],
-                    }
-                ),
+                PolicyDocument=json.dumps(_AUDIT_READ_ONLY_POLICY),
             )
 
-    home = "us-east-1"
+
+def _plant_bucket_ownership_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg) -> None:
+    """prod's servers on its own, legacy, missing and sniped buckets."""
+    prod, home = org.accounts["prod"], _HOME
     own = b.bucket(prod, f"mlflow-compliant-{prod}")
     b.server(
         "compliant",
@@ -178,6 +201,11 @@ def build_demo_org(
         "Bucket owned by an external attacker and verification off: exploitable.",
         verification=False,
     )
+
+
+def _plant_cross_account_cases(b: OrgBuilder, org: DemoOrg) -> None:
+    """prod's servers on buckets of shared-services and of the partner (pinned owners)."""
+    prod, shared, dev = org.accounts["prod"], org.accounts["shared-services"], org.accounts["dev"]
     rw = ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:GetBucketLocation"]
     central = b.bucket(shared, f"mlflow-central-{shared}", policy_for=prod, actions=rw)
     b.server(
@@ -213,6 +241,11 @@ def build_demo_org(
         "Bucket of an external partner (outside the org), pinned to the partner.",
         pin=PARTNER_ACCOUNT_ID,
     )
+
+
+def _plant_uri_and_status_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg) -> None:
+    """prod's servers with https and non-S3 URIs, a stuck status and markup in strings."""
+    prod, home = org.accounts["prod"], _HOME
     vh = b.bucket(prod, f"mlflow-https-vhost-{prod}")
     b.server(
         "https-virtual-hosted",
@@ -256,6 +289,11 @@ def build_demo_org(
         "formula-like values (SageMaker's tag pattern forbids <, >, quotes, parentheses).",
         tags={"owner": "=1+1", "note": "@SUM A1", "cmd": "+cmd:/C calc", "team": "-2+3"},
     )
+
+
+def _plant_app_management_and_region_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg) -> None:
+    """MLflow Apps, the management account's server and dev's denied second region."""
+    prod, dev, regions = org.accounts["prod"], org.accounts["dev"], org.regions
     app_bucket = b.bucket(prod, f"mlflow-app-{prod}")
     b.app(
         "app-compliant",
@@ -294,5 +332,3 @@ def build_demo_org(
         )
         sim.faults.deny(dev, eu, "sagemaker")
         org.denied.append((dev, eu, "sagemaker"))
-    plant_integrity_cases(sim, org)
-    return org

@@ -90,6 +90,33 @@ _OBJECT_SUBRESOURCES = {
     "attributes": "ObjectAttributes",
 }
 
+# Method-level operations, first match wins: (method, condition, operation). A condition is
+# None (always), a query key that must be present, "key=value" (the query key equals value)
+# or "header:name" (the request carries that header). Unmatched: f"{method}Bucket|Object".
+_BUCKET_OPERATIONS: tuple[tuple[str, str | None, str], ...] = (
+    ("HEAD", None, "HeadBucket"),
+    ("PUT", None, "CreateBucket"),
+    ("DELETE", None, "DeleteBucket"),
+    ("POST", "delete", "DeleteObjects"),
+    ("GET", "versions", "ListObjectVersions"),
+    ("GET", "uploads", "ListMultipartUploads"),
+    ("GET", "list-type=2", "ListObjectsV2"),
+    ("GET", None, "ListObjects"),
+)
+_OBJECT_OPERATIONS: tuple[tuple[str, str | None, str], ...] = (
+    ("HEAD", None, "HeadObject"),
+    ("GET", "uploadId", "ListParts"),
+    ("GET", None, "GetObject"),
+    ("PUT", "partNumber", "UploadPart"),
+    ("PUT", "header:x-amz-copy-source", "CopyObject"),
+    ("PUT", None, "PutObject"),
+    ("DELETE", "uploadId", "AbortMultipartUpload"),
+    ("DELETE", None, "DeleteObject"),
+    ("POST", "uploads", "CreateMultipartUpload"),
+    ("POST", "uploadId", "CompleteMultipartUpload"),
+)
+_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+
 
 def bucket_and_key(req: SimRequest) -> tuple[str | None, str | None]:
     """Bucket and key of a virtual-hosted or path-style S3 URL."""
@@ -115,47 +142,30 @@ def classify(req: SimRequest) -> str:
     method = req.method
     if bucket is None:
         return "ListBuckets" if method == "GET" else f"{method} /"
-    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, method.title())
     if key is None:
-        for sub, name in _BUCKET_SUBRESOURCES.items():
-            if sub in query:
-                if sub == "location":
-                    return "GetBucketLocation"
-                return f"{verb}{name}"
-        if method == "HEAD":
-            return "HeadBucket"
-        if method == "PUT":
-            return "CreateBucket"
-        if method == "DELETE":
-            return "DeleteBucket"
-        if method == "POST" and "delete" in query:
-            return "DeleteObjects"
-        if method == "GET":
-            if "versions" in query:
-                return "ListObjectVersions"
-            if "uploads" in query:
-                return "ListMultipartUploads"
-            return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
-        return f"{method}Bucket"
-    for sub, name in _OBJECT_SUBRESOURCES.items():
+        subresources, operations, fallback = _BUCKET_SUBRESOURCES, _BUCKET_OPERATIONS, "Bucket"
+    else:
+        subresources, operations, fallback = _OBJECT_SUBRESOURCES, _OBJECT_OPERATIONS, "Object"
+    # A subresource in the query (?acl, ?tagging, ...) names the operation whatever the rest.
+    for sub, name in subresources.items():
         if sub in query:
-            return f"{verb}{name}"
-    if method == "HEAD":
-        return "HeadObject"
-    if method == "GET":
-        return "ListParts" if "uploadId" in query else "GetObject"
-    if method == "PUT":
-        if "partNumber" in query:
-            return "UploadPart"
-        return "CopyObject" if "x-amz-copy-source" in req.headers else "PutObject"
-    if method == "DELETE":
-        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
-    if method == "POST":
-        if "uploads" in query:
-            return "CreateMultipartUpload"
-        if "uploadId" in query:
-            return "CompleteMultipartUpload"
-    return f"{method}Object"
+            if sub == "location":
+                return "GetBucketLocation"
+            return _VERBS.get(method, method.title()) + name
+    for rule_method, condition, operation in operations:
+        if method == rule_method and _holds(condition, query, req.headers):
+            return operation
+    return f"{method}{fallback}"
+
+
+def _holds(condition: str | None, query: dict[str, str], headers: dict[str, str]) -> bool:
+    """Whether a request meets one condition of the operation tables above."""
+    if condition is None:
+        return True
+    if condition.startswith("header:"):
+        return condition.removeprefix("header:") in headers
+    name, sep, value = condition.partition("=")
+    return query.get(name) == value if sep else name in query
 
 
 def bucket_owner(bucket: str) -> str | None:

@@ -94,82 +94,112 @@ def _lower_first(name: str) -> str:
 
 
 def _validate_shape(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    """Append to ``problems`` every constraint ``value`` breaks (one validator per type)."""
+    validator = _VALIDATORS.get(shape.type_name)
+    if validator is not None:
+        validator(shape, value, path, problems)
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value)[:200] if not isinstance(value, str) else value
+
+
+def _validate_structure(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"Value at '{path}' failed to satisfy constraint: must be a structure")
+        return
+    for req in shape.required_members:
+        if value.get(req) is None:
+            problems.append(
+                f"Value null at '{_join(path, req)}' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+    for key, member in shape.members.items():
+        if key in value and value[key] is not None:
+            _validate_shape(member, value[key], _join(path, key), problems)
+
+
+def _validate_string(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     meta = shape.metadata
-    kind = shape.type_name
-    shown = json.dumps(value)[:200] if not isinstance(value, str) else value
-    if kind == "structure":
-        if not isinstance(value, dict):
-            problems.append(f"Value at '{path}' failed to satisfy constraint: must be a structure")
-            return
-        for req in shape.required_members:
-            if value.get(req) is None:
-                problems.append(
-                    f"Value null at '{_join(path, req)}' failed to satisfy "
-                    "constraint: Member must not be null"
-                )
-        for key, member in shape.members.items():
-            if key in value and value[key] is not None:
-                _validate_shape(member, value[key], _join(path, key), problems)
-    elif kind == "string":
-        if not isinstance(value, str):
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must be a string"
-            )
-            return
-        if "min" in meta and len(value) < meta["min"]:
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
-                f"must have length greater than or equal to {meta['min']}"
-            )
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
-                f"must have length less than or equal to {meta['max']}"
-            )
-        if "pattern" in meta and not pattern_matches(meta["pattern"], value):
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
-                f"must satisfy regular expression pattern: {meta['pattern']}"
-            )
-        if shape.enum and value not in shape.enum:
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
-                f"must satisfy enum value set: [{', '.join(shape.enum)}]"
-            )
-    elif kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: "
-                "Member must be an integer"
-            )
-            return
-        if "min" in meta and value < meta["min"]:
-            problems.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member "
-                f"must have value greater than or equal to {meta['min']}"
-            )
-        if "max" in meta and value > meta["max"]:
-            problems.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: Member "
-                f"must have value less than or equal to {meta['max']}"
-            )
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: "
-                "Member must be a boolean"
-            )
-    elif kind == "list":
-        if not isinstance(value, list):
-            problems.append(f"Value at '{path}' failed to satisfy constraint: must be a list")
-            return
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(
-                f"Value at '{path}' failed to satisfy constraint: Member must have "
-                f"length less than or equal to {meta['max']}"
-            )
-        for i, item in enumerate(value):
-            _validate_shape(shape.member, item, f"{path}.{i + 1}", problems)
+    shown = _shown(value)
+    if not isinstance(value, str):
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: Member must be a string"
+        )
+        return
+    if "min" in meta and len(value) < meta["min"]:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
+            f"must have length greater than or equal to {meta['min']}"
+        )
+    if "max" in meta and len(value) > meta["max"]:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
+            f"must have length less than or equal to {meta['max']}"
+        )
+    if "pattern" in meta and not pattern_matches(meta["pattern"], value):
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
+            f"must satisfy regular expression pattern: {meta['pattern']}"
+        )
+    if shape.enum and value not in shape.enum:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: Member "
+            f"must satisfy enum value set: [{', '.join(shape.enum)}]"
+        )
+
+
+def _validate_integer(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(
+            f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: "
+            "Member must be an integer"
+        )
+        return
+    if "min" in meta and value < meta["min"]:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: Member "
+            f"must have value greater than or equal to {meta['min']}"
+        )
+    if "max" in meta and value > meta["max"]:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: Member "
+            f"must have value less than or equal to {meta['max']}"
+        )
+
+
+def _validate_boolean(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, bool):
+        problems.append(
+            f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: "
+            "Member must be a boolean"
+        )
+
+
+def _validate_list(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if not isinstance(value, list):
+        problems.append(f"Value at '{path}' failed to satisfy constraint: must be a list")
+        return
+    if "max" in meta and len(value) > meta["max"]:
+        problems.append(
+            f"Value at '{path}' failed to satisfy constraint: Member must have "
+            f"length less than or equal to {meta['max']}"
+        )
+    for i, item in enumerate(value):
+        _validate_shape(shape.member, item, f"{path}.{i + 1}", problems)
+
+
+# Shape types not listed (map, timestamp, blob, ...) are not checked.
+_VALIDATORS = {
+    "structure": _validate_structure,
+    "string": _validate_string,
+    "integer": _validate_integer,
+    "long": _validate_integer,
+    "boolean": _validate_boolean,
+    "list": _validate_list,
+}
 
 
 _UNICODE_CLASS = re.compile(r"^\(?\[((?:\\p\{[LZN]\})+)(.*)\]\*\)?$")

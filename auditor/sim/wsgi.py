@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
@@ -41,51 +42,90 @@ def _json_reply(start_response: Any, status: int, payload: Any) -> list[bytes]:
     return [body]
 
 
+# ----------------------------------------------------------- /_sim control endpoints
+# Each handler takes the WSGI environ and the parsed JSON body and returns the 200 reply's
+# payload; KeyError, ValueError and TypeError become a 400 reply.
+
+
+def _posted(environ: dict[str, Any]) -> bool:
+    return environ.get("REQUEST_METHOD", "GET") == "POST"
+
+
+def _health(environ: dict[str, Any], data: Any) -> Any:
+    return {"ok": True}
+
+
+def _calls(environ: dict[str, Any], data: Any) -> Any:
+    with STATE.lock:
+        calls = list(STATE.calls)
+    out = calls_summary(calls)
+    if parse_qs(environ.get("QUERY_STRING", "")).get("detail"):
+        out["calls"] = [asdict(c) for c in calls]
+    return out
+
+
+def _reset_calls(environ: dict[str, Any], data: Any) -> Any:
+    with STATE.lock:
+        STATE.calls = []
+    return {"ok": True}
+
+
+def _faults(environ: dict[str, Any], data: Any) -> Any:
+    if _posted(environ):
+        STATE.faults.apply_dict(data)
+    return STATE.faults.to_dict()
+
+
+def _rate_limits(environ: dict[str, Any], data: Any) -> Any:
+    if _posted(environ):
+        STATE.rate_limits.apply_dict(data)
+    return STATE.rate_limits.to_dict()
+
+
+def _mlflow_regions(environ: dict[str, Any], data: Any) -> Any:
+    if _posted(environ):
+        with STATE.lock:
+            for kind, regions in (data.get("not_offered") or {}).items():
+                if kind not in STATE.mlflow_not_offered:
+                    raise ValueError(f"unknown MLflow kind {kind!r} (server, app)")
+                STATE.mlflow_not_offered[kind] = {str(r) for r in regions}
+    with STATE.lock:
+        current = {k: sorted(v) for k, v in STATE.mlflow_not_offered.items()}
+    return {"not_offered": current}
+
+
+def _tracking_server_status(environ: dict[str, Any], data: Any) -> Any:
+    STATE.mlflow.set_status(data["account_id"], data["region"], data["name"], data["status"])
+    return {"ok": True}
+
+
+def _enabled_regions(environ: dict[str, Any], data: Any) -> Any:
+    with STATE.lock:
+        STATE.enabled_regions[str(data["account_id"])] = list(data["regions"])
+    return {"ok": True}
+
+
+# (path, method) -> handler; method "*" answers any method.
+_ENDPOINTS: dict[tuple[str, str], Callable[[dict[str, Any], Any], Any]] = {
+    ("/_sim/health", "*"): _health,
+    ("/_sim/calls", "GET"): _calls,
+    ("/_sim/calls/reset", "POST"): _reset_calls,
+    ("/_sim/faults", "*"): _faults,
+    ("/_sim/rate-limits", "*"): _rate_limits,
+    ("/_sim/mlflow-regions", "*"): _mlflow_regions,
+    ("/_sim/tracking-server-status", "POST"): _tracking_server_status,
+    ("/_sim/enabled-regions", "POST"): _enabled_regions,
+}
+
+
 def _control(environ: dict[str, Any], start_response: Any, body: bytes) -> list[bytes]:
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
     try:
         data = json.loads(body or b"{}")
-        if path == "/_sim/health":
-            return _json_reply(start_response, 200, {"ok": True})
-        if path == "/_sim/calls" and method == "GET":
-            with STATE.lock:
-                calls = list(STATE.calls)
-            out = calls_summary(calls)
-            if parse_qs(environ.get("QUERY_STRING", "")).get("detail"):
-                out["calls"] = [asdict(c) for c in calls]
-            return _json_reply(start_response, 200, out)
-        if path == "/_sim/calls/reset" and method == "POST":
-            with STATE.lock:
-                STATE.calls = []
-            return _json_reply(start_response, 200, {"ok": True})
-        if path == "/_sim/faults":
-            if method == "POST":
-                STATE.faults.apply_dict(data)
-            return _json_reply(start_response, 200, STATE.faults.to_dict())
-        if path == "/_sim/rate-limits":
-            if method == "POST":
-                STATE.rate_limits.apply_dict(data)
-            return _json_reply(start_response, 200, STATE.rate_limits.to_dict())
-        if path == "/_sim/mlflow-regions":
-            if method == "POST":
-                with STATE.lock:
-                    for kind, regions in (data.get("not_offered") or {}).items():
-                        if kind not in STATE.mlflow_not_offered:
-                            raise ValueError(f"unknown MLflow kind {kind!r} (server, app)")
-                        STATE.mlflow_not_offered[kind] = {str(r) for r in regions}
-            with STATE.lock:
-                current = {k: sorted(v) for k, v in STATE.mlflow_not_offered.items()}
-            return _json_reply(start_response, 200, {"not_offered": current})
-        if path == "/_sim/tracking-server-status" and method == "POST":
-            STATE.mlflow.set_status(
-                data["account_id"], data["region"], data["name"], data["status"]
-            )
-            return _json_reply(start_response, 200, {"ok": True})
-        if path == "/_sim/enabled-regions" and method == "POST":
-            with STATE.lock:
-                STATE.enabled_regions[str(data["account_id"])] = list(data["regions"])
-            return _json_reply(start_response, 200, {"ok": True})
+        handler = _ENDPOINTS.get((path, method)) or _ENDPOINTS.get((path, "*"))
+        if handler is not None:
+            return _json_reply(start_response, 200, handler(environ, data))
     except (KeyError, ValueError, TypeError) as e:
         return _json_reply(start_response, 400, {"error": f"{type(e).__name__}: {e}"})
     return _json_reply(start_response, 404, {"error": f"no such control endpoint: {path}"})
