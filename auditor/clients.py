@@ -187,7 +187,9 @@ class ClientCache:
             client = self._clients.get(key)
             if client is None:
                 client = self._session.client(
-                    service, region_name=region, config=client_config(self.base, self._pool_size, service)
+                    service,
+                    region_name=region,
+                    config=client_config(self.base, self._pool_size, service),
                 )
                 pacing.install(
                     client, self.pacer, client.meta.region_name, self.credentials.scope_account
