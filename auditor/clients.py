@@ -51,21 +51,8 @@ def _user_config_value(session: boto3.Session, name: str) -> Any:
     return session._session.get_scoped_config().get(name)
 
 
-def _custom_endpoint(session: boto3.Session, service: str) -> bool:
-    """True when the user points ``service`` at an endpoint of their own (AWS_ENDPOINT_URL,
-    its per-service form, or ``endpoint_url`` in the profile): an emulator, not AWS."""
-    specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
-    return bool(os.environ.get(specific) or _user_config_value(session, "endpoint_url"))
-
-
-def client_config(session: boto3.Session, pool_size: int, service: str = "") -> Config:
-    """botocore Config for our clients, deferring to the user's retry settings.
-
-    S3 Control puts the account id in front of the host (``ACCOUNT.s3-control.REGION...``);
-    against a custom endpoint (a loopback emulator such as the served simulation) that
-    host does not exist, so the prefix is left out there and the account id travels in the
-    ``x-amz-account-id`` header alone, as emulators expect. Real AWS keeps the prefix.
-    """
+def client_config(session: boto3.Session, pool_size: int) -> Config:
+    """botocore Config for our clients, deferring to the user's retry settings."""
     retries: dict[str, Any] = {}
     if _user_config_value(session, "retry_mode") is None:
         retries["mode"] = DEFAULT_RETRY_MODE
@@ -79,8 +66,6 @@ def client_config(session: boto3.Session, pool_size: int, service: str = "") -> 
     }
     if retries:
         kwargs["retries"] = retries
-    if service == "s3control" and _custom_endpoint(session, service):
-        kwargs["inject_host_prefix"] = False
     return Config(**kwargs)
 
 
@@ -189,7 +174,7 @@ class ClientCache:
                 client = self._session.client(
                     service,
                     region_name=region,
-                    config=client_config(self.base, self._pool_size, service),
+                    config=client_config(self.base, self._pool_size),
                 )
                 pacing.install(
                     client, self.pacer, client.meta.region_name, self.credentials.scope_account
