@@ -12,6 +12,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from auditor.clients import ClientCache
+from auditor.collection import Targets
 from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
 from auditor.errors import ConfigError, error_code, error_message
@@ -45,10 +46,11 @@ def execute_scan(
     rules: list[Any],
     policy: Policy,
     progress: TerminalProgress,
+    targets: Targets | None = None,
 ) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
-        return run_scan(session, request, rules, policy, progress=progress)
+        return run_scan(session, request, rules, policy, progress=progress, targets=targets)
     except NoCredentialsError:
         raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:
@@ -63,7 +65,7 @@ def execute_scan(
 INTERRUPTED_EXIT = 130
 
 
-def _scope_key(doc: dict[str, Any], request: ScanRequest) -> str:
+def scope_key_of(doc: dict[str, Any], request: ScanRequest) -> str:
     run = doc["run"]
     return scope_key(
         org=request.org,
@@ -93,7 +95,7 @@ def scan_recorder(request: ScanRequest) -> Recorder:
     """A scan's record: compare with the previous run of the same scope (history.record_run)."""
 
     def record(path: Path, doc: dict[str, Any], write: Callable[[], list[Path]]) -> Any:
-        key = _scope_key(doc, request)
+        key = scope_key_of(doc, request)
         return record_run(path, doc, key, keep=request.history_keep, write=write)
 
     return record
@@ -149,7 +151,7 @@ def write_with_history(
         doc["history"] = {
             "error": str(exc),
             "database": location,
-            "scope_key": _scope_key(doc, request),
+            "scope_key": scope_key_of(doc, request),
         }
         note = ""
         if request.fail_on_new:

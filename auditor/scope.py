@@ -168,15 +168,24 @@ def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
 
 
 def resolve_regions(
-    account: Account, clients: ClientCache, requested: Iterable[str] | None
+    account: Account,
+    clients: ClientCache,
+    requested: Iterable[str] | None,
+    known_enabled: bool = False,
 ) -> list[ScanError]:
     """Fill ``account.regions``: requested (or offered) regions that are enabled.
 
     Regions that are not enabled are skipped quietly (``account.skipped_regions``). When
     DescribeRegions itself is denied the candidates are kept and the failure reported, so
-    a missing ec2 permission never silently shrinks the scan.
+    a missing ec2 permission never silently shrinks the scan. ``known_enabled``: the
+    requested regions are known to be enabled (an event run: the call it reports was
+    made there), so DescribeRegions is not asked; a region disabled since then makes
+    its scope an error, never a silent skip.
     """
     candidates = sorted(set(requested)) if requested else offered_regions(clients.base)
+    if known_enabled and requested:
+        account.regions = candidates
+        return []
     try:
         enabled = enabled_regions(account, clients)
     except Exception as exc:  # one failure is recorded, never fatal
