@@ -51,6 +51,9 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "GetBucketOwnershipControls",
             "GetBucketVersioning",
             "GetObjectLockConfiguration",
+            # --history s3://bucket/key (auditor.history_store), as the caller
+            "GetObject",
+            "PutObject",
         }
     ),
     "s3control": frozenset({"GetPublicAccessBlock"}),

@@ -268,3 +268,28 @@ def test_malformed_event_is_one_line_and_exit_2(org, tmp_path):
     assert summary["status"] == "bad_event"
     odd = copy.deepcopy(fixture("eventbridge_sagemaker_state_change.json"))
     assert lambda_handler(odd, None)["status"] == "nothing_to_do"
+
+
+def test_history_in_s3_for_scan_and_event(org, tmp_path):
+    """``--history s3://bucket/key`` (auditor.history_store): the scan creates the object,
+    the event run reads the bucket's users from it and updates it, with conditional writes."""
+    sim, demo = org
+    caller = demo.management_account_id
+    s3 = sim.session_for(caller, "us-east-1").client("s3")
+    s3.create_bucket(Bucket=f"audit-history-{caller}")
+    location = f"s3://audit-history-{caller}/mlflow/history.sqlite"
+    case = demo.case("compliant")
+    invoke("scan", "--org", "--region", "us-east-1", "--history", location, "--output-dir",
+           str(tmp_path / "night"), "--quiet")  # fmt: skip
+    night = json.loads((tmp_path / "night" / "findings.json").read_text())
+    assert night["history"]["database"] == location and "error" not in night["history"]
+    first = s3.head_object(Bucket=f"audit-history-{caller}", Key="mlflow/history.sqlite")
+    delete_bucket(sim, case.account_id, case.bucket)
+    payload = json.dumps(delete_bucket_event(case.account_id, case.bucket, "s3-del"))
+    result = invoke("event", "--org", "--history", location, "-", input=payload)
+    doc = json.loads(result.stdout)
+    assert doc["history"]["database"] == location
+    assert verdicts(doc)[("compliant", EXISTS)] == "FAIL"
+    assert doc["history"]["previous_run_id"] == night["run"]["id"]
+    second = s3.head_object(Bucket=f"audit-history-{caller}", Key="mlflow/history.sqlite")
+    assert second["ETag"] != first["ETag"]
