@@ -163,7 +163,8 @@ def run_event(
     rules, policy = load_run_policy(request)
     progress = TerminalProgress(enabled=False)
     result = execute_scan(session, request, rules, policy, progress, plan.targets)
-    if not result.resources and not parsed.resources and not plan.known_users:
+    # "Nothing to do" only when the scope was read: a failed listing is an incomplete run.
+    if not (result.resources or parsed.resources or plan.known_users or result.errors):
         names = ", ".join(sorted(plan.buckets))
         return EventOutcome(
             0, f"{NOTHING_TO_DO}: no known resource uses bucket {names}", warnings=warnings

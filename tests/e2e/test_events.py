@@ -293,3 +293,17 @@ def test_history_in_s3_for_scan_and_event(org, tmp_path):
     assert doc["history"]["previous_run_id"] == night["run"]["id"]
     second = s3.head_object(Bucket=f"audit-history-{caller}", Key="mlflow/history.sqlite")
     assert second["ETag"] != first["ETag"]
+
+
+def test_unreadable_scope_is_never_nothing_to_do(org, tmp_path):
+    """A bucket event whose scope cannot be listed is an incomplete run (exit 3), not
+    "nothing to do": the deleted bucket may well be used there."""
+    sim, demo = org
+    prod = demo.case("compliant").account_id
+    sim.faults.deny(prod, "us-east-1", "sagemaker")
+    event = delete_bucket_event(prod, f"unknown-{prod}")
+    result = invoke("event", "--org", "-", input=json.dumps(event))
+    assert result.exit_code == 3, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == [] and doc["errors"]
+    assert doc["run"]["complete"] is False
