@@ -288,6 +288,56 @@ def scan(**kwargs: Any) -> None:
     sys.exit(run_scan_command(ScanRequest.from_options(kwargs)))
 
 
+@main.command("event")
+@click.argument("event_file", default="-", metavar="[FILE|-]")
+@click.option("--profile", help="AWS profile; default: the standard credential chain.")
+@click.option("--org", is_flag=True, help="Inventory every ACTIVE account of the Organization.")
+@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True)
+@click.option("--external-id", help="External id passed to sts:AssumeRole.")
+@click.option("--trusted-account", "trusted_accounts", multiple=True, callback=_accounts)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--rules-dir", "rules_dirs", multiple=True, callback=_dirs)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    help="Write the reports here (as scan does); default: findings JSON on stdout.",
+)
+@click.option("--format", "formats", default=None, callback=lambda c, p, v: v and _formats(c, p, v))
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
+    default="high",
+    show_default=True,
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    help="History database (path or s3://bucket/key); default: OUTPUT_DIR/history.sqlite "
+    "with --output-dir, none without.",
+)
+@click.option("--no-history", is_flag=True, help="Neither read nor record the history.")
+@click.option("--history-keep", type=click.IntRange(min=1), default=90, show_default=True)
+@click.option("--remediate", is_flag=True, help="Pin the re-checked servers, as scan does.")
+@click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
+@click.option("--yes", is_flag=True, help="With --remediate: do not prompt.")
+@click.option("--max-changes", type=click.IntRange(min=0), default=25, show_default=True)
+@click.option("--stable-wait", type=click.FloatRange(min=0), default=60, show_default=True)
+@click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP)
+@click.option("--notify", metavar="TOPIC_ARN", callback=_topic, help="SNS topic, as in scan.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line on stderr.")
+def event(event_file: str, **kwargs: Any) -> None:
+    """Re-check what one CloudTrail event (or a batch) touched; see docs/events.md."""
+    from auditor.events.run import run_event_command
+    from auditor.request import ScanRequest
+
+    to_stdout = kwargs["output_dir"] is None
+    if to_stdout:
+        kwargs["formats"] = ["json"]
+        kwargs["no_history"] = kwargs["no_history"] or not kwargs["history_path"]
+    sys.exit(run_event_command(event_file, ScanRequest.from_options(kwargs), to_stdout))
+
+
 @main.command("rules")
 @click.option(
     "--rules-dir",

@@ -122,7 +122,8 @@ class Collector:
         if not scan_resources:
             self.group.submit(self.inventory_task, account, scan_resources, priority=1)
             return
-        for err in resolve_regions(account, self.clients, self._regions_of(account)):
+        known = self.targets is not None  # an event's regions: the call was made there
+        for err in resolve_regions(account, self.clients, self._regions_of(account), known):
             self._error(err)
         with self.lock:
             for region in account.skipped_regions:

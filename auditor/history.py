@@ -84,6 +84,30 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 """
 
+# Added beside format 2 without a version bump: older versions ignore extra tables.
+# ``resources``: every resource a run evaluated and the bucket it uses. Findings store
+# only problems, and the servers whose deleted bucket matters most are the healthy ones
+# (all PASS), so "who uses bucket B" needs a row per resource, not a column per finding.
+# ``events``: CloudTrail eventIDs already recorded (EventBridge delivers at least once).
+_EVENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+  run_seq       INTEGER NOT NULL REFERENCES runs (seq),
+  resource_arn  TEXT NOT NULL,
+  account_id    TEXT,
+  region        TEXT,
+  resource_type TEXT,
+  resource_name TEXT,
+  bucket        TEXT,
+  PRIMARY KEY (run_seq, resource_arn)
+);
+CREATE INDEX IF NOT EXISTS resources_by_bucket ON resources (bucket, run_seq);
+CREATE TABLE IF NOT EXISTS events (
+  event_id    TEXT PRIMARY KEY,
+  run_id      TEXT NOT NULL,
+  recorded_at TEXT NOT NULL
+);
+"""
+
 
 class HistoryError(Exception):
     """The history database cannot be used; the message is one line for the user."""
@@ -337,6 +361,19 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA user_version = {DB_VERSION}")
 
 
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Inside a write transaction: create or migrate the schema, add the event tables."""
+    if not _check_ours(conn, path):
+        _create_schema(conn)
+    _migrate(conn)
+    _create_event_tables(conn)
+
+
+def _create_event_tables(conn: sqlite3.Connection) -> None:
+    for statement in filter(str.strip, _EVENT_SCHEMA.split(";")):
+        conn.execute(statement)
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in filter(str.strip, _SCHEMA.split(";")):
         conn.execute(statement)
@@ -433,6 +470,57 @@ def _insert_run(
     return seq
 
 
+def resources_of(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """ARN -> (account, region, type, name, bucket) of every resource the run evaluated
+    (every resource has findings, PASS included)."""
+    return {
+        str(f["resource_arn"]): (
+            f["account_id"],
+            f["region"],
+            f["resource_type"],
+            f["resource_name"],
+            f.get("bucket"),
+        )
+        for f in doc["findings"]
+    }
+
+
+def _resources_in(conn: sqlite3.Connection, run_seq: int) -> dict[str, tuple[Any, ...]]:
+    rows = conn.execute(
+        "SELECT resource_arn, account_id, region, resource_type, resource_name, bucket "
+        "FROM resources WHERE run_seq = ?",
+        (run_seq,),
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _store_resources(
+    conn: sqlite3.Connection, seq: int, resources: dict[str, tuple[Any, ...]]
+) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO resources (run_seq, resource_arn, account_id, region, "
+        "resource_type, resource_name, bucket) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(seq, arn, *row) for arn, row in sorted(resources.items())],
+    )
+
+
+def _insert_resources(
+    conn: sqlite3.Connection,
+    seq: int,
+    doc: dict[str, Any],
+    previous_seq: int | None,
+) -> None:
+    """This run's resources, plus the previous run's in scopes this run could not read
+    (carried, like their findings)."""
+    resources = resources_of(doc)
+    if previous_seq is not None:
+        scanned = scanned_scopes(doc)
+        for arn, row in _resources_in(conn, previous_seq).items():
+            if arn not in resources and (row[0], row[1]) not in scanned:
+                resources[arn] = row
+    _store_resources(conn, seq, resources)
+
+
 def _prune(conn: sqlite3.Connection, key: str, keep: int) -> None:
     """Keep the newest ``keep`` runs of this scope (other scopes are not touched)."""
     old = [
@@ -445,6 +533,7 @@ def _prune(conn: sqlite3.Connection, key: str, keep: int) -> None:
     ]
     for seq in old:
         conn.execute("DELETE FROM findings WHERE run_seq = ?", (seq,))
+        conn.execute("DELETE FROM resources WHERE run_seq = ?", (seq,))
         conn.execute("DELETE FROM runs WHERE seq = ?", (seq,))
 
 
@@ -470,9 +559,7 @@ def record_run(
     written: T | None = None
     with _connection(path, timeout) as conn:
         conn.execute("BEGIN IMMEDIATE")
-        if not _check_ours(conn, path):
-            _create_schema(conn)
-        _migrate(conn)
+        _prepare(conn, path)
         started = doc["run"]["started_at"]
         previous = _previous_run(conn, key, started)
         problems = _problems_of(conn, previous["seq"]) if previous else {}
@@ -481,11 +568,177 @@ def record_run(
         if write is not None:
             annotate(doc, diff, summary)
             written = write()
-        _insert_run(conn, doc, key, diff, previous["id"] if previous else None)
+        seq = _insert_run(conn, doc, key, diff, previous["id"] if previous else None)
+        _insert_resources(conn, seq, doc, previous["seq"] if previous else None)
         _prune(conn, key, keep)
         conn.execute("COMMIT")
     annotate(doc, diff, summary)
     return written
+
+
+# ---------------------------------------------------------------- event runs
+
+
+def _latest_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """The newest run of every scope key (what the next scan of that scope diffs with)."""
+    return conn.execute(
+        "SELECT r.* FROM runs r WHERE r.seq = (SELECT p.seq FROM runs p WHERE "
+        "p.scope_key = r.scope_key ORDER BY p.started_at DESC, p.seq DESC LIMIT 1) "
+        "ORDER BY r.started_at DESC, r.seq DESC"
+    ).fetchall()
+
+
+def bucket_users(path: Path, bucket: str, timeout: float | None = None) -> list[dict[str, Any]]:
+    """Every resource that the newest run of any scope saw using ``bucket``.
+
+    Read-only; an absent database knows no users. Raises HistoryError when unusable.
+    """
+    timeout = history_timeout() if timeout is None else timeout
+    if not path.is_file():
+        return []
+    with _connection(path, timeout, readonly=True) as conn:
+        if not _check_ours(conn, path):
+            return []
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resources'"
+        ).fetchone():
+            return []  # written by a version that did not record resources
+        users: dict[str, dict[str, Any]] = {}
+        for run in _latest_runs(conn):
+            for arn, row in _resources_in(conn, run["seq"]).items():
+                if row[4] == bucket:
+                    users[arn] = dict(
+                        zip(
+                            ("account_id", "region", "resource_type", "resource_name", "bucket"),
+                            row,
+                            strict=True,
+                        ),
+                        resource_arn=arn,
+                    )
+    return [users[a] for a in sorted(users)]
+
+
+def _covers(run: sqlite3.Row, where: set[tuple[str, str]]) -> bool:
+    """Did this scope's run cover one of these (account, region) pairs?"""
+    accounts = set(json.loads(run["accounts"]))
+    regions = set(json.loads(run["regions"]))
+    return any(a in accounts and r in regions for a, r in where)
+
+
+def record_event_run(
+    path: Path,
+    doc: dict[str, Any],
+    rechecked: set[str],
+    event_ids: Iterable[str],
+    fallback_key: str,
+    *,
+    keep: int = DEFAULT_KEEP,
+    timeout: float | None = None,
+    write: Callable[[], T] | None = None,
+) -> T | None:
+    """Record an event run: only the findings of the ``rechecked`` resources change.
+
+    For the newest run of every scope that covers a re-checked resource (its resources
+    table names it, or its accounts and regions include the resource's), a new run of
+    that scope is stored: the previous run's problems of every *other* resource exactly
+    as they were (never resolved by an event), and this run's findings for the
+    re-checked ones, diffed with the previous (new, unchanged, resolved). The next scan
+    of the scope then diffs with it as with any run. With no covering scope the run is
+    stored under ``fallback_key`` (the event's own accounts and regions).
+
+    ``event_ids`` (CloudTrail eventIDs) are stored too: when every one of them was
+    recorded before (a duplicate delivery), ``doc`` is annotated and ``write`` runs, but
+    nothing is stored, so the history is unchanged. Same transaction and error contract
+    as ``record_run``.
+    """
+    timeout = history_timeout() if timeout is None else timeout
+    ids = sorted(set(event_ids))
+    written: T | None = None
+    with _connection(path, timeout) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        _prepare(conn, path)
+        known = {
+            i
+            for i in ids
+            if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (i,)).fetchone()
+        }
+        duplicate = bool(ids) and known >= set(ids)
+        started = doc["run"]["started_at"]
+        current = resources_of(doc)
+        where = {(row[0], row[1]) for row in current.values()}
+        where |= {_arn_scope(arn) for arn in rechecked if _arn_scope(arn)}
+        plans = []
+        for run in _latest_runs(conn):
+            if run["started_at"] > started:
+                continue
+            stored = _resources_in(conn, run["seq"])
+            if any(arn in stored for arn in rechecked) or _covers(run, where):
+                plans.append((run, stored))
+        if not plans:
+            plans = [(None, {})]
+        summary: dict[str, Any] | None = None
+        diff = Diff()
+        for index, (run, stored) in enumerate(plans):
+            key = run["scope_key"] if run is not None else fallback_key
+            problems = _problems_of(conn, run["seq"]) if run is not None else {}
+            mine = {k: p for k, p in problems.items() if k[1] in rechecked}
+            others = [p for k, p in problems.items() if k[1] not in rechecked]
+            this = diff_findings(doc["findings"], mine, scanned_scopes(doc), started)
+            this.carried += others
+            prev = dict(run) if run is not None else None
+            if summary is None:
+                diff = this
+                summary = history_summary(this, prev, key, path)
+                summary["event"] = {"event_ids": ids, "duplicate": duplicate, "scope_keys": []}
+            summary["event"]["scope_keys"].append(key)
+            if duplicate:
+                continue
+            seq = _insert_event_run(conn, doc, key, this, run, index)
+            kept = {a: r for a, r in stored.items() if a not in rechecked}
+            _store_resources(conn, seq, {**kept, **current})
+            _prune(conn, key, keep)
+        assert summary is not None
+        summary["not_rechecked"] = summary["carried_forward"] = 0  # an event re-checks few
+        annotate(doc, diff, summary)
+        if write is not None:
+            written = write()
+        if not duplicate:
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (event_id, run_id, recorded_at) VALUES (?, ?, ?)",
+                [(i, doc["run"]["id"], started) for i in ids],
+            )
+        conn.execute("COMMIT")
+    annotate(doc, diff, summary)
+    return written
+
+
+def _arn_scope(arn: str) -> tuple[str, str] | None:
+    parts = arn.split(":")
+    return (parts[4], parts[3]) if len(parts) > 5 and parts[3] and parts[4] else None
+
+
+def _insert_event_run(
+    conn: sqlite3.Connection,
+    doc: dict[str, Any],
+    key: str,
+    diff: Diff,
+    previous: sqlite3.Row | None,
+    index: int,
+) -> int:
+    """A run row for ``key`` that keeps the previous run's coverage (accounts, regions,
+    shard, completeness) with this run's findings for the re-checked resources."""
+    run = doc["run"]
+    if previous is not None:
+        run = {
+            **run,
+            "id": run["id"] if index == 0 else f"{run['id']}.{index}",
+            "accounts": [{"account_id": a} for a in json.loads(previous["accounts"])],
+            "regions": json.loads(previous["regions"]),
+            "shard": previous["shard"],
+            "complete": bool(previous["complete"]) and bool(run.get("complete")),
+        }
+    stored = {**doc, "run": run}
+    return _insert_run(conn, stored, key, diff, previous["id"] if previous else None)
 
 
 def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list[dict[str, Any]]:

@@ -12,18 +12,24 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor.clients import ClientCache
+from auditor.collection import Targets
 from auditor.console import TerminalProgress, print_summary
 from auditor.document import build_document, gate_on_new
 from auditor.errors import ConfigError, error_code, error_message
 from auditor.history import HISTORY_FILENAME, HistoryError, record_run, scope_key
+from auditor.history_store import parse_location, update_history
 from auditor.model import ScanResult
 from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
 from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
 from auditor.scan import run_scan
-from auditor.scope import Account
+from auditor.scope import Account, caller_credentials
 from auditor.session import make_session
+
+#: ``record(path, doc, write)``: store ``doc`` in the history database at ``path`` (a local
+#: file: an s3:// history is downloaded first), running ``write`` inside the transaction.
+Recorder = Callable[[Path, dict[str, Any], Callable[[], list[Path]]], list[Path] | None]
 
 
 def execute_scan(
@@ -32,10 +38,11 @@ def execute_scan(
     rules: list[Any],
     policy: Policy,
     progress: TerminalProgress,
+    targets: Targets | None = None,
 ) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
-        return run_scan(session, request, rules, policy, progress=progress)
+        return run_scan(session, request, rules, policy, progress=progress, targets=targets)
     except NoCredentialsError:
         raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:
@@ -50,7 +57,7 @@ def execute_scan(
 INTERRUPTED_EXIT = 130
 
 
-def _scope_key(doc: dict[str, Any], request: ScanRequest) -> str:
+def scope_key_of(doc: dict[str, Any], request: ScanRequest) -> str:
     run = doc["run"]
     return scope_key(
         org=request.org,
@@ -61,34 +68,70 @@ def _scope_key(doc: dict[str, Any], request: ScanRequest) -> str:
     )
 
 
+def history_location(request: ScanRequest, out_dir: Path) -> str:
+    """``--history`` (a path or ``s3://bucket/key``), else OUTPUT_DIR/history.sqlite."""
+    return str(request.history_path or out_dir / HISTORY_FILENAME)
+
+
+def with_history(session: boto3.Session, location: str, update: Callable[[Path], Any]) -> Any:
+    """``update(path)`` on the local or s3:// history (auditor.history_store), the S3
+    object read and written as the caller."""
+    if parse_location(location) is None:
+        return update(Path(location))
+    cache = ClientCache(session, pool_size=1)
+    with cache.acting_as(caller_credentials(session)):
+        return update_history(location, update, s3_client=cache.client(cache.default_region, "s3"))
+
+
+def scan_recorder(request: ScanRequest) -> Recorder:
+    """A scan's record: compare with the previous run of the same scope (history.record_run)."""
+
+    def record(path: Path, doc: dict[str, Any], write: Callable[[], list[Path]]) -> Any:
+        key = scope_key_of(doc, request)
+        return record_run(path, doc, key, keep=request.history_keep, write=write)
+
+    return record
+
+
 def write_with_history(
     doc: dict[str, Any],
     request: ScanRequest,
     out_dir: Path,
     write: Callable[[bool], list[Path]],
+    session: boto3.Session,
+    record: Recorder | None = None,
 ) -> list[Path]:
     """Annotate ``doc`` with the history, write the reports, then record the run.
 
     ``write(history_ok)`` writes the reports. The run is recorded only once they are
-    written (auditor.history.record_run runs ``write`` inside its transaction): a run
-    whose reports failed (exit 4) leaves no trace, so the next run still sees every
-    problem as new. A history failure (corrupt or locked database) is a one-line warning
-    and a ``history.error`` note: the reports are still written and the exit code is
-    unchanged (``--fail-on-new`` then counts every FAIL as new).
+    written (``record``, by default auditor.history.record_run, runs ``write`` inside its
+    transaction): a run whose reports failed (exit 4) leaves no trace, so the next run
+    still sees every problem as new. A history failure (corrupt or locked database,
+    unreadable S3 object) is a one-line warning and a ``history.error`` note: the
+    reports are still written and the exit code is unchanged (``--fail-on-new`` then
+    counts every FAIL as new).
     """
     if request.no_history:
         return write(False)
-    path = Path(request.history_path or out_dir / HISTORY_FILENAME)
-    key = _scope_key(doc, request)
+    location = history_location(request, out_dir)
+    record = record or scan_recorder(request)
     written: list[Path] | None = None
+
+    remote = parse_location(location) is not None
 
     def write_annotated() -> list[Path]:
         nonlocal written
+        if remote and isinstance(doc.get("history"), dict):
+            doc["history"]["database"] = location  # not the temporary copy
         written = write(True)
         return written
 
     try:
-        record_run(path, doc, key, keep=request.history_keep, write=write_annotated)
+        with_history(
+            session or boto3.Session(), location, lambda p: record(p, doc, write_annotated)
+        )
+        if remote and isinstance(doc.get("history"), dict):
+            doc["history"]["database"] = location
         return written or []
     except HistoryError as exc:
         if written is not None:  # reports written, but the run could not be stored
@@ -97,7 +140,11 @@ def write_with_history(
         for f in doc["findings"]:
             f["change"] = None
             f["first_seen"] = None
-        doc["history"] = {"error": str(exc), "database": str(path), "scope_key": key}
+        doc["history"] = {
+            "error": str(exc),
+            "database": location,
+            "scope_key": scope_key_of(doc, request),
+        }
         note = ""
         if request.fail_on_new:
             note = "; --fail-on-new counts every FAIL as new"
@@ -150,18 +197,42 @@ def run_integrations(
     record_results(doc, out_dir, request.formats)
 
 
-def run_scan_command(request: ScanRequest) -> int:
-    """The whole scan: validated request in, reports written, exit code out."""
-    out_dir = prepare_output_dir(request.output_dir)
+def load_run_policy(request: ScanRequest) -> tuple[list[Any], Policy]:
+    """The rules and the ``--config`` policy of a run (warnings on stderr)."""
     rules = load_rules(request.rules_dirs)
     policy = (
         load_policy(request.config_path, {r.id for r in rules}) if request.config_path else Policy()
     )
     for warning in policy.warnings:
         click.echo(warning, err=True)
+    return rules, policy
+
+
+def run_scan_command(request: ScanRequest) -> int:
+    """The whole scan: validated request in, reports written, exit code out."""
+    out_dir = prepare_output_dir(request.output_dir)
+    rules, policy = load_run_policy(request)
     session = make_session(request.profile)
     progress = TerminalProgress(enabled=not request.quiet and sys.stderr.isatty())
     result = execute_scan(session, request, rules, policy, progress)
+    _, code = finish_run(result, request, session, policy, Path(out_dir))
+    return code
+
+
+def finish_run(
+    result: ScanResult,
+    request: ScanRequest,
+    session: boto3.Session,
+    policy: Policy,
+    out_dir: Path,
+    record: Recorder | None = None,
+    show_summary: bool | None = None,
+) -> tuple[dict[str, Any], int]:
+    """After the scan stages: remediate -> document -> history -> write -> integrations.
+
+    Shared by ``scan`` and ``event`` (which passes its own history ``record`` and prints
+    the document instead of the summary). Returns the findings document and exit code.
+    """
     remediations: list[dict[str, Any]] = []
     interrupted = False
     if request.remediate:
@@ -202,14 +273,14 @@ def run_scan_command(request: ScanRequest) -> int:
             gate_on_new(doc, history_ok)
         if interrupted:  # the recorded exit code is the real one
             doc["summary"]["exit_code"] = INTERRUPTED_EXIT
-        return write_outputs(doc, Path(out_dir), request.formats)
+        return write_outputs(doc, out_dir, request.formats)
 
-    written = write_with_history(doc, request, Path(out_dir), write)
+    written = write_with_history(doc, request, out_dir, write, session, record)
     if interrupted and (request.security_hub or request.notify):
         click.echo("mlflow-audit: interrupted; Security Hub and SNS were not notified", err=True)
     elif request.security_hub or request.notify:
-        run_integrations(doc, request, session, result.accounts, Path(out_dir))
-    if not request.quiet:
+        run_integrations(doc, request, session, result.accounts, out_dir)
+    if not request.quiet if show_summary is None else show_summary:
         print_summary(doc, written)
     if interrupted:
         click.echo(
@@ -217,4 +288,4 @@ def run_scan_command(request: ScanRequest) -> int:
             "recorded in the reports and the journal",
             err=True,
         )
-    return int(doc["summary"]["exit_code"])
+    return doc, int(doc["summary"]["exit_code"])

@@ -48,14 +48,31 @@ class Account:
     organization_id: str | None = None
 
 
+#: endpointPrefix (service-2 metadata) of the services whose regions ``known_regions``
+#: unions; tests/unit/test_scope_regions.py checks them against the installed models.
+KNOWN_REGION_PREFIXES = ("api.sagemaker", "ec2", "s3")
+_KNOWN: set[str] | None = None
+
+
 def known_regions() -> set[str]:
-    """Every region botocore knows in any partition (to reject typos in --region)."""
-    bc = botocore.session.get_session()
-    regions: set[str] = set()
-    for partition in bc.get_available_partitions():
-        for service in ("sagemaker", "ec2", "s3"):
-            regions.update(bc.get_available_regions(service, partition_name=partition))
-    return regions
+    """Every region botocore knows in any partition (to reject typos in --region).
+
+    What ``get_available_regions`` answers for sagemaker, ec2 and s3 in every partition,
+    read from botocore's ``endpoints.json`` alone: asking the session would parse those
+    three full service models (~0.25 s) just to learn their endpoint prefixes. Computed
+    once per process.
+    """
+    global _KNOWN
+    if _KNOWN is None:
+        data = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
+        regions: set[str] = set()
+        for partition in data["partitions"]:
+            names = set(partition.get("regions", {}))
+            for prefix in KNOWN_REGION_PREFIXES:
+                endpoints = partition.get("services", {}).get(prefix, {}).get("endpoints", {})
+                regions.update(names.intersection(endpoints))
+        _KNOWN = regions
+    return set(_KNOWN)
 
 
 _OFFERED: dict[str, list[str]] = {}
@@ -177,15 +194,24 @@ def enabled_regions(account: Account, clients: ClientCache) -> set[str]:
 
 
 def resolve_regions(
-    account: Account, clients: ClientCache, requested: Iterable[str] | None
+    account: Account,
+    clients: ClientCache,
+    requested: Iterable[str] | None,
+    known_enabled: bool = False,
 ) -> list[ScanError]:
     """Fill ``account.regions``: requested (or offered) regions that are enabled.
 
     Regions that are not enabled are skipped quietly (``account.skipped_regions``). When
     DescribeRegions itself is denied the candidates are kept and the failure reported, so
-    a missing ec2 permission never silently shrinks the scan.
+    a missing ec2 permission never silently shrinks the scan. ``known_enabled``: the
+    requested regions are known to be enabled (an event run: the call it reports was
+    made there), so DescribeRegions is not asked; a region disabled since then makes
+    its scope an error, never a silent skip.
     """
     candidates = sorted(set(requested)) if requested else offered_regions(clients.base)
+    if known_enabled and requested:
+        account.regions = candidates
+        return []
     try:
         enabled = enabled_regions(account, clients)
     except Exception as exc:  # one failure is recorded, never fatal

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
+from auditor.botomodels import use_lean_models
 from auditor.errors import ConfigError
 
 
@@ -14,6 +15,9 @@ def make_session(profile: str | None) -> boto3.Session:
     try:
         session = boto3.Session(profile_name=profile) if profile else boto3.Session()
         session._session.get_scoped_config()  # surfaces a broken config file now
+        # One loader for the process: the models this session reads (the partition and
+        # offered regions) are the trimmed ones the clients use, parsed once.
+        use_lean_models(session._session)
         return session
     except (ProfileNotFound, BotoCoreError) as exc:
         raise ConfigError(str(exc)) from None

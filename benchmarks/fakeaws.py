@@ -23,6 +23,7 @@ answers *only* the operations a scan makes, from precomputed dictionaries:
 * sts ``GetCallerIdentity``/``AssumeRole`` and ec2 ``DescribeRegions`` (query / EC2 XML),
 * organizations ``ListAccounts`` and sagemaker ``ListMlflowTrackingServers``,
   ``ListMlflowApps``, ``DescribeMlflowTrackingServer``, ``DescribeMlflowApp`` (JSON 1.1),
+  and ``UpdateMlflowTrackingServer`` (applied at once: what ``event --remediate`` sends),
 * s3 ``ListBuckets`` and ``HeadBucket`` with ``x-amz-expected-bucket-owner`` (REST-XML),
 * the prove stage's bucket reads (``?policy``, ``?policyStatus``, ``?publicAccessBlock``,
   ``?ownershipControls``, ``?versioning``, ``?object-lock``, owner only) and S3 Control
@@ -841,6 +842,15 @@ class FakeAWS:
             if s.pinned:
                 out["S3BucketOwnerAccountId"] = s.pinned
             return _json(out)
+        if op == "UpdateMlflowTrackingServer":  # what --remediate sends (bench_event.py)
+            s = self.org.by_name.get((account, region, p.get("TrackingServerName", "")))
+            if s is None:
+                return _json({"__type": "ResourceNotFound", "Message": "not found"}, 400)
+            if "S3BucketOwnerVerification" in p:
+                s.verification = bool(p["S3BucketOwnerVerification"])
+            if "S3BucketOwnerAccountId" in p:
+                s.pinned = p["S3BucketOwnerAccountId"]
+            return _json({"TrackingServerArn": s.arn})
         if op == "DescribeMlflowApp":
             a = self.org.app_by_arn.get(p.get("Arn", ""))
             if a is None or a.account != account or a.region != region:

@@ -41,10 +41,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from policyuniverse import all_permissions
-from policyuniverse.action_categories import categories_for_actions
-from policyuniverse.statement import Statement
-
 _WRITE_LEVELS = frozenset({"Write", "Permissions"})
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _ARN_ACCOUNT_RE = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::([^:]*):")
@@ -119,17 +115,25 @@ def _as_list(value: Any) -> list[Any]:
 def _is_write(action: str) -> bool:
     if not action.startswith("s3:"):
         return False
+    # policyuniverse loads its action data on import (~0.15 s): only when a policy is read,
+    # not on every cold start of a scan or event run
+    from policyuniverse.action_categories import categories_for_actions
+
     level = next(iter(categories_for_actions([action])["s3"]))
     if level is not None:
         return level in _WRITE_LEVELS
     name = action[3:]
     if "*" in name or "?" in name:  # a wildcard policyuniverse could not expand
         return True
+    from policyuniverse import all_permissions
+
     return action not in all_permissions and name.startswith(_WRITE_VERBS)
 
 
 def write_actions(statement: dict[str, Any]) -> set[str]:
     """S3 write actions a statement covers (wildcards and NotAction expanded)."""
+    from policyuniverse.statement import Statement
+
     return {a for a in Statement(statement).actions_expanded if _is_write(a.lower())}
 
 

@@ -1,0 +1,61 @@
+"""Trimmed models kept on disk: read back identical, never stale, never with AWS_DATA_PATH."""
+
+from __future__ import annotations
+
+import json
+
+import botocore
+import pytest
+
+from auditor import botomodels
+from auditor.botomodels import OPERATIONS, LeanLoader, build_models, cache_name
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(botomodels.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(botomodels, "PACKAGED_MODELS", tmp_path / "packaged")
+    return tmp_path / "cache"
+
+
+def test_written_once_then_read_back_identical(cache):
+    first = LeanLoader().load_service_model("sagemaker", "service-2")
+    path = cache / cache_name("sagemaker", None)
+    assert path.is_file() and botocore.__version__ in path.name
+    assert json.loads(path.read_text()) == first
+    second = LeanLoader().load_service_model("sagemaker", "service-2")  # a new process
+    assert second == first and set(second["operations"]) == OPERATIONS["sagemaker"]
+
+
+def test_a_copy_for_other_operations_is_not_used(cache, monkeypatch):
+    LeanLoader().load_service_model("sts", "service-2")
+    path = cache / cache_name("sts", None)
+    stale = json.loads(path.read_text())
+    stale["operations"].pop("AssumeRole")
+    path.write_text(json.dumps(stale))
+    assert "AssumeRole" in LeanLoader().load_service_model("sts", "service-2")["operations"]
+    # a new call in OPERATIONS is another file name: the old copy is never read
+    monkeypatch.setitem(OPERATIONS, "sts", OPERATIONS["sts"] | {"GetSessionToken"})
+    assert cache_name("sts", None) != path.name
+
+
+def test_corrupt_copy_falls_back_to_trimming(cache):
+    cache.mkdir(parents=True)
+    (cache / cache_name("s3", None)).write_text("{not json")
+    model = LeanLoader().load_service_model("s3", "service-2")
+    assert set(model["operations"]) == OPERATIONS["s3"]
+
+
+def test_extra_search_paths_never_use_disk_copies(cache, tmp_path):
+    loader = LeanLoader(extra_search_paths=[str(tmp_path / "models")])
+    loader.__dict__["_extra_paths"] = [str(tmp_path / "models")]
+    loader.load_service_model("sts", "service-2")
+    assert not (cache / cache_name("sts", None)).exists()
+
+
+def test_build_models_for_the_package(cache, tmp_path):
+    out = tmp_path / "packaged"
+    paths = build_models(out)
+    assert {p.name for p in paths} == {cache_name(s, None) for s in OPERATIONS}
+    model = LeanLoader().load_service_model("organizations", "service-2")
+    assert model == json.loads((out / cache_name("organizations", None)).read_text())
