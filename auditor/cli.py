@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +145,102 @@ def main() -> None:
     """Audit SageMaker Managed MLflow artifact buckets for ownership (bucket sniping)."""
 
 
+def _apply(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Several click options as one decorator, listed in --help in the order given."""
+
+    def wrap(f: Any) -> Any:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return wrap
+
+
+# Options that scan and event share, defined once (same names, defaults and help).
+_PROFILE = click.option("--profile", help="AWS profile; default: the standard credential chain.")
+_ROLE_OPTIONS = _apply(
+    click.option(
+        "--role-name",
+        default=DEFAULT_ROLE_NAME,
+        show_default=True,
+        help="Role assumed in audited accounts.",
+    ),
+    click.option("--external-id", help="External id passed to sts:AssumeRole."),
+)
+_POLICY_OPTIONS = _apply(
+    click.option(
+        "--trusted-account",
+        "trusted_accounts",
+        multiple=True,
+        callback=_accounts,
+        help="Extra account allowed to own artifact buckets (repeatable, or a comma list).",
+    ),
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="YAML policy file (trusted accounts, checks, waivers).",
+    ),
+    click.option(
+        "--rules-dir",
+        "rules_dirs",
+        multiple=True,
+        callback=_dirs,
+        help="Directory of extra rule YAML files (repeatable, or a comma list).",
+    ),
+)
+_FAIL_ON = click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
+    default="high",
+    show_default=True,
+    help="Exit 1 when an unmuted FAIL at or above this severity is found.",
+)
+_HISTORY_KEEP = click.option(
+    "--history-keep",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Runs kept per scope in the history database; older ones are pruned.",
+)
+_REMEDIATION_OPTIONS = _apply(
+    click.option(
+        "--remediate",
+        is_flag=True,
+        help="Fix what can be fixed safely with UpdateMlflowTrackingServer.",
+    ),
+    click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing."),
+    click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron)."),
+    click.option(
+        "--max-changes",
+        type=click.IntRange(min=0),
+        default=25,
+        show_default=True,
+        help="With --remediate: apply at most this many updates; plan the rest.",
+    ),
+    click.option(
+        "--stable-wait",
+        type=click.FloatRange(min=0),
+        default=60,
+        show_default=True,
+        help="With --remediate: seconds to wait for a server in flux (updating, "
+        "starting, ...) to become stable before skipping it.",
+    ),
+)
+_PUSH_OPTIONS = _apply(
+    click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP),
+    click.option(
+        "--notify",
+        metavar="TOPIC_ARN",
+        callback=_topic,
+        help="After the reports are written, publish one message about the run to this SNS "
+        "topic (as the caller, in the topic's region). A failed publish is a warning.",
+    ),
+)
+
+
 @main.command()
-@click.option("--profile", help="AWS profile; default: the standard credential chain.")
+@_PROFILE
 @click.option(
     "--region",
     "regions",
@@ -162,33 +257,8 @@ def main() -> None:
     help="Audit this account (repeatable, or a comma list) by assuming --role-name in it.",
 )
 @click.option("--org", is_flag=True, help="Audit every ACTIVE account of the AWS Organization.")
-@click.option(
-    "--role-name",
-    default=DEFAULT_ROLE_NAME,
-    show_default=True,
-    help="Role assumed in audited accounts.",
-)
-@click.option("--external-id", help="External id passed to sts:AssumeRole.")
-@click.option(
-    "--trusted-account",
-    "trusted_accounts",
-    multiple=True,
-    callback=_accounts,
-    help="Extra account allowed to own artifact buckets (repeatable, or a comma list).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="YAML policy file (trusted accounts, checks, waivers).",
-)
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    callback=_dirs,
-    help="Directory of extra rule YAML files (repeatable, or a comma list).",
-)
+@_ROLE_OPTIONS
+@_POLICY_OPTIONS
 @click.option(
     "--output-dir",
     default="./mlflow-audit-out",
@@ -204,13 +274,7 @@ def main() -> None:
     callback=_formats,
     help=_FORMAT_HELP,
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
-    default="high",
-    show_default=True,
-    help="Exit 1 when an unmuted FAIL at or above this severity is found.",
-)
+@_FAIL_ON
 @click.option(
     "--fail-on-new",
     is_flag=True,
@@ -221,43 +285,16 @@ def main() -> None:
     "--history",
     "history_path",
     type=click.Path(dir_okay=False),
-    help="Run history database (SQLite), e.g. one shared by every nightly run; "
-    "default: OUTPUT_DIR/history.sqlite.",
+    help="Run history database (SQLite path or s3://bucket/key), e.g. one shared by every "
+    "nightly run; default: OUTPUT_DIR/history.sqlite.",
 )
 @click.option(
     "--no-history",
     is_flag=True,
     help="Keep no run history (findings get no `change`, the report no 'since last run').",
 )
-@click.option(
-    "--history-keep",
-    type=click.IntRange(min=1),
-    default=90,
-    show_default=True,
-    help="Runs kept per scope in the history database; older ones are pruned.",
-)
-@click.option(
-    "--remediate",
-    is_flag=True,
-    help="Fix what can be fixed safely with UpdateMlflowTrackingServer.",
-)
-@click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
-@click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron).")
-@click.option(
-    "--max-changes",
-    type=click.IntRange(min=0),
-    default=25,
-    show_default=True,
-    help="With --remediate: apply at most this many updates; plan the rest.",
-)
-@click.option(
-    "--stable-wait",
-    type=click.FloatRange(min=0),
-    default=60,
-    show_default=True,
-    help="With --remediate: seconds to wait for a server in flux (updating, "
-    "starting, ...) to become stable before skipping it.",
-)
+@_HISTORY_KEEP
+@_REMEDIATION_OPTIONS
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=512),
@@ -271,14 +308,7 @@ def main() -> None:
     help="Audit only shard K of N (K/N, split by account) for fan-out; "
     "combine the results with `mlflow-audit merge`.",
 )
-@click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP)
-@click.option(
-    "--notify",
-    metavar="TOPIC_ARN",
-    callback=_topic,
-    help="After the reports are written, publish one message about the run to this SNS "
-    "topic (as the caller, in the topic's region). A failed publish is a warning.",
-)
+@_PUSH_OPTIONS
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
@@ -290,25 +320,27 @@ def scan(**kwargs: Any) -> None:
 
 @main.command("event")
 @click.argument("event_file", default="-", metavar="[FILE|-]")
-@click.option("--profile", help="AWS profile; default: the standard credential chain.")
-@click.option("--org", is_flag=True, help="Inventory every ACTIVE account of the Organization.")
-@click.option("--role-name", default=DEFAULT_ROLE_NAME, show_default=True)
-@click.option("--external-id", help="External id passed to sts:AssumeRole.")
-@click.option("--trusted-account", "trusted_accounts", multiple=True, callback=_accounts)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--rules-dir", "rules_dirs", multiple=True, callback=_dirs)
+@_PROFILE
+@click.option(
+    "--org",
+    is_flag=True,
+    help="Inventory every ACTIVE account of the Organization (and trust them).",
+)
+@_ROLE_OPTIONS
+@_POLICY_OPTIONS
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False),
     help="Write the reports here (as scan does); default: findings JSON on stdout.",
 )
-@click.option("--format", "formats", default=None, callback=lambda c, p, v: v and _formats(c, p, v))
 @click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
-    default="high",
-    show_default=True,
+    "--format",
+    "formats",
+    default=None,
+    callback=lambda c, p, v: v and _formats(c, p, v),
+    help=_FORMAT_HELP + " With --output-dir; default: scan's.",
 )
+@_FAIL_ON
 @click.option(
     "--history",
     "history_path",
@@ -317,14 +349,9 @@ def scan(**kwargs: Any) -> None:
     "with --output-dir, none without.",
 )
 @click.option("--no-history", is_flag=True, help="Neither read nor record the history.")
-@click.option("--history-keep", type=click.IntRange(min=1), default=90, show_default=True)
-@click.option("--remediate", is_flag=True, help="Pin the re-checked servers, as scan does.")
-@click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing.")
-@click.option("--yes", is_flag=True, help="With --remediate: do not prompt.")
-@click.option("--max-changes", type=click.IntRange(min=0), default=25, show_default=True)
-@click.option("--stable-wait", type=click.FloatRange(min=0), default=60, show_default=True)
-@click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP)
-@click.option("--notify", metavar="TOPIC_ARN", callback=_topic, help="SNS topic, as in scan.")
+@_HISTORY_KEEP
+@_REMEDIATION_OPTIONS
+@_PUSH_OPTIONS
 @click.option("--quiet", "-q", is_flag=True, help="No summary line on stderr.")
 def event(event_file: str, **kwargs: Any) -> None:
     """Re-check what one CloudTrail event (or a batch) touched; see docs/events.md."""

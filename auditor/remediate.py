@@ -26,27 +26,18 @@ from botocore.exceptions import ClientError
 from auditor.clients import ClientCache
 from auditor.errors import error_code, error_message
 from auditor.fixes import choose_owner, update_command
+from auditor.kinds import TRACKING_SERVER_KIND
 from auditor.membership import organization_members
 from auditor.model import TRACKING_SERVER
 from auditor.prompt import PromptInterrupted, confirm, show_plan
+from auditor.request import DEFAULT_STABLE_WAIT_S
 from auditor.tasks import TaskGroup
 
-# Statuses in which UpdateMlflowTrackingServer is accepted; anything else is in flux.
-STABLE_STATUSES = frozenset(
-    {
-        "Created",
-        "Updated",
-        "Started",
-        "Stopped",
-        "MaintenanceComplete",
-        "UpdateFailed",
-        "StartFailed",
-        "StopFailed",
-        "MaintenanceFailed",
-    }
-)
+# Statuses in which UpdateMlflowTrackingServer is accepted (the kind's data); anything
+# else is in flux.
+STABLE_STATUSES = TRACKING_SERVER_KIND.stable_statuses
 JOURNAL_NAME = "remediation-journal.jsonl"
-DEFAULT_STABLE_WAIT_S = 60.0
+
 POLL_INTERVAL_S = 5.0
 
 
@@ -198,7 +189,7 @@ class Applier:
                 action.status = "skipped"
                 action.reason = "the server no longer exists"
                 return None
-            status = current.get("TrackingServerStatus")
+            status = current.get(TRACKING_SERVER_KIND.status_field)
             if status in STABLE_STATUSES:
                 return current
             if self.monotonic() + self.poll_s > deadline:
