@@ -464,7 +464,8 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""
     import json
 
-    from auditor.history import HistoryError, format_table, list_runs
+    from auditor.history import HistoryError
+    from auditor.history_report import format_table, list_runs
 
     try:
         records = list_runs(Path(history_path), limit=limit)

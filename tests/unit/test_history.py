@@ -14,12 +14,11 @@ from auditor.history import (
     HistoryError,
     change_for,
     diff_findings,
-    format_table,
     identity,
-    list_runs,
     record_run,
     scope_key,
 )
+from auditor.history_report import format_table, list_runs
 from auditor.policy import load_policy
 from auditor.ruleset import load_rules
 

@@ -19,7 +19,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from auditor.history import HistoryError, list_runs, record_run
+from auditor.history import HistoryError, record_run
+from auditor.history_report import list_runs
 from auditor.history_store import S3Location, parse_location, record_run_at, update_history
 from auditor.sim import simulated_aws
 
