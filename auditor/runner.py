@@ -257,7 +257,8 @@ def run_scan_command(request: ScanRequest) -> int:
                 stop.result, request, session, policy, Path(out_dir), scan_cut=True
             )
             return code
-        _, code = finish_run(result, request, session, policy, Path(out_dir))
+    # A complete scan: remediation and its prompt keep Python's own Ctrl-C handling.
+    _, code = finish_run(result, request, session, policy, Path(out_dir))
     return code
 
 
