@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from auditor import collect
 from auditor.clients import ClientCache
@@ -31,6 +31,10 @@ from auditor.ownership import list_owned_buckets
 from auditor.pacing import Lanes, is_throttling
 from auditor.scope import REGION_NOT_ENABLED_CODES, Account, CredentialFactory, resolve_regions
 from auditor.tasks import TaskGroup
+
+#: The ``errors`` entry of a scope an interrupted run did not finish (SPEC "Exit codes").
+INTERRUPTED_OPERATION = "interrupted"
+INTERRUPTED_CODE = "Interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +89,18 @@ class Collector:
         self.lanes = Lanes(clients.pacer, group.submit_after)
         self.scopes_total = 0
         self.scopes_done = 0
+        # What an interrupted run has not finished (see ``interrupted``).
+        self.accounts_done: set[str] = set()
+        self.listed: set[tuple[str, str]] = set()
+        self.to_describe: dict[tuple[str, str, str, str], str | None] = {}
 
     def _error(self, err: ScanError) -> None:
         with self.lock:
             self.out.errors.append(err)
 
-    def _tick(self) -> None:
+    def _tick(self, scope: ScopeResult) -> None:
         with self.lock:
+            self.listed.add((scope.account_id, scope.region))
             self.scopes_done += 1
             snapshot = ProgressSnapshot(
                 self.scopes_done, self.scopes_total, len(self.out.resources), len(self.out.errors)
@@ -118,6 +127,7 @@ class Collector:
             account.error = scan_error(account.account_id, None, "sts:AssumeRole", exc)
             if scan_resources:
                 self._error(account.error)
+            self._account_done(account)
             return
         if not scan_resources:
             self.group.submit(self.inventory_task, account, scan_resources, priority=1)
@@ -134,9 +144,14 @@ class Collector:
                 scope = ScopeResult(account.account_id, region)
                 self.out.scopes[(account.account_id, region)] = scope
             self.scopes_total += len(account.regions)
+        self._account_done(account)
         self.group.submit(self.inventory_task, account, True, priority=1)
         for region in account.regions:
             self.group.submit(self.scope_task, account, region, priority=1)
+
+    def _account_done(self, account: Account) -> None:
+        with self.lock:
+            self.accounts_done.add(account.account_id)
 
     def inventory_task(self, account: Account, report_errors: bool = True) -> None:
         assert account.credentials is not None
@@ -184,16 +199,19 @@ class Collector:
                         continue
                     self._scope_failed(account, scope, f"sagemaker:{kind.list_api}", exc)
                     if kind is TRACKING_SERVER_KIND:
-                        self._tick()
+                        self._tick(scope)
                         return
                     continue
                 listed.extend((kind, ident, arn) for ident, arn in found)
         if self.targets is not None:
             listed = [x for x in listed if self.targets.describes(x[1], x[2])]
         scope.resources = len(listed)
+        with self.lock:
+            for kind, ident, arn in listed:
+                self.to_describe[(account.account_id, region, kind.name, ident)] = arn
         for kind, ident, arn in listed:
             self.group.submit(self.describe_task, account, region, kind, ident, arn)
-        self._tick()
+        self._tick(scope)
 
     def describe_task(
         self,
@@ -207,6 +225,7 @@ class Collector:
         assert account.credentials is not None
         key = (account.account_id, region, f"sagemaker:{kind.describe_api}")
         pacer = self.clients.pacer
+        pending = (account.account_id, region, kind.name, ident)
         if first_try is None:
             # A paced scope's Describes wait for their slots off the workers.
             args = (account, region, kind, ident, listed_arn, pacer.now())
@@ -223,8 +242,9 @@ class Collector:
                 return
             self._undescribed(account, region, kind, ident, listed_arn, exc)
             return
-        if resource is not None:
-            with self.lock:
+        with self.lock:
+            self.to_describe.pop(pending, None)
+            if resource is not None:
                 self.out.resources.append(resource)
 
     def _undescribed(
@@ -241,21 +261,86 @@ class Collector:
         if not err.message.startswith(f"{ident}:"):
             err.message = f"{ident}: {err.message}"
         self._error(err)
-        placeholder = Resource(
-            resource_type=kind.name,
-            account_id=account.account_id,
-            region=region,
-            name=ident.rsplit("/", 1)[-1] if kind.list_id_field == kind.arn_field else ident,
-            arn=listed_arn or _synthetic_arn(account.account_id, region, kind, ident),
-            artifact_store_uri=None,
-        )
+        placeholder = _placeholder(account.account_id, region, kind, ident, listed_arn)
         with self.lock:
+            self.to_describe.pop((account.account_id, region, kind.name, ident), None)
             self.out.scopes[(account.account_id, region)].status = "error"
             self.out.resources.append(placeholder)
             self.out.undescribed[placeholder.arn] = (
                 f"{kind.describe_api} failed ({err.error_code}), so nothing about this "
                 "resource is known"
             )
+
+    def interrupted(self, accounts: list[Account]) -> Collection:
+        """What an interrupted collection holds, as a Collection of its own (tasks still in
+        flight no longer change it): the resources described so far; a listed resource not
+        yet described as a placeholder (UNKNOWN findings that say why); an ``interrupted``
+        error for every account and scope not finished."""
+        self.progress = None  # a task finishing late draws nothing
+        with self.lock:
+            out = self.out
+            part = Collection(
+                resources=list(out.resources),
+                errors=list(out.errors),
+                scopes={k: replace(v) for k, v in out.scopes.items()},
+                inventories=dict(out.inventories),
+                undescribed=dict(out.undescribed),
+            )
+            accounts_done, listed = set(self.accounts_done), set(self.listed)
+            to_describe = dict(self.to_describe)
+        for account in accounts:
+            if account.account_id not in accounts_done:
+                account.error = interrupted_error(
+                    account.account_id, None, "its regions were listed"
+                )
+                part.errors.append(account.error)
+        waiting: dict[tuple[str, str], int] = defaultdict(int)
+        for (account_id, region, kind_name, ident), arn in sorted(to_describe.items()):
+            kind = KINDS[kind_name]
+            placeholder = _placeholder(account_id, region, kind, ident, arn)
+            part.resources.append(placeholder)
+            part.undescribed[placeholder.arn] = (
+                f"the run was interrupted before {kind.describe_api} answered, so nothing "
+                "about this resource is known"
+            )
+            waiting[(account_id, region)] += 1
+        for key, scope in sorted(part.scopes.items()):
+            if scope.status != "scanned":
+                continue
+            if key not in listed:
+                what = "its resources were listed"
+            elif waiting.get(key):
+                what = f"{waiting[key]} of its {scope.resources} resources were described"
+            else:
+                continue
+            scope.status = "error"
+            part.errors.append(interrupted_error(scope.account_id, scope.region, what))
+        return part
+
+
+def interrupted_error(account_id: str | None, region: str | None, before: str) -> ScanError:
+    """The ``errors`` entry of a scope an interrupted run did not finish."""
+    return ScanError(
+        account_id=account_id,
+        region=region,
+        operation=INTERRUPTED_OPERATION,
+        error_code=INTERRUPTED_CODE,
+        message=f"the run was interrupted before {before}",
+    )
+
+
+def _placeholder(
+    account_id: str, region: str, kind: ResourceKind, ident: str, listed_arn: str | None
+) -> Resource:
+    """A listed resource that could not be described: name and ARN only."""
+    return Resource(
+        resource_type=kind.name,
+        account_id=account_id,
+        region=region,
+        name=ident.rsplit("/", 1)[-1] if kind.list_id_field == kind.arn_field else ident,
+        arn=listed_arn or _synthetic_arn(account_id, region, kind, ident),
+        artifact_store_uri=None,
+    )
 
 
 def collect_all(

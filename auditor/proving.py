@@ -33,16 +33,22 @@ def prove_buckets(
     resources: list[Resource],
     uris: dict[str, ParsedUri],
     inventories: dict[str, set[str]],
+    out: dict[str, BucketProof] | None = None,
+    lock: threading.Lock | None = None,
 ) -> dict[str, BucketProof]:
-    """Resolve each distinct bucket once, whatever number of resources use it."""
+    """Resolve each distinct bucket once, whatever number of resources use it.
+
+    Proofs are stored in ``out`` under ``lock`` as they arrive, so an interrupted run
+    (auditor.scan) keeps the buckets already proven.
+    """
     credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
     users: dict[str, list[Resource]] = defaultdict(list)
     for resource in resources:
         bucket = uris[resource.arn].bucket
         if bucket:
             users[bucket].append(resource)
-    proofs: dict[str, BucketProof] = {}
-    lock = threading.Lock()
+    proofs: dict[str, BucketProof] = {} if out is None else out
+    lock = lock or threading.Lock()
     inventoried = frozenset(inventories)
 
     def s3_for(account_id: str, region: str) -> Any:
@@ -84,6 +90,8 @@ def gather_integrity(
     resources: list[Resource],
     uris: dict[str, ParsedUri],
     proofs: dict[str, BucketProof],
+    out: dict[str, BucketIntegrity] | None = None,
+    lock: threading.Lock | None = None,
 ) -> dict[str, BucketIntegrity]:
     """Access configuration of every bucket owned by an audited account we can act as.
 
@@ -102,10 +110,10 @@ def gather_integrity(
         for bucket, proof in proofs.items()
         if proof.owner_account_id in credentials and bucket in region_of
     }
-    lock = threading.Lock()
+    lock = lock or threading.Lock()
     account_pab: dict[str, AccountBlockPublicAccess] = {}
     pab_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
-    out: dict[str, BucketIntegrity] = {}
+    out = {} if out is None else out
 
     def account_setting(owner: str, region: str) -> AccountBlockPublicAccess:
         with pab_locks[owner]:  # read once per owner account, whatever its buckets

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,7 @@ from auditor.outputs import prepare_output_dir, write_outputs
 from auditor.policy import Policy, load_policy
 from auditor.request import ScanRequest
 from auditor.ruleset import load_rules
-from auditor.scan import run_scan
+from auditor.scan import ScanInterrupted, run_scan
 from auditor.scope import Account, caller_credentials
 from auditor.session import make_session
 
@@ -55,6 +59,34 @@ def execute_scan(
 
 
 INTERRUPTED_EXIT = 130
+
+
+@contextmanager
+def first_interrupt_only() -> Iterator[None]:
+    """The first Ctrl-C interrupts (KeyboardInterrupt, as usual); a later one, while the
+    interrupted run's reports are being written, is noted on stderr and otherwise
+    ignored, so those reports are completed rather than abandoned half way.
+
+    Only the main thread can own the SIGINT handler; elsewhere this changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal seen
+        if seen:  # os.write: never re-entering a buffered stream from a signal handler
+            os.write(2, b"\nmlflow-audit: still writing the reports of the interrupted run\n")
+            return
+        seen = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def scope_key_of(doc: dict[str, Any], request: ScanRequest) -> str:
@@ -209,12 +241,23 @@ def load_run_policy(request: ScanRequest) -> tuple[list[Any], Policy]:
 
 
 def run_scan_command(request: ScanRequest) -> int:
-    """The whole scan: validated request in, reports written, exit code out."""
+    """The whole scan: validated request in, reports written, exit code out.
+
+    Ctrl-C during the scan still writes the reports, of an incomplete run (exit 130).
+    """
     out_dir = prepare_output_dir(request.output_dir)
     rules, policy = load_run_policy(request)
     session = make_session(request.profile)
     progress = TerminalProgress(enabled=not request.quiet and sys.stderr.isatty())
-    result = execute_scan(session, request, rules, policy, progress)
+    with first_interrupt_only():
+        try:
+            result = execute_scan(session, request, rules, policy, progress)
+        except ScanInterrupted as stop:
+            _, code = finish_run(
+                stop.result, request, session, policy, Path(out_dir), scan_cut=True
+            )
+            return code
+    # A complete scan: remediation and its prompt keep Python's own Ctrl-C handling.
     _, code = finish_run(result, request, session, policy, Path(out_dir))
     return code
 
@@ -227,15 +270,20 @@ def finish_run(
     out_dir: Path,
     record: Recorder | None = None,
     show_summary: bool | None = None,
+    scan_cut: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """After the scan stages: remediate -> document -> history -> write -> integrations.
 
     Shared by ``scan`` and ``event`` (which passes its own history ``record`` and prints
     the document instead of the summary). Returns the findings document and exit code.
+
+    ``scan_cut``: the scan itself was interrupted (auditor.scan.ScanInterrupted). Its
+    reports are written (exit 130) but nothing is remediated, the run is not recorded in
+    the history (a half-read scope must not resolve findings) and nothing is pushed.
     """
     remediations: list[dict[str, Any]] = []
-    interrupted = False
-    if request.remediate:
+    interrupted = scan_cut
+    if request.remediate and not scan_cut:
         from auditor.remediate import RemediationInterrupted, run_remediation
 
         if request.org:
@@ -275,14 +323,24 @@ def finish_run(
             doc["summary"]["exit_code"] = INTERRUPTED_EXIT
         return write_outputs(doc, out_dir, request.formats)
 
-    written = write_with_history(doc, request, out_dir, write, session, record)
-    if interrupted and (request.security_hub or request.notify):
+    if scan_cut:
+        written = write(False)
+    else:
+        written = write_with_history(doc, request, out_dir, write, session, record)
+    if interrupted and not scan_cut and (request.security_hub or request.notify):
         click.echo("mlflow-audit: interrupted; Security Hub and SNS were not notified", err=True)
-    elif request.security_hub or request.notify:
+    elif not interrupted and (request.security_hub or request.notify):
         run_integrations(doc, request, session, result.accounts, out_dir)
     if not request.quiet if show_summary is None else show_summary:
         print_summary(doc, written)
-    if interrupted:
+    if scan_cut:
+        click.echo(
+            "mlflow-audit: interrupted during the scan; the reports of this incomplete run are "
+            "written, it is not recorded in the history and nothing was pushed (Security Hub, "
+            "SNS)",
+            err=True,
+        )
+    elif interrupted:
         click.echo(
             "mlflow-audit: interrupted; nothing more was changed, and what was applied is "
             "recorded in the reports and the journal",

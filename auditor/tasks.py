@@ -21,6 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 _STOP = object()
+#: How long ``close()`` after ``cancel()`` lets the calls in hand finish before leaving
+#: them behind (daemon threads): Ctrl-C acts within a second, whatever AWS's latency.
+CANCEL_GRACE_S = 0.5
+#: ``wait()`` wakes this often, so a signal in the main thread is acted on at once.
+_WAIT_SLICE_S = 0.1
 
 
 class TaskGroup:
@@ -101,7 +106,7 @@ class TaskGroup:
         """
         with self._cond:
             while self._pending:
-                self._cond.wait()
+                self._cond.wait(_WAIT_SLICE_S)
             failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
@@ -110,7 +115,13 @@ class TaskGroup:
         """Drop every task not yet started (Ctrl-C): workers finish the call in hand."""
         self._cancelled.set()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the workers once the queue is drained (dropped, after ``cancel()``).
+
+        With ``timeout``, wait at most that long for the calls in hand, then leave them
+        behind (daemon threads: their results are no longer read). Returns whether every
+        worker stopped.
+        """
         with self._timer_wake:
             if self._cancelled.is_set():
                 for _, seq, priority, fn, args in self._delayed:
@@ -118,11 +129,17 @@ class TaskGroup:
                 self._delayed.clear()
             self._closing = True
             self._timer_wake.notify()
-        self._timer.join()
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        self._timer.join(left())
         for _ in self._threads:
             self._queue.put((1 << 30, next(self._seq), _STOP, ()))
         for t in self._threads:
-            t.join()
+            t.join(left())
+        return not any(t.is_alive() for t in self._threads)
 
     def __enter__(self) -> TaskGroup:
         return self
@@ -130,4 +147,6 @@ class TaskGroup:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if exc_type is not None:
             self.cancel()
-        self.close()
+            self.close(CANCEL_GRACE_S)
+        else:
+            self.close()

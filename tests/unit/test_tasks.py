@@ -81,3 +81,39 @@ def test_cancel_drops_delayed_tasks():
     group.cancel()
     group.close()
     assert ran == []
+
+
+def test_ctrl_c_in_wait_cancels_the_pool_within_a_second():
+    """A real SIGINT to this process while the main thread waits on a pool whose workers
+    are each stuck in a slow call: wait() raises KeyboardInterrupt at once, the queued
+    tasks never start, and closing after cancel() leaves the calls in hand behind."""
+    import os
+    import signal
+    import time
+
+    from auditor.tasks import CANCEL_GRACE_S
+
+    release = threading.Event()
+    started = []
+    group = TaskGroup(max_workers=2)
+
+    def slow(i):
+        started.append(i)
+        release.wait(30)  # an AWS call that takes far longer than a second
+
+    for i in range(20):
+        group.submit(slow, i)
+    while len(started) < 2:
+        time.sleep(0.01)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    sent = time.monotonic() + 0.2
+    with pytest.raises(KeyboardInterrupt):
+        group.wait()
+    group.cancel()
+    stopped = group.close(CANCEL_GRACE_S)
+    took = time.monotonic() - sent
+    assert took < 1.0, f"took {took:.2f}s"
+    assert not stopped  # the two calls in hand were left behind, not waited for
+    release.set()
+    time.sleep(0.2)
+    assert sorted(started) == [0, 1]  # nothing queued ran after the cancel
