@@ -189,6 +189,14 @@ _POLICY_OPTIONS = _apply(
         help="Directory of extra rule YAML files (repeatable, or a comma list).",
     ),
 )
+_FORMATS_OPTION = click.option(
+    "--format",
+    "formats",
+    default=",".join(DEFAULT_FORMATS),
+    show_default=True,
+    callback=_formats,
+    help=_FORMAT_HELP,
+)
 _FAIL_ON = click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
@@ -266,14 +274,7 @@ _PUSH_OPTIONS = _apply(
     type=click.Path(file_okay=False),
     help="Where the reports are written.",
 )
-@click.option(
-    "--format",
-    "formats",
-    default=",".join(DEFAULT_FORMATS),
-    show_default=True,
-    callback=_formats,
-    help=_FORMAT_HELP,
-)
+@_FORMATS_OPTION
 @_FAIL_ON
 @click.option(
     "--fail-on-new",
@@ -486,14 +487,7 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     type=click.Path(file_okay=False),
     help="Where the merged reports are written.",
 )
-@click.option(
-    "--format",
-    "formats",
-    default=",".join(DEFAULT_FORMATS),
-    show_default=True,
-    callback=_formats,
-    help=_FORMAT_HELP,
-)
+@_FORMATS_OPTION
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
@@ -544,14 +538,7 @@ def merge(
     type=click.Path(file_okay=False),
     help="Where the demo reports are written.",
 )
-@click.option(
-    "--format",
-    "formats",
-    default=",".join(DEFAULT_FORMATS),
-    show_default=True,
-    callback=_formats,
-    help=_FORMAT_HELP,
-)
+@_FORMATS_OPTION
 @click.option(
     "--remediate",
     is_flag=True,
