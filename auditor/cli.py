@@ -12,14 +12,14 @@ from typing import Any
 import click
 
 from auditor import __version__
-from auditor.errors import ConfigError
-from auditor.formats import DEFAULT_FORMATS, FORMATS
-from auditor.model import (
+from auditor.aws.errors import ConfigError
+from auditor.core.model import (
     ACCOUNT_ID_RE,
     DEFAULT_ROLE_NAME,
     FAIL_ON_CHOICES,
     Severity,
 )
+from auditor.report.formats import DEFAULT_FORMATS, FORMATS
 
 _FORMAT_HELP = f"Comma list of {', '.join(FORMATS)}."
 
@@ -66,7 +66,7 @@ def _regions(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[st
         return []
     from botocore.exceptions import BotoCoreError
 
-    from auditor.scope import known_regions
+    from auditor.collect.scope import known_regions
 
     try:
         known = known_regions()
@@ -92,7 +92,7 @@ def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int]
 def _topic(_: Any, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
-    from auditor.integrations import topic_region
+    from auditor.integrations.push import topic_region
 
     try:
         topic_region(value)
@@ -313,8 +313,8 @@ _PUSH_OPTIONS = _apply(
 @click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
-    from auditor.request import ScanRequest
-    from auditor.runner import run_scan_command
+    from auditor.app.scan import run_scan_command
+    from auditor.core.request import ScanRequest
 
     sys.exit(run_scan_command(ScanRequest.from_options(kwargs)))
 
@@ -356,8 +356,8 @@ def scan(**kwargs: Any) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No summary line on stderr.")
 def event(event_file: str, **kwargs: Any) -> None:
     """Re-check what one CloudTrail event (or a batch) touched; see docs/events.md."""
-    from auditor.events.run import run_event_command
-    from auditor.request import ScanRequest
+    from auditor.app.event import run_event_command
+    from auditor.core.request import ScanRequest
 
     to_stdout = kwargs["output_dir"] is None
     if to_stdout:
@@ -376,7 +376,7 @@ def event(event_file: str, **kwargs: Any) -> None:
 )
 def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     """List the checks: id, severity, title."""
-    from auditor.ruleset import load_rules
+    from auditor.evaluate.rules import load_rules
 
     rules = sorted(load_rules(rules_dirs), key=lambda r: (-Severity(r.severity).rank, r.id))
     width = max(len(r.id) for r in rules)
@@ -423,8 +423,8 @@ def report(
 ) -> None:
     """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally import it
     into Security Hub."""
-    from auditor.document import load_document
-    from auditor.outputs import prepare_output_dir, write_outputs
+    from auditor.report.document import load_document
+    from auditor.report.outputs import prepare_output_dir, write_outputs
 
     if not security_hub and (profile or role_name or external_id):
         raise click.UsageError("--profile, --role-name and --external-id need --security-hub")
@@ -435,8 +435,8 @@ def report(
     for path in write_outputs(doc, out, formats):
         click.echo(str(path))
     if security_hub:
-        from auditor.integrations import import_document, summary_lines, warn
-        from auditor.textsafe import visible
+        from auditor.core.textsafe import visible
+        from auditor.integrations.push import import_document, summary_lines, warn
 
         result = import_document(doc, profile, role_name or DEFAULT_ROLE_NAME, external_id)
         warn(result)
@@ -465,8 +465,8 @@ def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""
     import json
 
-    from auditor.history import HistoryError
-    from auditor.history_report import format_table, list_runs
+    from auditor.history.database import HistoryError
+    from auditor.history.views import format_table, list_runs
 
     try:
         records = list_runs(Path(history_path), limit=limit)
@@ -506,9 +506,9 @@ def merge(
     Exits like scan: 1 for a FAIL at or above --fail-on, 3 when a shard is missing or
     incomplete, 0 otherwise.
     """
-    from auditor.document import load_document
-    from auditor.merge import merge_documents, merge_warnings
-    from auditor.outputs import prepare_output_dir, write_outputs
+    from auditor.report.document import load_document
+    from auditor.report.merge import merge_documents, merge_warnings
+    from auditor.report.outputs import prepare_output_dir, write_outputs
 
     docs = [load_document(path) for path in findings_files]
     merged = merge_documents(docs, findings_files, fail_on.lower() if fail_on else None)
@@ -524,7 +524,7 @@ def merge(
     out = prepare_output_dir(output_dir)
     written = write_outputs(merged, out, formats)
     if not quiet:
-        from auditor.console import print_summary
+        from auditor.report.console import print_summary
 
         print_summary(merged, written)
     sys.exit(int(merged["summary"]["exit_code"]))
@@ -552,7 +552,7 @@ def merge(
 )
 def demo(output_dir: str, formats: list[str], remediate: bool, security_hub: bool) -> None:
     """Scan a built-in simulated AWS organisation and write the real reports."""
-    from auditor.demo import run_demo
+    from auditor.app.demo import run_demo
 
     sys.exit(
         run_demo(

@@ -8,7 +8,7 @@ Starts the simulation (``python -m auditor.sim serve``, an empty organisation: t
 caller's account with nothing in it), then measures in fresh processes, median of N:
 
 - the interpreter floor (``python -c pass``) and ``mlflow-audit --version``;
-- importing the heavy modules alone (boto3, pandas, jinja2, auditor.runner, ...);
+- importing the heavy modules alone (boto3, pandas, jinja2, auditor.app.scan, ...);
 - ``mlflow-audit scan`` of the empty account: every format + history (the default), and
   ``--format json --no-history`` (the least an event run must write);
 - ``mlflow-audit event`` of a one-scope event with nothing in it (an MLflow event for a
@@ -44,9 +44,9 @@ IMPORTS = (
     "yaml",
     "click",
     "auditor.cli",
-    "auditor.runner",
+    "auditor.app.scan",
     "auditor.events.parse",
-    "auditor.history_store",
+    "auditor.history.s3",
 )
 LEAN = ("--format", "json", "--no-history")
 TARGET_S = 1.0  # issue 15: an empty event run in 1 s or less
@@ -154,19 +154,19 @@ def _inner(args: list[str]) -> None:
     import botocore.loaders
     import botocore.session
 
+    import auditor.app.scan
     import auditor.cli
-    import auditor.history
-    import auditor.outputs
-    import auditor.runner
+    import auditor.history.database
+    import auditor.report.outputs
 
     wrap(botocore.session.Session, "create_client", "client construction")
     wrap(botocore.loaders.Loader, "load_service_model", "service models")
     wrap(botocore.httpsession.URLLib3Session, "send", "HTTP requests")
-    wrap(auditor.runner, "write_outputs", "report writing")
-    wrap(auditor.runner, "record_run", "history")
-    import auditor.events.run
+    wrap(auditor.app.scan, "write_outputs", "report writing")
+    wrap(auditor.app.scan, "record_run", "history")
+    import auditor.app.event
 
-    wrap(auditor.events.run, "record_event_run", "history")
+    wrap(auditor.app.event, "record_event_run", "history")
     code = 0
     try:
         auditor.cli.main(args, standalone_mode=False)
@@ -254,7 +254,7 @@ def main() -> None:
             env = _env(served, home)
             # The trimmed models, prebuilt as in the Lambda zip (docs/events.md, "Build").
             models = home / "models"
-            subprocess.run([py, "-m", "auditor.botomodels", str(models)], env=env, cwd=ROOT,
+            subprocess.run([py, "-m", "auditor.aws.models", str(models)], env=env, cwd=ROOT,
                            capture_output=True, check=False)  # fmt: skip
             env["MLFLOW_AUDIT_MODEL_CACHE"] = str(models)
             (home / "no-cache").write_text("")  # a file: no copy can be read or written

@@ -3,7 +3,7 @@
 Usage:  .venv/bin/python benchmarks/bench_html.py [--sizes 1000,10000,100000] [--no-browser]
 
 Generates synthetic findings documents (tests/report/report_docgen.py), renders them with
-auditor.formats.html.render_html, writes them to benchmarks/out/ (gitignored), opens each
+auditor.report.formats.html.render_html, writes them to benchmarks/out/ (gitignored), opens each
 from file:// in Debian's chromium (/usr/bin/chromium, via playwright) and prints a table:
 
 * render_s     - render_html() wall time (Python)
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests" / "report"))
 
 from report_docgen import big_doc  # noqa: E402
 
-from auditor.formats.html import render_html  # noqa: E402
+from auditor.report.formats.html import render_html  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

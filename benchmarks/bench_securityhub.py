@@ -4,14 +4,15 @@ Usage:  .venv/bin/python benchmarks/bench_securityhub.py [--findings 10000] [--s
                                                          [--rate 5] [--burst 5]
 
 Builds ``--findings`` FAIL findings spread over ``--scopes`` account-regions, renders them
-as ASFF (auditor.formats.asff) and imports them with auditor.securityhub.import_findings
+as ASFF (auditor.report.formats.asff) and imports them with
+auditor.integrations.securityhub.import_findings
 into the simulated Security Hub (moto + auditor.sim) with the documented rate limit
 *enforced* by the sim: 10 BatchImportFindings per second per account per Region, burst 30
 ("Guidelines for using the BatchImportFindings API"). Prints wall time, calls, overall
 calls per second, and each scope's peak calls in any one-second window against the
 documented 10, and the number of throttled calls (0 when the pacing works).
 ``--product-clients`` imports through the product's own path instead of one plain boto3
-client per scope: ``auditor.integrations.AccountClients`` over one ``ClientCache`` (shared
+client per scope: ``auditor.integrations.push.AccountClients`` over one ``ClientCache`` (shared
 lean clients per region, each call signed with its account's bound credentials), as
 ``scan --security-hub`` does.
 Not part of pytest: numbers depend on the machine.
@@ -30,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from auditor.formats import asff  # noqa: E402
-from auditor.securityhub import DOCUMENTED_BURST, DOCUMENTED_RATE, import_findings  # noqa: E402
+from auditor.integrations.securityhub import DOCUMENTED_BURST, DOCUMENTED_RATE, import_findings  # noqa: E402
+from auditor.report.formats import asff  # noqa: E402
 from auditor.sim import securityhub as sim_hub  # noqa: E402
 from auditor.sim import simulated_aws  # noqa: E402
 
@@ -90,12 +91,12 @@ def peak_per_second(stamps: list[float]) -> int:
 
 
 def product_clients(sim, stamps, lock):
-    """client_for through auditor.integrations.AccountClients, stamping each call."""
+    """client_for through auditor.integrations.push.AccountClients, stamping each call."""
     import boto3
     from botocore.credentials import Credentials
 
-    from auditor.clients import ClientCache
-    from auditor.integrations import AccountClients
+    from auditor.aws.clients import ClientCache
+    from auditor.integrations.push import AccountClients
 
     cache = ClientCache(boto3.Session(region_name="us-east-1"), pool_size=8)
     product = AccountClients(cache, lambda a: Credentials(*sim.credentials_for(a)))
@@ -167,7 +168,7 @@ def main() -> None:
         )
     print(f"throttled       {throttled} (sim enforces the documented limit)")
     if args.product_clients:
-        print("clients         auditor.integrations.AccountClients over one ClientCache")
+        print("clients         auditor.integrations.push.AccountClients over one ClientCache")
 
 
 if __name__ == "__main__":

@@ -342,7 +342,7 @@ def _pages(n: int, size: int) -> int:
 
 
 def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
-    """What a correct scan must do and find (see ``auditor/ownership.py`` for the proof).
+    """What a correct scan must do and find (see ``auditor/prove/ownership.py`` for the proof).
 
     Minimum calls: 1 GetCallerIdentity, ceil(N/20) ListAccounts pages, an AssumeRole per
     member, a DescribeRegions and a ListBuckets per account, per (account, region) the
@@ -394,7 +394,7 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
                 break
     calls["s3:HeadBucket(ExpectedBucketOwner)"] = probes
 
-    # Integrity (auditor/integrity/gather.py): each distinct bucket owned by an audited
+    # Integrity (auditor/prove/integrity.py): each distinct bucket owned by an audited
     # account is read once with its owner's credentials, 5 calls, 6 with a policy
     # (GetBucketPolicyStatus only then), plus one S3 Control call per owner account.
     owned_used = [org.buckets[n] for n in sorted(users) if org.buckets[n].owner in org_accounts]

@@ -7,7 +7,7 @@ Usage::
 
 Writes DIR/scan.prof (all threads merged) and prints the top functions by cumulative and
 by own time; with ``--tracemalloc`` prints the peak traced memory and the top allocation
-sites (file:line) when collection ends (the end of ``auditor.scan.run_scan``); with
+sites (file:line) when collection ends (the end of ``auditor.app.pipeline.run_scan``); with
 ``--gc-stats`` the number and duration of cyclic-GC collections per generation; with
 ``--prewarm`` (an experiment) the service models are loaded once before the scan starts.
 bench_scale.py --profile/--tracemalloc uses it.
@@ -71,7 +71,7 @@ def _report(out_dir: Path) -> None:
 
 
 def _install_tracemalloc() -> None:
-    import auditor.scan as scan
+    import auditor.app.pipeline as scan
 
     tracemalloc.start(8)
     original = scan.run_scan
@@ -95,7 +95,7 @@ def _install_tracemalloc() -> None:
         return result
 
     scan.run_scan = run_scan
-    import auditor.runner as runner
+    import auditor.app.scan as runner
 
     runner.run_scan = run_scan
 
@@ -139,7 +139,7 @@ def _prewarm() -> None:
     import boto3
     import botocore.session
 
-    from auditor.botomodels import OPERATIONS, use_lean_models
+    from auditor.aws.models import OPERATIONS, use_lean_models
 
     bc = botocore.session.get_session()
     use_lean_models(bc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.awsenv import isolated_values, variables_to_scrub
+from auditor.aws.environ import isolated_values, variables_to_scrub
 
 
 @pytest.fixture(autouse=True)

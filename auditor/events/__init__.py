@@ -1,10 +1,7 @@
-"""React to CloudTrail events: which resources an event touches (``parse``), the event
-run on the scan's stages (``run``) and the Lambda entry point (``handler``).
-
-``lambda_handler`` is imported on first use (PEP 562), so that ``parse`` alone stays light.
+"""Which resources an AWS event touches: CloudTrail records and EventBridge events
+parsed into targets (``parse``). The run over those targets is ``auditor.app.event``, the
+Lambda entry point ``auditor.app.aws_lambda``.
 """
-
-from typing import Any
 
 from auditor.events.parse import (
     BucketTarget,
@@ -20,15 +17,6 @@ __all__ = [
     "ParseResult",
     "ResourceTarget",
     "Skipped",
-    "lambda_handler",
     "parse_events",
     "parse_text",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "lambda_handler":
-        from auditor.events.handler import lambda_handler
-
-        return lambda_handler
-    raise AttributeError(name)

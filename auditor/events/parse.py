@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.model import ACCOUNT_ID_RE, MLFLOW_APP, TRACKING_SERVER
+from auditor.core.model import ACCOUNT_ID_RE, MLFLOW_APP, TRACKING_SERVER
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 SAGEMAKER_SOURCE = "sagemaker.amazonaws.com"

@@ -167,7 +167,7 @@ def pre_control(state: SimState, req: SimRequest) -> Response | None:
     """Runs before the ownership handler: S3 Control requests are not bucket requests."""
     parts = urlsplit(req.url)
     # by host (AWS's form), or by path when a client reaches the served simulation on
-    # loopback without the account-id host prefix (see auditor.clients.client_config)
+    # loopback without the account-id host prefix (see auditor.aws.clients.client_config)
     if ".s3-control." in parts.netloc or parts.path.startswith("/v20180820/"):
         return _control(req)
     return None

@@ -247,7 +247,7 @@ def test_an_unexpected_failure_is_one_line_exit_2_never_a_traceback(run_cli, tmp
         raise RuntimeError("disk on fire\nsecond line")
 
     # the environment failing in a way no code path expects (here: the output writer)
-    monkeypatch.setattr("auditor.outputs._stage", explode)
+    monkeypatch.setattr("auditor.report.outputs._stage", explode)
     result, _ = run_cli("scan", "--region", "us-east-1", "--format", "json", out=tmp_path / "o")
     assert result.exit_code == 2
     assert result.output.strip() == (

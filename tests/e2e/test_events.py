@@ -1,4 +1,4 @@
-"""``mlflow-audit event`` and ``auditor.events.lambda_handler`` end to end on the simulation.
+"""``mlflow-audit event`` and ``auditor.app.aws_lambda.lambda_handler`` end to end on the simulation.
 
 The payloads are the fixtures of tests/events/ (their shapes and sources are documented in
 tests/unit/test_event_parse.py: the DeleteBucket record from the CloudTrail User Guide's S3
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from auditor.app.aws_lambda import lambda_handler
 from auditor.cli import main
-from auditor.events import lambda_handler
-from auditor.remediate import JOURNAL_NAME
+from auditor.remediate.apply import JOURNAL_NAME
 from auditor.sim import build_demo_org, simulated_aws
 
 FIXTURES = Path(__file__).resolve().parents[1] / "events"
@@ -271,7 +271,7 @@ def test_malformed_event_is_one_line_and_exit_2(org, tmp_path):
 
 
 def test_history_in_s3_for_scan_and_event(org, tmp_path):
-    """``--history s3://bucket/key`` (auditor.history_store): the scan creates the object,
+    """``--history s3://bucket/key`` (auditor.history.s3): the scan creates the object,
     the event run reads the bucket's users from it and updates it, with conditional writes."""
     sim, demo = org
     caller = demo.management_account_id

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import main
-from auditor.history import TIMEOUT_ENV
+from auditor.history.database import TIMEOUT_ENV
 from auditor.sim import build_demo_org, simulated_aws
 
 VERIFY = "mlflow_s3_owner_verification_enabled"

@@ -16,13 +16,13 @@ import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
-from auditor.accounts import shard_of
 from auditor.cli import main
-from auditor.document import load_document
-from auditor.formats import asff
-from auditor.formats.common import scanned_scopes
-from auditor.history import identity
-from auditor.securityhub import import_findings
+from auditor.collect.accounts import shard_of
+from auditor.history.database import identity
+from auditor.integrations.securityhub import import_findings
+from auditor.report.document import load_document
+from auditor.report.formats import asff
+from auditor.report.formats.common import scanned_scopes
 from auditor.sim import build_demo_org, simulated_aws
 from auditor.sim.org_builder import EXECUTION_ROLE_NAME
 from tests.unit.test_ocsf import validate

@@ -11,13 +11,13 @@ from botocore.credentials import Credentials
 from botocore.stub import Stubber
 from click.testing import CliRunner
 
-from auditor import collect
+from auditor.app.pipeline import run_scan
 from auditor.cli import main
-from auditor.ownership import list_owned_buckets
-from auditor.policy import Policy
-from auditor.request import ScanRequest
-from auditor.ruleset import load_rules
-from auditor.scan import run_scan
+from auditor.collect import describe as collect
+from auditor.core.request import ScanRequest
+from auditor.evaluate.policy import Policy
+from auditor.evaluate.rules import load_rules
+from auditor.prove.ownership import list_owned_buckets
 from auditor.sim import simulated_aws
 
 ACCOUNT = "123456789012"
@@ -216,7 +216,7 @@ def test_list_buckets_stubbed_pages_with_max_buckets():
 def test_pacing_is_per_account(sim):
     """One account's throttled operation slows that account only: the other account's
     identical calls are not paced (a shared client, separate lanes)."""
-    from auditor.clients import ClientCache
+    from auditor.aws.clients import ClientCache
 
     other = "210987654321"
     creds = {a: Credentials(*sim.credentials_for(a)) for a in (ACCOUNT, other)}

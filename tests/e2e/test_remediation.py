@@ -13,12 +13,12 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from auditor.app.pipeline import run_scan
 from auditor.cli import main
-from auditor.policy import Policy
-from auditor.remediate import JOURNAL_NAME, run_remediation
-from auditor.request import ScanRequest
-from auditor.ruleset import load_rules
-from auditor.scan import run_scan
+from auditor.core.request import ScanRequest
+from auditor.evaluate.policy import Policy
+from auditor.evaluate.rules import load_rules
+from auditor.remediate.apply import JOURNAL_NAME, run_remediation
 from auditor.sim import build_demo_org, simulated_aws
 
 UPDATE = "UpdateMlflowTrackingServer"
@@ -141,7 +141,7 @@ def test_without_yes_and_without_a_terminal_nothing_changes(org, tmp_path):
 @pytest.mark.parametrize(("answer", "updates"), [("y\n", len(FIXED)), ("n\n", 0)])
 def test_terminal_prompt_shows_the_plan_and_asks(org, tmp_path, monkeypatch, answer, updates):
     sim, _ = org
-    monkeypatch.setattr("auditor.remediate.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("auditor.remediate.apply.stdin_is_terminal", lambda: True)
     result, _, _, _ = scan(tmp_path, input=answer)
     assert "will update 6 tracking server(s)" in result.output
     assert "Apply these changes?" in result.output

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from auditor.accounts import shard_of
 from auditor.cli import main
+from auditor.collect.accounts import shard_of
 
 
 def scan(env, out, *extra):

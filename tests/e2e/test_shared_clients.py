@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from auditor.clients import ClientCache, NoAccountBound
+from auditor.aws.clients import ClientCache, NoAccountBound
 
 
 def test_concurrent_calls_act_as_their_own_account(demo_org):
@@ -54,7 +54,7 @@ def test_binding_nests_and_restores(demo_org):
 def test_expiring_member_credentials_refresh_as_the_caller(demo_org):
     import datetime as dt
 
-    from auditor.scope import Account, CredentialFactory
+    from auditor.collect.scope import Account, CredentialFactory
 
     sim, org = demo_org
     caller = Credentials(*sim.credentials_for(org.management_account_id))

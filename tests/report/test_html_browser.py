@@ -330,7 +330,7 @@ def test_mobile_width_has_no_horizontal_page_scroll(
 def test_broken_data_falls_back_to_the_static_view(
     browser: Any, sample_doc: dict[str, Any], tmp_path: Path
 ) -> None:
-    from auditor.formats.html import render_html
+    from auditor.report.formats.html import render_html
 
     page_html = render_html(sample_doc)
     start = page_html.index('id="findings-data">') + len('id="findings-data">')

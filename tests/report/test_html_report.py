@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from auditor.formats.html import findings_data_json, render_html
+from auditor.report.formats.html import findings_data_json, render_html
 
 from . import report_docgen
 

@@ -176,13 +176,10 @@ def test_demo_integrity_cases_fail_exactly_their_check(sim):
     """Each planted case fails its own check and passes the other three; the compliant
     one and the demo's existing compliant cases pass all four (gathered as the owner)."""
 
-    from auditor.engine import evaluate
-    from auditor.integrity import (
-        gather_account_public_access_block,
-        gather_bucket_integrity,
-        integrity_section,
-    )
-    from auditor.ruleset import load_rules
+    from auditor.evaluate.engine import evaluate
+    from auditor.evaluate.integrity import integrity_section
+    from auditor.evaluate.rules import load_rules
+    from auditor.prove.integrity import gather_account_public_access_block, gather_bucket_integrity
     from auditor.sim import build_demo_org
     from auditor.sim.demo_integrity import COMPLIANT_CASES, INTEGRITY_CASES
     from auditor.sim.s3 import bucket_owner

@@ -1,7 +1,7 @@
 """Security Hub in the simulation, and the importer end to end through botocore.
 
 Each documented behaviour the sim adds to moto has its own test (see auditor/sim/securityhub.py
-for the AWS pages relied on); the importer tests run auditor.securityhub against it and read
+for the AWS pages relied on); the importer tests run auditor.integrations.securityhub against it and read
 the findings back with GetFindings.
 """
 
@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from auditor.formats import asff
-from auditor.securityhub import import_findings
+from auditor.integrations.securityhub import import_findings
+from auditor.report.formats import asff
 from auditor.sim import securityhub as sim_hub
 
 from .conftest import OTHER, PROD
@@ -271,7 +271,7 @@ def test_retryable_failed_entries_are_retried_and_the_rest_reported(sim):
 
 def test_import_is_paced_per_scope():
     """Pacing: with a fake clock, 12 calls at 5/s burst 5 take >= (12-5)/5 s of sleep."""
-    from auditor.securityhub import TokenBucket
+    from auditor.integrations.securityhub import TokenBucket
 
     now = [0.0]
     bucket = TokenBucket(5, 5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))

@@ -1,6 +1,6 @@
 import pytest
 
-from auditor.artifacts import account_namespace, bucket_name_error, parse_artifact_store_uri
+from auditor.core.artifacts import account_namespace, bucket_name_error, parse_artifact_store_uri
 
 
 @pytest.mark.parametrize(

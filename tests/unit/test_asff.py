@@ -8,8 +8,8 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from auditor.formats import asff
-from auditor.formats.common import scanned_scopes
+from auditor.report.formats import asff
+from auditor.report.formats.common import scanned_scopes
 
 from .demo_document import demo_document
 

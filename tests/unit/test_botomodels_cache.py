@@ -7,8 +7,8 @@ import json
 import botocore
 import pytest
 
-from auditor import botomodels
-from auditor.botomodels import OPERATIONS, LeanLoader, build_models, cache_name
+from auditor.aws import models as botomodels
+from auditor.aws.models import OPERATIONS, LeanLoader, build_models, cache_name
 
 
 @pytest.fixture

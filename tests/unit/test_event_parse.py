@@ -33,9 +33,9 @@ from pathlib import Path
 import botocore.session
 import pytest
 
+from auditor.core.model import MLFLOW_APP, TRACKING_SERVER
 from auditor.events import parse_events, parse_text
 from auditor.events.parse import BUCKET_EVENTS, MLFLOW_EVENTS, targets_of
-from auditor.model import MLFLOW_APP, TRACKING_SERVER
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

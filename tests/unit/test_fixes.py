@@ -1,10 +1,10 @@
 """The fail-closed owner choice (SPEC.md, Remediation), over facts built by the facts stage."""
 
-from auditor.artifacts import parse_artifact_store_uri
-from auditor.facts import TrustContext, build_facts
-from auditor.fixes import choose_owner
-from auditor.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
-from auditor.remediate import plan
+from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
+from auditor.evaluate.facts import TrustContext, build_facts
+from auditor.evaluate.fixes import choose_owner
+from auditor.remediate.apply import plan
 
 OWN, CENTRAL, STRANGER = "111111111111", "222222222222", "999988887777"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor.document import gate_on_new
-from auditor.history import (
+from auditor.evaluate.policy import load_policy
+from auditor.evaluate.rules import load_rules
+from auditor.history.database import (
     HistoryError,
     change_for,
     diff_findings,
@@ -18,9 +19,8 @@ from auditor.history import (
     record_run,
     scope_key,
 )
-from auditor.history_report import format_table, list_runs
-from auditor.policy import load_policy
-from auditor.ruleset import load_rules
+from auditor.history.views import format_table, list_runs
+from auditor.report.document import gate_on_new
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B = "111111111111", "222222222222"

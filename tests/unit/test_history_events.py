@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from auditor.history import bucket_users, record_event_run, record_run
+from auditor.history.database import bucket_users, record_event_run, record_run
 
 from .test_history import KEY, arn, document, finding
 

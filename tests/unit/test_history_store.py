@@ -19,9 +19,9 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from auditor.history import HistoryError, record_run
-from auditor.history_report import list_runs
-from auditor.history_store import S3Location, parse_location, record_run_at, update_history
+from auditor.history.database import HistoryError, record_run
+from auditor.history.s3 import S3Location, parse_location, record_run_at, update_history
+from auditor.history.views import list_runs
 from auditor.sim import simulated_aws
 
 A, B = "111111111111", "222222222222"

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import yaml
 
-from auditor import notify
-from auditor.botomodels import OPERATIONS
-from auditor.formats import asff
-from auditor.securityhub import import_findings
+from auditor.aws.models import OPERATIONS
+from auditor.integrations import sns as notify
+from auditor.integrations.securityhub import import_findings
+from auditor.report.formats import asff
 from auditor.sim import simulated_aws
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
@@ -26,7 +26,7 @@ REMEDIATION_ONLY = {("sagemaker", "UpdateMlflowTrackingServer")}
 # Integrations (--security-hub, --notify): statements whose Sid starts with "Optional".
 OPTIONAL_MEMBER = {("securityhub", "BatchImportFindings")}
 OPTIONAL_CALLER = {("securityhub", "BatchImportFindings"), ("sns", "Publish")}
-# --history s3://bucket/key (auditor.history_store): the caller reads and writes the object;
+# --history s3://bucket/key (auditor.history.s3): the caller reads and writes the object;
 # s3:ListBucket lets a missing object answer 404 rather than 403 (docs/events.md).
 HISTORY_CALLER = {("s3", "GetObject"), ("s3", "PutObject")}
 

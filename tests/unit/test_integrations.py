@@ -1,4 +1,4 @@
-"""auditor.integrations: client_for through one ClientCache is thread-safe (each call signs
+"""auditor.integrations.push: client_for through one ClientCache is thread-safe (each call signs
 as its own account, checked by the simulated Security Hub's calling-account rule), and topic
 ARNs are parsed strictly."""
 
@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from auditor.clients import ClientCache
-from auditor.errors import ConfigError
-from auditor.formats import asff
-from auditor.integrations import AccountClients, topic_region
+from auditor.aws.clients import ClientCache
+from auditor.aws.errors import ConfigError
+from auditor.integrations.push import AccountClients, topic_region
+from auditor.report.formats import asff
 from auditor.sim import simulated_aws
 
 ACCOUNTS = ["111111111111", "222222222222", "333333333333"]

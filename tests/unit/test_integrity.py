@@ -7,14 +7,11 @@ import json
 
 import pytest
 
-from auditor.engine import evaluate
-from auditor.integrity import (
-    foreign_writers,
-    gather_account_public_access_block,
-    gather_bucket_integrity,
-    integrity_section,
-)
-from auditor.ruleset import load_rules
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.integrity import integrity_section
+from auditor.evaluate.rules import load_rules
+from auditor.evaluate.writers import foreign_writers
+from auditor.prove.integrity import gather_account_public_access_block, gather_bucket_integrity
 from auditor.sim import simulated_aws
 
 OWNER = "111111111111"
@@ -353,8 +350,8 @@ def test_gatherer_runs_on_the_scans_lean_clients_within_declared_operations(sim)
     import boto3
     from botocore.credentials import Credentials
 
-    from auditor.botomodels import OPERATIONS
-    from auditor.clients import ClientCache
+    from auditor.aws.clients import ClientCache
+    from auditor.aws.models import OPERATIONS
 
     sim.session_for(OWNER).client("s3").create_bucket(Bucket=B)
     clients = ClientCache(boto3.Session(region_name="us-east-1"))
@@ -372,11 +369,11 @@ def test_findings_carry_the_calls_and_the_offending_statement(sim):
     statement quoted, and the trusted set of the resource applied."""
     import datetime as dt
 
-    from auditor.artifacts import parse_artifact_store_uri
-    from auditor.engine import make_finding
-    from auditor.facts import TrustContext, build_facts
-    from auditor.model import BucketProof, Resource
-    from auditor.policy import Policy
+    from auditor.core.artifacts import parse_artifact_store_uri
+    from auditor.core.model import BucketProof, Resource
+    from auditor.evaluate.engine import make_finding
+    from auditor.evaluate.facts import TrustContext, build_facts
+    from auditor.evaluate.policy import Policy
 
     s3 = sim.session_for(OWNER).client("s3")
     s3.create_bucket(Bucket=B)
@@ -413,7 +410,7 @@ def test_findings_carry_the_calls_and_the_offending_statement(sim):
 
 
 def test_public_policy_is_critical_unless_restrict_public_buckets_holds_it_back():
-    from auditor.integrity import BucketIntegrity
+    from auditor.prove.integrity import BucketIntegrity
 
     got = BucketIntegrity(
         B,

@@ -1,4 +1,4 @@
-"""Resource kinds as data: every stage that names a kind's calls reads auditor.kinds."""
+"""Resource kinds as data: every stage that names a kind's calls reads auditor.core.kinds."""
 
 import datetime as dt
 import json
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import yaml
 
-from auditor.artifacts import parse_artifact_store_uri
-from auditor.engine import evaluate_all
-from auditor.facts import TrustContext, build_facts
-from auditor.kinds import KINDS, MLFLOW_APP_KIND, TRACKING_SERVER_KIND, ResourceKind
-from auditor.model import RESOURCE_TYPES, BucketProof, Resource
-from auditor.policy import Policy
-from auditor.ruleset import parse_rule
+from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.kinds import KINDS, MLFLOW_APP_KIND, TRACKING_SERVER_KIND, ResourceKind
+from auditor.core.model import RESOURCE_TYPES, BucketProof, Resource
+from auditor.evaluate.engine import evaluate_all
+from auditor.evaluate.facts import TrustContext, build_facts
+from auditor.evaluate.policy import Policy
+from auditor.evaluate.rules import parse_rule
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
 ACCT = "111111111111"

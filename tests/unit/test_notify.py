@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from auditor import notify
+from auditor.integrations import sns as notify
 from auditor.sim import simulated_aws
 
 from .demo_document import demo_document

@@ -9,7 +9,7 @@ import pytest
 from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
 from py_ocsf_models.objects.cloud import Cloud
 
-from auditor.formats import asff, ocsf
+from auditor.report.formats import asff, ocsf
 
 from .demo_document import demo_document
 

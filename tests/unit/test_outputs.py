@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from auditor.document import exit_code, load_document, sort_findings
-from auditor.errors import ConfigError
-from auditor.formats.csv_table import neutralise, render_csv
-from auditor.outputs import write_atomic
+from auditor.aws.errors import ConfigError
+from auditor.report.document import exit_code, load_document, sort_findings
+from auditor.report.formats.csv_table import neutralise, render_csv
+from auditor.report.outputs import write_atomic
 
 
 def finding(**kw):
@@ -72,7 +72,7 @@ def test_csv_has_one_row_per_finding_and_no_live_formula():
 
 
 def test_csv_is_written_in_chunks_with_one_header(monkeypatch):
-    monkeypatch.setattr("auditor.formats.csv_table.CSV_CHUNK_ROWS", 2)
+    monkeypatch.setattr("auditor.report.formats.csv_table.CSV_CHUNK_ROWS", 2)
     doc = {"findings": [finding(resource_name=f"r{i}") for i in range(5)], "remediations": []}
     chunks = list(render_csv(doc))
     assert len(chunks) == 3
@@ -164,7 +164,7 @@ def test_structurally_wrong_findings_file_is_a_config_error(tmp_path, content, m
 
 
 def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkeypatch):
-    from auditor.outputs import write_outputs
+    from auditor.report.outputs import write_outputs
 
     doc = {
         "schema_version": "1.1",
@@ -181,7 +181,7 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
         yield "<html>"
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("auditor.formats.html.render_html_chunks", broken_html)
+    monkeypatch.setattr("auditor.report.formats.html.render_html_chunks", broken_html)
     with pytest.raises(RuntimeError):
         write_outputs(doc, tmp_path, ["json", "csv", "html"])
     # json and csv rendered fine, but were not renamed in over the previous run
@@ -197,7 +197,7 @@ def test_a_failing_renderer_leaves_every_previous_report_intact(tmp_path, monkey
 def test_json_rendering_round_trips_with_one_finding_per_line():
     import json as _json
 
-    from auditor.formats.json_doc import render_json
+    from auditor.report.formats.json_doc import render_json
 
     doc = {
         "schema_version": "1.1",

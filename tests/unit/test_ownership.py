@@ -8,7 +8,7 @@ name predates account regional namespaces).
 import boto3
 from botocore.stub import Stubber
 
-from auditor.ownership import prove_bucket
+from auditor.prove.ownership import prove_bucket
 
 A, B = "111111111111", "222222222222"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.pacing import DECREASE, GROWTH, Lanes, Pacer, is_throttling
+from auditor.aws.pacing import DECREASE, GROWTH, Lanes, Pacer, is_throttling
 
 KEY = ("111111111111", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")
 OTHER = ("222222222222", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")

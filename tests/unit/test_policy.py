@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from auditor.errors import ConfigError
-from auditor.policy import load_policy
+from auditor.aws.errors import ConfigError
+from auditor.evaluate.policy import load_policy
 
 CHECKS = {"mlflow_artifact_bucket_exists", "mlflow_s3_owner_verification_enabled"}
 

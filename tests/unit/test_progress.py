@@ -1,5 +1,5 @@
-from auditor.console import TerminalProgress
-from auditor.model import ProgressSnapshot
+from auditor.core.model import ProgressSnapshot
+from auditor.report.console import TerminalProgress
 
 
 def test_progress_is_silent_without_a_terminal(capsys):

@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from auditor.artifacts import parse_artifact_store_uri
-from auditor.engine import evaluate_all
-from auditor.errors import ConfigError
-from auditor.facts import TrustContext, build_facts
-from auditor.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
-from auditor.policy import Policy
-from auditor.ruleset import load_rules, parse_rule
+from auditor.aws.errors import ConfigError
+from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
+from auditor.evaluate.engine import evaluate_all
+from auditor.evaluate.facts import TrustContext, build_facts
+from auditor.evaluate.policy import Policy
+from auditor.evaluate.rules import load_rules, parse_rule
 
 OWN = "111111111111"
 CENTRAL = "222222222222"
@@ -196,7 +196,7 @@ def test_apps_get_no_verification_or_expected_owner_check():
 
 
 def test_policy_disables_checks_overrides_severity_and_waives():
-    from auditor.policy import Waiver
+    from auditor.evaluate.policy import Waiver
 
     policy = Policy(
         disabled_checks={"mlflow_artifact_bucket_account_namespace"},
@@ -221,7 +221,7 @@ def test_policy_disables_checks_overrides_severity_and_waives():
 
 
 def test_evidence_of_bucket_checks_comes_from_the_proof():
-    from auditor.model import Evidence
+    from auditor.core.model import Evidence
 
     proof = owned("ml-bucket", CENTRAL)
     proof.evidence.append(Evidence("s3:ListBuckets", CENTRAL, "listed", {}, "owns it"))
@@ -300,7 +300,7 @@ def test_broken_rules_fail_at_load_time_naming_the_file(changes, message):
 
 
 def test_a_condition_that_reaches_an_undeclared_null_is_unknown_not_fail():
-    from auditor.engine import evaluate
+    from auditor.evaluate.engine import evaluate
 
     rule = parse_rule(
         _rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import botocore.session
 
-from auditor.scope import KNOWN_REGION_PREFIXES, known_regions
+from auditor.collect.scope import KNOWN_REGION_PREFIXES, known_regions
 
 
 def test_prefixes_are_the_models_endpoint_prefixes():

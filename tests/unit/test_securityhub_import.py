@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from auditor.formats import asff
-from auditor.formats.common import scanned_scopes
-from auditor.securityhub import import_findings, summary_lines
+from auditor.integrations.securityhub import import_findings, summary_lines
+from auditor.report.formats import asff
+from auditor.report.formats.common import scanned_scopes
 from auditor.sim import securityhub as sim_hub
 from auditor.sim import simulated_aws
 

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from auditor.tasks import TaskGroup
+from auditor.aws.tasks import TaskGroup
 
 
 def test_tasks_can_submit_follow_ups_and_wait_drains_the_graph():
@@ -91,7 +91,7 @@ def test_ctrl_c_in_wait_cancels_the_pool_within_a_second():
     import signal
     import time
 
-    from auditor.tasks import CANCEL_GRACE_S
+    from auditor.aws.tasks import CANCEL_GRACE_S
 
     release = threading.Event()
     started = []

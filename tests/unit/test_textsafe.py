@@ -1,8 +1,8 @@
-"""auditor.textsafe.visible: the one function every human-facing output uses."""
+"""auditor.core.textsafe.visible: the one function every human-facing output uses."""
 
 import pytest
 
-from auditor.textsafe import visible
+from auditor.core.textsafe import visible
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,122 @@
+"""``auditor.app.aws_lambda.lambda_handler``: the event run in AWS Lambda, configured from the
+environment (docs/events.md, "Configuration").
+
+A bad event (not JSON-shaped, not an event we act on, a failed call, a duplicate) never
+raises: it returns ``{"status": "nothing_to_do" | "bad_event", ...}`` so that EventBridge
+does not retry it. A configuration error or an AWS failure that left nothing scanned
+(``ConfigError``) does raise: Lambda's asynchronous retries and the dead-letter queue
+then keep the event, and the function's Errors metric shows the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.app.event import bad_input, run_event, temporary_output
+from auditor.aws.errors import ConfigError
+from auditor.aws.session import make_session
+from auditor.core.model import ACCOUNT_ID_RE, DEFAULT_ROLE_NAME
+from auditor.core.request import ScanRequest
+from auditor.events.parse import parse_events
+
+ENV_PREFIX = "MLFLOW_AUDIT_"
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaConfig:
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    trusted_accounts: tuple[str, ...] = ()
+    remediate: bool = False
+    security_hub: bool = False
+    topic_arn: str | None = None
+    history: str | None = None
+    org: bool = False
+    config_path: str | None = None
+
+    def request(self, output_dir: str) -> ScanRequest:
+        return ScanRequest(
+            org=self.org,
+            role_name=self.role_name,
+            external_id=self.external_id,
+            trusted_accounts=self.trusted_accounts,
+            config_path=self.config_path,
+            output_dir=output_dir,
+            formats=("json",),
+            quiet=True,
+            security_hub=self.security_hub,
+            notify=self.topic_arn,
+            history_path=self.history,
+            no_history=self.history is None,
+            remediate=self.remediate,
+            yes=self.remediate,
+        )
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name}={raw!r}: use true or false")
+
+
+def config_from_env(env: dict[str, str] | None = None) -> LambdaConfig:
+    """The function's configuration (the variables deploy/central.cfn.yaml sets)."""
+    env = dict(os.environ if env is None else env)
+
+    def text(name: str) -> str | None:
+        return env.get(ENV_PREFIX + name, "").strip() or None
+
+    trusted = tuple(a.strip() for a in (text("TRUSTED_ACCOUNTS") or "").split(",") if a.strip())
+    bad = [a for a in trusted if not ACCOUNT_ID_RE.match(a)]
+    if bad:
+        raise ConfigError(f"{ENV_PREFIX}TRUSTED_ACCOUNTS: {bad[0]!r} is not a 12-digit account id")
+    topic = text("TOPIC_ARN")
+    if topic is not None:
+        from auditor.integrations.push import topic_region
+
+        try:
+            topic_region(topic)
+        except ConfigError as exc:
+            raise ConfigError(f"{ENV_PREFIX}TOPIC_ARN: {exc.message}") from None
+    return LambdaConfig(
+        role_name=text("ROLE_NAME") or DEFAULT_ROLE_NAME,
+        external_id=text("EXTERNAL_ID"),
+        trusted_accounts=trusted,
+        remediate=_flag(env, "REMEDIATE"),
+        security_hub=_flag(env, "SECURITY_HUB"),
+        topic_arn=topic,
+        history=text("HISTORY"),
+        org=_flag(env, "ORG"),
+        config_path=text("CONFIG"),
+    )
+
+
+def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """Re-check what ``event`` (an EventBridge event, a CloudTrail record or log file, or
+    a list) touched; returns a small JSON-able summary and logs it as one line."""
+    parsed = parse_events(event)
+    if bad_input(parsed):
+        summary: dict[str, Any] = {
+            "status": "bad_event",
+            "message": "bad event: " + "; ".join(parsed.errors),
+            "exit_code": 0,
+        }
+    elif parsed.nothing_to_do:
+        summary = {"status": "nothing_to_do", "message": parsed.summary(), "exit_code": 0}
+    else:
+        config = config_from_env()
+        with temporary_output() as tmp:
+            request = config.request(tmp)
+            outcome = run_event(parsed, request, make_session(None), Path(tmp))
+        summary = outcome.summary()
+    print(json.dumps({"mlflow_audit": summary}, default=str))
+    return summary

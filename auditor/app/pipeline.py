@@ -1,0 +1,222 @@
+"""The scheduler: run the AWS stages of a scan on one bounded pool, then evaluate.
+
+    identity (scope) -> accounts -> collect (collection) -> prove (proving) -> evaluate
+
+Each stage is a function over plain data and can be called alone; this module only
+builds the shared clients and pool and passes each stage's output to the next. A
+targeted run (``Targets``: what one CloudTrail event affects) goes through exactly the
+same stages for fewer scopes and resources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from auditor.aws.clients import ClientCache
+from auditor.aws.pacing import Pacer
+from auditor.aws.tasks import CANCEL_GRACE_S, TaskGroup
+from auditor.collect.accounts import select_accounts
+from auditor.collect.scope import CredentialFactory, caller_account_id, caller_credentials
+from auditor.collect.stage import (
+    Collection,
+    Collector,
+    Targets,
+    collect_all,
+    interrupted_error,
+    region_warnings,
+)
+from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.model import BucketProof, Progress, ScanResult
+from auditor.core.request import ScanRequest
+from auditor.evaluate.engine import Rule
+from auditor.evaluate.facts import TrustContext
+from auditor.evaluate.policy import Policy
+from auditor.evaluate.stage import evaluate_resources
+from auditor.prove.stage import gather_integrity, prove_buckets
+
+#: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
+NOT_PROVEN_REASON = "the run was interrupted before S3 was asked who owns this bucket"
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the scan, carrying the ScanResult of the incomplete run.
+
+    What was collected is kept and evaluated; every scope not finished is an
+    ``interrupted`` error, so the run is incomplete. auditor.app.scan writes its reports,
+    exits 130, and neither records it in the history nor pushes it anywhere.
+    """
+
+    def __init__(self, result: ScanResult) -> None:
+        super().__init__("scan interrupted")
+        self.result = result
+
+
+def run_scan(
+    base: boto3.Session,
+    request: ScanRequest,
+    rules: list[Rule],
+    policy: Policy,
+    progress: Progress | None = None,
+    today: dt.date | None = None,
+    targets: Targets | None = None,
+) -> ScanResult:
+    """Run the read-only pipeline and return plain data; never writes to AWS.
+
+    Ctrl-C (KeyboardInterrupt in the calling thread) cancels the pool within a second
+    and raises ScanInterrupted with what was collected so far, evaluated.
+    """
+    started = dt.datetime.now(dt.UTC)
+    clients = ClientCache(
+        base, pool_size=request.concurrency, pacer=Pacer(budget_s=request.throttle_budget_s)
+    )
+    caller: str | None = None
+    try:
+        caller_creds = caller_credentials(base)
+        caller = caller_account_id(clients, caller_creds)
+        selection = select_accounts(clients, caller_creds, caller, request)
+    except KeyboardInterrupt:
+        nothing = Collection(errors=[interrupted_error(None, None, "the accounts were known")])
+        result = _result(caller, [], [], nothing, {}, [], [], started, {})
+        raise ScanInterrupted(result) from None
+    scan, inventory_only = selection.scan, selection.inventory_only
+    if targets is not None:  # every account is inventoried; only the targets' are listed
+        wanted = {account for account, _ in targets.scopes}
+        inventory_only = [*inventory_only, *(a for a in scan if a.account_id not in wanted)]
+        scan = [a for a in scan if a.account_id in wanted]
+    factory = CredentialFactory(
+        clients, caller_creds, caller, request.role_name, request.external_id
+    )
+    trusted = sorted({*request.trusted_accounts, *policy.trusted_accounts, *selection.organization})
+    regions = list(request.regions)
+
+    group = TaskGroup(max_workers=max(1, request.concurrency))
+    collector = Collector(clients, factory, group, regions, progress, targets)
+    lock = threading.Lock()  # proofs and integrity, filled as they arrive
+    proofs: dict[str, BucketProof] = {}
+    integrity: dict[str, Any] = {}
+    interrupted = False
+    try:
+        found = collect_all(group, collector, scan, inventory_only)
+        uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
+        if targets is not None:
+            found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
+        prove_buckets(group, clients, scan, found.resources, uris, found.inventories, proofs, lock)
+        # any account we hold credentials for reads its own buckets, whichever shard lists it
+        readers = [*scan, *inventory_only]
+        gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+    except KeyboardInterrupt:
+        interrupted = True
+        group.cancel()
+        group.close(CANCEL_GRACE_S)  # the calls in hand may still answer meanwhile
+        found = collector.interrupted(scan)
+        uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
+        if targets is not None:
+            found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
+        with lock:
+            proofs, integrity = dict(proofs), dict(integrity)
+        acting = {a.account_id for a in [*scan, *inventory_only] if a.credentials is not None}
+        _mark_unproven(found, uris, proofs, integrity, acting)
+    else:
+        group.close()
+
+    resources = sorted(found.resources, key=lambda r: (r.account_id, r.region, r.name))
+    trust = TrustContext(
+        trusted_accounts=frozenset(trusted),
+        inventoried_accounts=frozenset(found.inventories),
+        trusted_orgs=frozenset(selection.organization_ids),
+    )
+    facts, findings, expired = evaluate_resources(
+        resources,
+        uris,
+        proofs,
+        trust,
+        found.undescribed,
+        rules,
+        policy,
+        today or dt.date.today(),
+        integrity,
+    )
+    stats = {
+        "clients_built": clients.built,
+        "assume_role_calls": factory.assume_role_calls,
+        "buckets": len(proofs),
+        "buckets_configuration_read": len(integrity),
+        "throttled": clients.pacer.throttled_count,
+        "paced_deferrals": clients.pacer.deferred_count,
+    }
+    result = _result(caller, scan, resources, found, proofs, facts, findings, started, stats)
+    result.expired_waivers = expired
+    result.trusted_accounts = trusted
+    result.warnings = region_warnings(regions, scan, result.scopes)
+    if interrupted:
+        raise ScanInterrupted(result)
+    return result
+
+
+def _mark_unproven(
+    found: Collection,
+    uris: dict[str, Any],
+    proofs: dict[str, BucketProof],
+    integrity: dict[str, Any],
+    readers: set[str],
+) -> None:
+    """Every bucket an interrupted run did not prove gets an UNKNOWN proof that says why;
+    each scope read in full but with a bucket not proven, or owned by an account we act
+    as and whose configuration was not read yet, is an ``interrupted`` error too (scopes
+    left unread already are: auditor.collect.stage.Collector.interrupted)."""
+    unproven: Counter[tuple[str, str]] = Counter()
+    unread: Counter[tuple[str, str]] = Counter()
+    for r in found.resources:
+        bucket = uris[r.arn].bucket
+        if not bucket:
+            continue
+        if bucket not in proofs or proofs[bucket].unknown_reason == NOT_PROVEN_REASON:
+            proofs[bucket] = BucketProof(name=bucket, unknown_reason=NOT_PROVEN_REASON)
+            unproven[(r.account_id, r.region)] += 1
+        elif proofs[bucket].owner_account_id in readers and bucket not in integrity:
+            unread[(r.account_id, r.region)] += 1
+    for key in sorted({*unproven, *unread}):
+        scope = found.scopes.get(key)
+        if scope is None or scope.status != "scanned":
+            continue
+        scope.status = "error"
+        what = [
+            f"the buckets of {unproven[key]} of its resources were proven" if unproven[key] else "",
+            f"the configuration of {unread[key]} of its buckets was read" if unread[key] else "",
+        ]
+        found.errors.append(interrupted_error(*key, " and ".join(w for w in what if w)))
+
+
+def _result(
+    caller: str | None,
+    scan: list[Any],
+    resources: list[Any],
+    found: Collection,
+    proofs: dict[str, BucketProof],
+    facts: list[dict[str, Any]],
+    findings: list[Any],
+    started: dt.datetime,
+    stats: dict[str, int],
+) -> ScanResult:
+    errors = sorted(found.errors, key=lambda e: (e.account_id or "", e.region or "", e.operation))
+    scopes = sorted(found.scopes.values(), key=lambda s: (s.account_id, s.region))
+    return ScanResult(
+        caller_account_id=caller,  # type: ignore[arg-type] - None only when interrupted
+        accounts=scan,
+        scopes=scopes,
+        resources=resources,
+        proofs=proofs,
+        facts=facts,
+        findings=findings,
+        errors=errors,
+        expired_waivers=[],
+        trusted_accounts=[],
+        started_at=started,
+        finished_at=dt.datetime.now(dt.UTC),
+        stats=stats,
+    )

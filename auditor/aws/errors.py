@@ -1,0 +1,42 @@
+"""Turn botocore exceptions into ScanError records and user-facing failures."""
+
+from __future__ import annotations
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor.core.model import ScanError
+
+
+class ConfigError(click.ClickException):
+    """A usage or configuration error: one line on stderr, exit code 2, nothing scanned."""
+
+    exit_code = 2
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return str(err.get("Message") or err.get("Code") or exc)
+    return str(exc)
+
+
+def scan_error(
+    account_id: str | None,
+    region: str | None,
+    operation: str,
+    exc: ClientError | BotoCoreError | Exception,
+) -> ScanError:
+    return ScanError(
+        account_id=account_id,
+        region=region,
+        operation=operation,
+        error_code=error_code(exc),
+        message=error_message(exc),
+    )

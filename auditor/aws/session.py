@@ -1,0 +1,23 @@
+"""The caller's boto3 Session, from ``--profile`` or the standard credential chain."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+from auditor.aws.errors import ConfigError
+from auditor.aws.models import use_lean_models
+
+
+def make_session(profile: str | None) -> boto3.Session:
+    """A Session whose configuration is read now: a broken config file or an unknown
+    profile is a ConfigError (exit 2, one line) before anything is scanned."""
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        session._session.get_scoped_config()  # surfaces a broken config file now
+        # One loader for the process: the models this session reads (the partition and
+        # offered regions) are the trimmed ones the clients use, parsed once.
+        use_lean_models(session._session)
+        return session
+    except (ProfileNotFound, BotoCoreError) as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,1 @@
+"""The collect stage: scope (accounts, regions, credentials), inventory, List and Describe."""

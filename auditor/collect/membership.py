@@ -1,0 +1,39 @@
+"""Which accounts belong to the caller's AWS Organization, when that can be read.
+
+``--remediate`` must not cut a working server off a bucket that S3 proves its pinned
+owner owns, unless that owner is known to be outside the Organization (SPEC.md,
+"Remediation"). A run without ``--org`` learns membership here when the caller may call
+``organizations:ListAccounts`` (the management account or a delegated administrator);
+otherwise membership is unknown and such servers are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auditor.aws.errors import error_code
+
+
+def organization_members(session: boto3.Session) -> frozenset[str] | None:
+    """Every account id of the caller's Organization (any state: a suspended member is
+    still a member), an empty set when the caller is in no Organization
+    (``AWSOrganizationsNotInUseException``), or None when that cannot be read
+    (AccessDenied for a member account, network failure, ...).
+
+    ListAccounts: https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccounts.html
+    ("This operation can be called only from the organization's management account or by
+    a member account that is a delegated administrator.")
+    """
+    try:
+        org = session.client("organizations")
+        members: set[str] = set()
+        for page in org.get_paginator("list_accounts").paginate():
+            members.update(str(a["Id"]) for a in page.get("Accounts", []))
+        return frozenset(members)
+    except ClientError as exc:
+        if error_code(exc) == "AWSOrganizationsNotInUseException":
+            return frozenset()
+        return None
+    except BotoCoreError:
+        return None

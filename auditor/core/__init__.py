@@ -1,0 +1,1 @@
+"""Records, resource kinds, the request, URI parsing and text safety: plain data every layer reads."""

@@ -1,0 +1,173 @@
+"""Load the checks in ``rules/`` (and ``--rules-dir``): validate, compile, rehearse.
+
+A rule is data (one YAML file): which resource types it applies to, which facts it
+reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
+failure, and small Jinja2 templates for the message and the fix. Templates run in
+Jinja2's sandbox and only ever receive AWS strings as data. ``auditor.evaluate.engine`` evaluates
+the loaded rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from auditor.aws.errors import ConfigError
+from auditor.core.datafiles import data_dir
+from auditor.core.model import RESOURCE_TYPES, Severity
+from auditor.evaluate.rehearsal import rehearse
+
+_REQUIRED = (
+    "id",
+    "title",
+    "severity",
+    "resource_types",
+    "reads",
+    "pass_when",
+    "message",
+    "risk",
+    "fix",
+)
+_OPTIONAL = ("severity_when", "references", "description")
+_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    resource_types: tuple[str, ...]
+    reads: tuple[str, ...]
+    pass_when: Any  # compiled JMESPath
+    severity_when: tuple[tuple[Any, str], ...]
+    messages: dict[str, Any]  # status -> compiled template
+    risk: str
+    fix_auto: bool
+    fix_text: Any
+    fix_command: Any
+    references: tuple[str, ...]
+    source: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "resource_types": list(self.resource_types),
+            "source": self.source,
+        }
+
+
+def _compile_expr(source: str, expr: Any, what: str) -> Any:
+    if not isinstance(expr, str) or not expr.strip():
+        raise ConfigError(f"{source}: {what} must be a JMESPath expression")
+    try:
+        return jmespath.compile(expr)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ConfigError(f"{source}: {what} is not valid JMESPath ({exc})") from None
+
+
+def _compile_template(source: str, text: Any, what: str) -> Any:
+    if not isinstance(text, str):
+        raise ConfigError(f"{source}: {what} must be a string")
+    try:
+        return _ENV.from_string(" ".join(text.split()))
+    except TemplateError as exc:
+        raise ConfigError(f"{source}: {what} is not a valid template ({exc})") from None
+
+
+def parse_rule(data: Any, source: str) -> Rule:
+    """Validate one rule document; raises ConfigError naming the file."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a rule must be a mapping")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise ConfigError(f"{source}: rule is missing {', '.join(missing)}")
+    unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ConfigError(f"{source}: unknown rule key(s) {', '.join(unknown)}")
+    severities = {s.value for s in Severity}
+    if not isinstance(data["severity"], str) or data["severity"] not in severities:
+        raise ConfigError(f"{source}: unknown severity {data['severity']!r}")
+    types = data["resource_types"]
+    if (
+        not isinstance(types, list)
+        or not types
+        or any(not isinstance(t, str) or t not in RESOURCE_TYPES for t in types)
+    ):
+        raise ConfigError(f"{source}: resource_types must list some of {', '.join(RESOURCE_TYPES)}")
+    reads = data["reads"]
+    # Every fact the condition reads must be declared, so a null one is UNKNOWN: a rule
+    # that reads nothing could only guess.
+    if not isinstance(reads, list) or not reads:
+        raise ConfigError(f"{source}: reads must list the facts pass_when uses")
+    references = data.get("references") or []
+    if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+        raise ConfigError(f"{source}: references must be a list of URLs")
+    for path in reads:
+        _compile_expr(source, path, f"reads entry {path!r}")
+    severity_when = []
+    for item in data.get("severity_when") or ():
+        if not isinstance(item, dict) or item.get("severity") not in severities:
+            raise ConfigError(f"{source}: severity_when entries need when and a severity")
+        severity_when.append(
+            (_compile_expr(source, item.get("when"), "severity_when.when"), item["severity"])
+        )
+    messages = data["message"]
+    if not isinstance(messages, dict) or not {"PASS", "FAIL"} <= set(messages):
+        raise ConfigError(f"{source}: message needs PASS and FAIL templates")
+    fix = data["fix"]
+    if not isinstance(fix, dict) or "text" not in fix or "command" not in fix:
+        raise ConfigError(f"{source}: fix needs text and command")
+    if not isinstance(fix.get("auto", False), bool):
+        raise ConfigError(f"{source}: fix.auto must be true or false")
+    rule = Rule(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        severity=data["severity"],
+        resource_types=types,
+        reads=reads,
+        pass_when=_compile_expr(source, data["pass_when"], "pass_when"),
+        severity_when=tuple(severity_when),
+        messages={k: _compile_template(source, v, f"message.{k}") for k, v in messages.items()},
+        risk=" ".join(str(data["risk"]).split()),
+        fix_auto=bool(fix.get("auto", False)),
+        fix_text=_compile_template(source, fix["text"], "fix.text"),
+        fix_command=_compile_template(source, fix["command"], "fix.command"),
+        references=tuple(references),
+        source=source,
+    )
+    rehearse(rule)
+    return rule
+
+
+def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
+    """The shipped rules, then every ``*.yaml``/``*.yml`` in ``extra_dirs`` (``--rules-dir``)."""
+    rules: dict[str, Rule] = {}
+    dirs = [data_dir("rules"), *(Path(d) for d in extra_dirs)]
+    for directory in dirs:
+        if not directory.is_dir():
+            raise ConfigError(f"{directory}: rules directory does not exist")
+        files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        for path in files:
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(f"{path}: cannot read rule ({first})") from None
+            rule = parse_rule(data, str(path))
+            if rule.id in rules:
+                raise ConfigError(
+                    f"{path}: duplicate check id {rule.id!r} (also in {rules[rule.id].source})"
+                )
+            rules[rule.id] = rule
+    return list(rules.values())

@@ -1,0 +1,1 @@
+"""Pushes after the reports: Security Hub, SNS."""

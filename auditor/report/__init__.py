@@ -1,0 +1,1 @@
+"""The findings document, merge, the console and the output formats."""

@@ -1,0 +1,219 @@
+"""AWS Security Finding Format (ASFF): what Security Hub's BatchImportFindings takes.
+
+``render(doc)`` turns a findings document into ASFF findings, one per *problem* finding
+(FAIL, UNKNOWN, MUTED) plus one per finding resolved since the previous run:
+
+- ``Id`` is derived from the history identity ``(check_id, resource_arn)`` only, so the same
+  finding has the same Id every night and Security Hub updates it instead of duplicating it.
+- ``ProductArn`` is the default product of the finding's own account and region
+  (``arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default``): Security Hub requires the
+  calling account to be the finding's ``AwsAccountId`` for it ("Guidelines for using the
+  BatchImportFindings API", Security Hub partner guide), so imports run per account.
+- ``CreatedAt`` is when the problem was first seen: the finding's ``first_seen`` when the
+  document carries one, else the run's start (a first run). ``UpdatedAt`` is this run.
+- Status: FAIL and MUTED -> ``Compliance.Status`` FAILED (a waiver is recorded in
+  ``ProductFields``; ``Workflow`` belongs to the Security Hub user and BatchImportFindings
+  cannot change it after creation), UNKNOWN -> WARNING (evidence was missing). Resolved
+  findings -> PASSED and ``RecordState`` ARCHIVED; nothing else is ever archived, and only
+  resolved findings of a scope this run read (``run.scopes``) are rendered at all.
+- PASS findings that were never a problem are not rendered: re-sending them as ACTIVE every
+  night would re-open findings archived the night they were fixed.
+- ``Severity`` and ``Types`` are also in ``FindingProviderFields``: providers must update those
+  through it once the finding exists (BatchImportFindings API reference).
+- ``Resources``: the MLflow resource as ``Other`` (Security Hub has no MLflow resource type)
+  with its details, and the artifact bucket as ``AwsS3Bucket`` when the URI names one.
+
+String limits follow the ASFF syntax page (Title 256, Description 1024, Recommendation
+text 512, ProductFields values 2048 here, Other details 1024).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.report.formats.common import (
+    identity,
+    json_array,
+    parse_time,
+    partition_of,
+    references,
+    resolved_entries,
+    rule_title,
+    truncate,
+)
+
+SCHEMA_VERSION = "2018-10-08"
+PRODUCT_NAME = "mlflow-audit"
+TYPE_PREFIX = "Software and Configuration Checks/AWS Security Best Practices"
+_ID_MAX = 512
+
+SEVERITY_LABEL = {
+    "critical": "CRITICAL",
+    "high": "HIGH",
+    "medium": "MEDIUM",
+    "low": "LOW",
+    "info": "INFORMATIONAL",
+}
+COMPLIANCE_STATUS = {"FAIL": "FAILED", "MUTED": "FAILED", "UNKNOWN": "WARNING", "PASS": "PASSED"}
+
+
+def product_arn(account_id: str, region: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default"
+
+
+def finding_id(check_id: str, resource_arn: str) -> str:
+    """Stable per (check, resource): readable when it fits, hashed when it would not."""
+    plain = f"mlflow-audit/{check_id}/{resource_arn}"
+    if len(plain) <= _ID_MAX:
+        return plain
+    digest = hashlib.sha256(plain.encode("utf-8")).hexdigest()
+    return f"mlflow-audit/{check_id}/sha256-{digest}"
+
+
+def _details(finding: dict[str, Any]) -> dict[str, str]:
+    keys = (
+        "resource_type",
+        "resource_name",
+        "artifact_store_uri",
+        "bucket",
+        "expected_owner",
+        "actual_owner",
+    )
+    return {k: truncate(finding[k], 1024) for k in keys if finding.get(k) not in (None, "")}
+
+
+def _resources(finding: dict[str, Any]) -> list[dict[str, Any]]:
+    arn = str(finding["resource_arn"])
+    partition = partition_of(arn)
+    region = str(finding["region"])
+    main: dict[str, Any] = {"Type": "Other", "Id": arn, "Partition": partition, "Region": region}
+    details = _details(finding)
+    if details:
+        main["Details"] = {"Other": details}
+    out = [main]
+    bucket = finding.get("bucket")
+    if bucket:
+        out.append(
+            {
+                "Type": "AwsS3Bucket",
+                "Id": f"arn:{partition}:s3:::{bucket}",
+                "Partition": partition,
+                "Region": region,
+            }
+        )
+    return out
+
+
+def _recommendation(finding: dict[str, Any]) -> dict[str, str]:
+    fix = finding.get("remediation") or {}
+    parts = [str(fix.get("text") or "").strip(), str(fix.get("command") or "").strip()]
+    text = " Command: ".join(p for p in parts if p) or "See the mlflow-audit report."
+    rec = {"Text": truncate(text, 512)}
+    refs = references(finding)
+    if refs:
+        rec["Url"] = refs[0]
+    return rec
+
+
+def _product_fields(finding: dict[str, Any], run_id: str) -> dict[str, str]:
+    fields = {
+        "mlflow-audit/CheckId": str(finding["check_id"]),
+        "mlflow-audit/Status": str(finding["status"]),
+        "mlflow-audit/RunId": run_id,
+    }
+    optional = {
+        "mlflow-audit/Change": finding.get("change"),
+        "mlflow-audit/MutedReason": finding.get("muted_reason"),
+        "mlflow-audit/Risk": finding.get("risk"),
+        "mlflow-audit/RemediationCommand": (finding.get("remediation") or {}).get("command"),
+    }
+    for key, value in optional.items():
+        if value:
+            fields[key] = truncate(value, 2048)
+    if finding.get("evidence"):
+        fields["mlflow-audit/Evidence"] = truncate(
+            json.dumps(finding["evidence"], sort_keys=True, separators=(",", ":")), 2048
+        )
+    return fields
+
+
+def to_asff(
+    finding: dict[str, Any],
+    *,
+    run: dict[str, Any],
+    record_state: str = "ACTIVE",
+    compliance_status: str | None = None,
+) -> dict[str, Any]:
+    """One ASFF finding for one mlflow-audit finding (or resolved history entry)."""
+    account = str(finding["account_id"])
+    region = str(finding["region"])
+    check_id = str(finding["check_id"])
+    arn = str(finding["resource_arn"])
+    started = str(run["started_at"])
+    updated = str(run.get("finished_at") or started)
+    first_seen = finding.get("first_seen") if parse_time(finding.get("first_seen")) else None
+    created = str(first_seen or started)
+    severity = str(finding.get("severity") or "info")
+    label = SEVERITY_LABEL.get(severity, "INFORMATIONAL")
+    types = [f"{TYPE_PREFIX}/{check_id}"]
+    title = finding.get("title") or rule_title(check_id)
+    status = compliance_status or COMPLIANCE_STATUS.get(str(finding["status"]), "WARNING")
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": finding_id(check_id, arn),
+        "ProductArn": product_arn(account, region, partition_of(arn)),
+        "ProductName": PRODUCT_NAME,
+        "CompanyName": PRODUCT_NAME,
+        "GeneratorId": f"mlflow-audit/{check_id}",
+        "AwsAccountId": account,
+        "Region": region,
+        "Types": types,
+        "FirstObservedAt": created,
+        "LastObservedAt": started,
+        "CreatedAt": created,
+        "UpdatedAt": updated,
+        "Severity": {"Label": label, "Original": severity},
+        "FindingProviderFields": {
+            "Severity": {"Label": label, "Original": severity},
+            "Types": types,
+        },
+        "Title": truncate(title, 256),
+        "Description": truncate(finding.get("message") or title, 1024),
+        "Remediation": {"Recommendation": _recommendation(finding)},
+        "ProductFields": _product_fields(finding, str(run.get("id") or "")),
+        "Resources": _resources(finding),
+        "Compliance": {"Status": status},
+        "RecordState": record_state,
+    }
+
+
+def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """ASFF findings for ``doc``: problems ACTIVE, resolved-since-last-run ARCHIVED/PASSED."""
+    run = doc["run"]
+    current = {identity(f): f for f in doc.get("findings") or []}
+    out: list[dict[str, Any]] = []
+    archived: set[tuple[str, str]] = set()
+    for entry in resolved_entries(doc):
+        key = identity(entry)
+        if key in archived:
+            continue
+        archived.add(key)
+        # Still present as PASS: its current record is fresher than the previous one.
+        base = current.get(key) if entry.get("now") == "PASS" else None
+        source = dict(base or entry)
+        record = to_asff(source, run=run, record_state="ARCHIVED", compliance_status="PASSED")
+        record["ProductFields"]["mlflow-audit/Status"] = "RESOLVED"
+        out.append(record)
+    for key, finding in current.items():
+        if key in archived or finding.get("status") == "PASS":
+            continue
+        out.append(to_asff(finding, run=run))
+    return out
+
+
+def render_file(doc: dict[str, Any]) -> Iterator[str]:
+    """findings.asff.json: the records of :func:`render` as a JSON array."""
+    return json_array(render(doc))
