@@ -1,1 +1,3 @@
-"""Whole runs: scan, event, demo and the Lambda entry point (the only places that run a whole pipeline)."""
+"""Whole runs: scan, event, demo and the Lambda entry point (the only places that run a whole
+pipeline).
+"""

@@ -1,1 +1,3 @@
-"""Talking to AWS: sessions, clients, lean service models, the pacing/retry engine, error classification, the task pool."""
+"""Talking to AWS: sessions, clients, lean service models, the pacing/retry engine, error
+classification, the task pool.
+"""

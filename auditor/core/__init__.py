@@ -1,1 +1,3 @@
-"""Records, resource kinds, the request, URI parsing and text safety: plain data every layer reads."""
+"""Records, resource kinds, the request, URI parsing and text safety: plain data every layer
+reads.
+"""

@@ -1,1 +1,3 @@
-"""The evaluate stage: facts, rules and their rehearsal, the engine, evidence, fixes, the policy file."""
+"""The evaluate stage: facts, rules and their rehearsal, the engine, evidence, fixes, the
+policy file.
+"""
