@@ -32,7 +32,7 @@ _POST: dict[str, list[PostHook]] = {}
 
 
 def _register_hooks() -> None:
-    from . import org, s3, s3_config, sagemaker, securityhub, sts
+    from . import config, org, s3, s3_config, sagemaker, securityhub, sts
 
     _PRE.update(
         {
@@ -41,6 +41,7 @@ def _register_hooks() -> None:
             "s3": [s3_config.pre_control, s3.pre, s3_config.pre],
             "sts": [sts.pre],
             "ec2": [org.describe_regions],
+            "config": [config.handle],
         }
     )
     _POST.update({"s3": [s3.post]})
