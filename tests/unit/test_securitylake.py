@@ -84,9 +84,12 @@ def test_two_nights_read_back_as_one_table_in_one_schema(nights, tmp_path):
     for r in rows:  # the partition is the record's own region, account and day
         assert r["region"] == r["cloud"]["region"]
         assert str(r["accountId"]) == r["cloud"]["account"]["uid"]
-        assert str(r["eventDay"]) == {NIGHT1: "20261126", NIGHT2: "20261127"}[
-            {"aaaaaa": NIGHT1, "bbbbbb": NIGHT2}[r["metadata"]["correlation_uid"][-6:]]
-        ]
+        assert (
+            str(r["eventDay"])
+            == {NIGHT1: "20261126", NIGHT2: "20261127"}[
+                {"aaaaaa": NIGHT1, "bbbbbb": NIGHT2}[r["metadata"]["correlation_uid"][-6:]]
+            ]
+        )
         assert r["metadata"]["version"] == "1.3.0" and r["class_uid"] == 2003
     closed = [r for r in rows if r["activity_name"] == "Close"]
     fixed = [e for e in second["history"]["resolved"] if e.get("now") == "PASS"]
@@ -118,8 +121,9 @@ def test_records_are_ocsf_1_3_and_nothing_is_dropped_by_the_schema(nights):
             covered(value, schema.field(key).type, key)
         unmapped = dict(row["unmapped"])
         assert unmapped["mlflow_audit.status"] == record["status_code"]
-        assert json.loads(unmapped["mlflow_audit.compliance_checks"])[0]["uid"] == (
-            record["compliance"]["control"]
+        assert (
+            json.loads(unmapped["mlflow_audit.compliance_checks"])[0]["uid"]
+            == (record["compliance"]["control"])
         )
 
 
@@ -159,7 +163,10 @@ def test_destination_and_role_parsing():
         "mlflow-audit-run-..-x.zstd.parquet"
     )
     role = f"arn:aws:iam::{LAKE_ACCOUNT}:role/AmazonSecurityLake-Provider-{SOURCE}-us-east-1"
-    assert lake.parse_role(role) == (LAKE_ACCOUNT, f"AmazonSecurityLake-Provider-{SOURCE}-us-east-1")
+    assert lake.parse_role(role) == (
+        LAKE_ACCOUNT,
+        f"AmazonSecurityLake-Provider-{SOURCE}-us-east-1",
+    )
     with pytest.raises(ConfigError):
         lake.parse_role("arn:aws:iam::123:user/x")
 
@@ -178,9 +185,7 @@ def provider_role(sim, caller: str, external_id: str) -> str:
         ],
     }
     name = f"AmazonSecurityLake-Provider-{SOURCE}-us-east-1"
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
 
 def test_push_assumes_the_provider_role_with_the_external_id(nights):
