@@ -160,28 +160,26 @@ def evaluations(
     """(entries to send, withheld INSUFFICIENT_DATA verdicts) for ``invocation``."""
     verdicts: list[tuple[str, str, Any, Verdict]] = []
     if invocation.scheduled:
-        names = sorted(
-            {
-                str(f["resource_name"])
-                for f in findings
-                if f.get("resource_type") == TRACKING_SERVER
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for f in findings:
+            if (
+                f.get("resource_type") == TRACKING_SERVER
                 and f.get("account_id") == invocation.account_id
                 and f.get("region") == invocation.region
-            }
-        )
-        for name in names:
-            own = [f for f in findings if f.get("resource_name") == name]
-            own = [f for f in own if f.get("account_id") == invocation.account_id]
-            own = [f for f in own if f.get("region") == invocation.region]
+            ):
+                by_name.setdefault(str(f.get("resource_name")), []).append(f)
+        for name, own in sorted(by_name.items()):
             result = verdict(own, threshold, enabled)
-            ordering = invocation.ordering_timestamp
-            verdicts.append((name, MLFLOW_TRACKING_SERVER, ordering, result))
+            verdicts.append((name, MLFLOW_TRACKING_SERVER, invocation.ordering_timestamp, result))
     for resource in invocation.resources:
-        result = _not_applicable(resource, invocation.left_scope) or verdict(
-            _findings_of(resource, findings), threshold, enabled
-        )
-        if not _findings_of(resource, findings) and result.compliance_type != NOT_APPLICABLE:
-            result = Verdict(INSUFFICIENT_DATA, "the re-check returned no result for it")
+        result = _not_applicable(resource, invocation.left_scope)
+        if result is None:
+            own = _findings_of(resource, findings)
+            result = (
+                verdict(own, threshold, enabled)
+                if own
+                else Verdict(INSUFFICIENT_DATA, "the re-check returned no result for it")
+            )
         verdicts.append(
             (resource.resource_id, resource.resource_type, resource.ordering_timestamp, result)
         )
