@@ -179,7 +179,11 @@ def test_import_then_reimport_updates_the_same_ids(sim):
     assert {(s["account_id"], s["region"], s["imported"]) for s in result["scopes"]} == {
         (a, r, 3) for a, r in scopes
     }
-    night2 = run_doc(scopes, started="2026-11-28T02:00:00Z")
+    seen = [
+        dict(f, change="unchanged", first_seen=night1["run"]["started_at"])
+        for f in night1["findings"]
+    ]
+    night2 = run_doc(scopes, started="2026-11-28T02:00:00Z", findings=seen)
     again = import_findings(asff.render(night2), client_for(sim))
     assert again["imported"] == 9
     stored = all_findings(hub(sim, PROD, "us-east-1"))

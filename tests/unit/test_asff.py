@@ -1,4 +1,9 @@
-"""ASFF rendering: every BatchImportFindings requirement, stable Ids, resolved -> archived."""
+"""ASFF rendering: every BatchImportFindings requirement, stable Ids, resolved -> archived.
+
+Records are checked against botocore's own Security Hub service model: its ParamValidator
+on the BatchImportFindings input (types, required members, minimum lengths, unknown keys)
+and, below, the enum values and maximum lengths the validator leaves to the service.
+"""
 
 from __future__ import annotations
 
@@ -28,13 +33,40 @@ def records(doc):
     return asff.render(doc)
 
 
+def model_errors(value, shape, path="") -> list[str]:
+    """Enum values and maximum lengths of ``shape`` that ``value`` breaks (recursively)."""
+    errors: list[str] = []
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                errors += model_errors(value[name], member, f"{path}.{name}")
+    elif shape.type_name == "list":
+        for n, item in enumerate(value):
+            errors += model_errors(item, shape.member, f"{path}[{n}]")
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            errors += model_errors(key, shape.key, f"{path}<key>")
+            errors += model_errors(item, shape.value, f"{path}[{key}]")
+    elif shape.type_name == "string":
+        if shape.enum and value not in shape.enum:
+            errors.append(f"{path}: {value!r} not in {shape.enum}")
+        if "max" in shape.metadata and len(value) > shape.metadata["max"]:
+            errors.append(f"{path}: longer than {shape.metadata['max']}")
+    return errors
+
+
 def test_every_record_is_valid_batch_import_input(records):
     assert records
     for start in range(0, len(records), 100):
         report = ParamValidator().validate({"Findings": records[start : start + 100]}, IMPORT_INPUT)
         assert not report.has_errors(), report.generate_report()
+    assert FINDING_SHAPE.members["RecordState"].enum == ["ACTIVE", "ARCHIVED"]  # model read
     for r in records:
+        assert model_errors(r, FINDING_SHAPE) == []
         assert set(FINDING_SHAPE.required_members) <= set(r)
+        fields = r["ProductFields"]  # limits of the model's ProductFields documentation
+        assert len(fields) <= 50
+        assert all(len(k) <= 128 and len(v) <= 2048 for k, v in fields.items())
         assert r["SchemaVersion"] == "2018-10-08"
         assert len(r["Title"]) <= 256 and len(r["Description"]) <= 1024
         assert len(r["Remediation"]["Recommendation"]["Text"]) <= 512
@@ -71,7 +103,12 @@ def test_status_and_severity_mapping(doc, records):
         if f["status"] == "PASS":
             continue
         assert r is not None, f
-        assert r["Severity"]["Label"] == asff.SEVERITY_LABEL[f["severity"]]
+        assert r["ProductFields"]["mlflow-audit/RuleSeverity"] == f["severity"]
+        if f["status"] == "UNKNOWN":  # could not evaluate: nothing to page on
+            assert r["Severity"] == {"Label": "INFORMATIONAL", "Original": "info"}
+        else:
+            assert r["Severity"]["Label"] == asff.SEVERITY_LABEL[f["severity"]]
+        assert r["FindingProviderFields"]["Severity"] == r["Severity"]
         if r["RecordState"] == "ACTIVE":
             expected = {"FAIL": "FAILED", "MUTED": "FAILED", "UNKNOWN": "WARNING"}[f["status"]]
             assert r["Compliance"]["Status"] == expected
@@ -97,6 +134,49 @@ def test_only_resolved_findings_of_read_scopes_are_archived(doc, records):
     assert len({r["Id"] for r in records}) == len(records)
 
 
+def test_an_archived_record_is_described_as_resolved_not_by_its_failure(doc, records):
+    fixed, gone = doc["history"]["resolved"][:2]
+    by_id = {r["Id"]: r for r in records}
+    key = (fixed["check_id"], fixed["resource_arn"])
+    now_passing = next(f for f in doc["findings"] if (f["check_id"], f["resource_arn"]) == key)
+    assert now_passing["status"] == "PASS" and gone["status"] == "FAIL"
+    for entry, why in ((fixed, "now passes this check"), (gone, "no longer found")):
+        r = by_id[asff.finding_id(entry["check_id"], entry["resource_arn"])]
+        assert r["RecordState"] == "ARCHIVED"
+        assert r["Description"].startswith(f"Resolved: {entry['resource_name']} ")
+        assert why in r["Description"]
+    gone_record = by_id[asff.finding_id(gone["check_id"], gone["resource_arn"])]
+    assert gone["message"] not in gone_record["Description"]  # not its failure
+    fixed_record = by_id[asff.finding_id(fixed["check_id"], fixed["resource_arn"])]
+    assert fixed_record["Description"].endswith(now_passing["message"])  # what passes now
+    for r in (gone_record, fixed_record):
+        assert r["Remediation"]["Recommendation"]["Text"] == asff.RESOLVED_RECOMMENDATION
+        assert "mlflow-audit/RemediationCommand" not in r["ProductFields"]
+        assert r["ProductFields"]["mlflow-audit/Status"] == "RESOLVED"
+    active = [r for r in records if r["RecordState"] == "ACTIVE"]
+    assert not any(r["Description"].startswith("Resolved:") for r in active)
+
+
+def test_created_equals_updated_on_the_import_that_creates_the_finding():
+    """AWS: "Upon creation of a finding record, the CreatedAt and UpdatedAt timestamps must
+    be the same"; later imports carry a later UpdatedAt and the same CreatedAt."""
+    night1 = demo_document()  # no history: every problem is created by this import
+    night1.pop("history")
+    run1 = night1["run"]
+    for r in asff.render(night1):
+        assert r["CreatedAt"] == r["UpdatedAt"] == r["FirstObservedAt"] == run1["started_at"]
+    night2 = demo_document()
+    night2["run"].update(started_at="2026-12-02T02:00:00Z", finished_at="2026-12-02T02:00:09Z")
+    seen, new = [f for f in night2["findings"] if f["status"] == "FAIL"][:2]
+    seen["first_seen"] = run1["started_at"]  # history: seen the night before
+    new["first_seen"] = "2026-12-02T02:00:00Z"  # history: new tonight
+    by_id = {r["Id"]: r for r in asff.render(night2)}
+    again = by_id[asff.finding_id(seen["check_id"], seen["resource_arn"])]
+    assert (again["CreatedAt"], again["UpdatedAt"]) == (run1["started_at"], "2026-12-02T02:00:09Z")
+    created = by_id[asff.finding_id(new["check_id"], new["resource_arn"])]
+    assert created["CreatedAt"] == created["UpdatedAt"] == "2026-12-02T02:00:00Z"
+
+
 def test_ids_are_stable_across_nights_and_times_follow_history(doc):
     night1 = asff.render(doc)
     night2_doc = demo_document()
@@ -115,6 +195,7 @@ def test_ids_are_stable_across_nights_and_times_follow_history(doc):
     assert r["UpdatedAt"] == "2026-11-28T02:00:09Z"
     others = [x for x in night2 if x["Id"] != r["Id"]]
     assert {x["CreatedAt"] for x in others} == {"2026-11-28T02:00:00Z"}  # no first_seen: run start
+    assert all(x["UpdatedAt"] == x["CreatedAt"] for x in others)  # so this import creates them
 
 
 def test_long_text_is_cut_and_long_arns_get_a_hashed_id(doc):

@@ -14,6 +14,8 @@ from auditor.sim import simulated_aws
 
 from .demo_document import demo_document
 
+SEVERITIES = {"critical", "high", "medium", "low", "info"}
+
 
 @pytest.fixture
 def sim():
@@ -67,11 +69,23 @@ def test_two_nights_update_the_same_ids_and_archive_exactly_the_resolved(sim):
     assert second["failed"] == 0
     hub = stored(client_for, scopes | {(r["AwsAccountId"], r["Region"]) for r in records2})
     assert len(hub) == len({r["Id"] for r in records1} | {r["Id"] for r in records2})
+    ids2 = {r["Id"] for r in records2}
     archived = {i for i, f in hub.items() if f["RecordState"] == "ARCHIVED"}
     assert archived == {r["Id"] for r in records2 if r["RecordState"] == "ARCHIVED"}
     assert len(archived) == 2
     updated = {f["UpdatedAt"] for i, f in hub.items() if i in {r["Id"] for r in records2}}
-    assert updated == {"2026-12-02T02:00:09Z"}
+    # The demo document has no first_seen: as far as it knows each import creates the
+    # finding, so UpdatedAt is CreatedAt, this night's start (later than night 1's).
+    assert updated == {"2026-12-02T02:00:00Z"}
+    assert all(f["CreatedAt"] == f["UpdatedAt"] for f in hub.values() if f["Id"] in ids2)
+    active = [f for f in hub.values() if f["RecordState"] == "ACTIVE"]
+    for f in active:  # WARNING never pages as HIGH or CRITICAL; the rule's severity is kept
+        if f["Compliance"]["Status"] == "WARNING":
+            assert f["Severity"]["Label"] == "INFORMATIONAL"
+            assert f["ProductFields"]["mlflow-audit/RuleSeverity"] in SEVERITIES
+    assert any(f["Compliance"]["Status"] == "WARNING" for f in active)
+    for i in archived:
+        assert hub[i]["Description"].startswith("Resolved: ")
     lines = summary_lines(second)
     assert lines[0].startswith(f"security hub: {len(records2)} imported, 0 failed")
 

@@ -10,12 +10,23 @@
   calling account to be the finding's ``AwsAccountId`` for it ("Guidelines for using the
   BatchImportFindings API", Security Hub partner guide), so imports run per account.
 - ``CreatedAt`` is when the problem was first seen: the finding's ``first_seen`` when the
-  document carries one, else the run's start (a first run). ``UpdatedAt`` is this run.
+  document carries one, else the run's start (a first run). ``UpdatedAt`` is this run's
+  end, except on the import that creates the finding (``CreatedAt`` is this run's start:
+  history says it is new, or there is no history), where it equals ``CreatedAt``: "Upon
+  creation of a finding record, the CreatedAt and UpdatedAt timestamps must be the same"
+  (UpdatedAt, "Required top-level ASFF attributes", Security Hub user guide).
 - Status: FAIL and MUTED -> ``Compliance.Status`` FAILED (a waiver is recorded in
   ``ProductFields``; ``Workflow`` belongs to the Security Hub user and BatchImportFindings
   cannot change it after creation), UNKNOWN -> WARNING (evidence was missing). Resolved
-  findings -> PASSED and ``RecordState`` ARCHIVED; nothing else is ever archived, and only
-  resolved findings of a scope this run read (``run.scopes``) are rendered at all.
+  findings -> PASSED and ``RecordState`` ARCHIVED, described as resolved (why it closed, not
+  its old failure); nothing else is ever archived, and only resolved findings of a scope
+  this run read (``run.scopes``) are rendered at all (``common.closed_findings``, which the
+  OCSF rendering closes too).
+- ``Severity.Label`` is the rule's severity, except for WARNING: INFORMATIONAL (``Original``
+  ``info``). A check that could not be evaluated found no issue (INFORMATIONAL: "No issue
+  was found", ``Severity`` in the Security Hub API reference), and rules keyed on HIGH or
+  CRITICAL must not page on it. The rule's severity is always in
+  ``ProductFields["mlflow-audit/RuleSeverity"]``.
 - PASS findings that were never a problem are not rendered: re-sending them as ACTIVE every
   night would re-open findings archived the night they were fixed.
 - ``Severity`` and ``Types`` are also in ``FindingProviderFields``: providers must update those
@@ -35,12 +46,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditor.report.formats.common import (
+    closed_findings,
     identity,
     json_array,
     parse_time,
     partition_of,
     references,
-    resolved_entries,
+    resolved_text,
     rule_title,
     truncate,
 )
@@ -58,6 +70,7 @@ SEVERITY_LABEL = {
     "info": "INFORMATIONAL",
 }
 COMPLIANCE_STATUS = {"FAIL": "FAILED", "MUTED": "FAILED", "UNKNOWN": "WARNING", "PASS": "PASSED"}
+RESOLVED_RECOMMENDATION = "Nothing to do: this finding is resolved."
 
 
 def product_arn(account_id: str, region: str, partition: str = "aws") -> str:
@@ -107,28 +120,30 @@ def _resources(finding: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _recommendation(finding: dict[str, Any]) -> dict[str, str]:
-    fix = finding.get("remediation") or {}
+def _recommendation(finding: dict[str, Any], resolved: bool) -> dict[str, str]:
+    fix = {} if resolved else finding.get("remediation") or {}
     parts = [str(fix.get("text") or "").strip(), str(fix.get("command") or "").strip()]
     text = " Command: ".join(p for p in parts if p) or "See the mlflow-audit report."
-    rec = {"Text": truncate(text, 512)}
+    rec = {"Text": truncate(RESOLVED_RECOMMENDATION if resolved else text, 512)}
     refs = references(finding)
     if refs:
         rec["Url"] = refs[0]
     return rec
 
 
-def _product_fields(finding: dict[str, Any], run_id: str) -> dict[str, str]:
+def _product_fields(finding: dict[str, Any], run_id: str, resolved: bool) -> dict[str, str]:
     fields = {
         "mlflow-audit/CheckId": str(finding["check_id"]),
-        "mlflow-audit/Status": str(finding["status"]),
+        "mlflow-audit/Status": "RESOLVED" if resolved else str(finding["status"]),
+        "mlflow-audit/RuleSeverity": str(finding.get("severity") or "info"),
         "mlflow-audit/RunId": run_id,
     }
+    fix = {} if resolved else finding.get("remediation") or {}
     optional = {
         "mlflow-audit/Change": finding.get("change"),
         "mlflow-audit/MutedReason": finding.get("muted_reason"),
         "mlflow-audit/Risk": finding.get("risk"),
-        "mlflow-audit/RemediationCommand": (finding.get("remediation") or {}).get("command"),
+        "mlflow-audit/RemediationCommand": fix.get("command"),
     }
     for key, value in optional.items():
         if value:
@@ -140,6 +155,11 @@ def _product_fields(finding: dict[str, Any], run_id: str) -> dict[str, str]:
     return fields
 
 
+def _created_at(finding: dict[str, Any], started: str) -> str:
+    first_seen = finding.get("first_seen")
+    return str(first_seen) if parse_time(first_seen) else started
+
+
 def to_asff(
     finding: dict[str, Any],
     *,
@@ -147,20 +167,22 @@ def to_asff(
     record_state: str = "ACTIVE",
     compliance_status: str | None = None,
 ) -> dict[str, Any]:
-    """One ASFF finding for one mlflow-audit finding (or resolved history entry)."""
+    """One ASFF finding for one mlflow-audit finding (or, ARCHIVED, a resolved one)."""
     account = str(finding["account_id"])
     region = str(finding["region"])
     check_id = str(finding["check_id"])
     arn = str(finding["resource_arn"])
     started = str(run["started_at"])
-    updated = str(run.get("finished_at") or started)
-    first_seen = finding.get("first_seen") if parse_time(finding.get("first_seen")) else None
-    created = str(first_seen or started)
-    severity = str(finding.get("severity") or "info")
+    created = _created_at(finding, started)
+    first_import = parse_time(created) == parse_time(started)
+    updated = created if first_import else str(run.get("finished_at") or started)
+    status = compliance_status or COMPLIANCE_STATUS.get(str(finding["status"]), "WARNING")
+    severity = "info" if status == "WARNING" else str(finding.get("severity") or "info")
     label = SEVERITY_LABEL.get(severity, "INFORMATIONAL")
     types = [f"{TYPE_PREFIX}/{check_id}"]
     title = finding.get("title") or rule_title(check_id)
-    status = compliance_status or COMPLIANCE_STATUS.get(str(finding["status"]), "WARNING")
+    resolved = record_state == "ARCHIVED"
+    description = resolved_text(finding) if resolved else finding.get("message") or title
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(check_id, arn),
@@ -181,9 +203,9 @@ def to_asff(
             "Types": types,
         },
         "Title": truncate(title, 256),
-        "Description": truncate(finding.get("message") or title, 1024),
-        "Remediation": {"Recommendation": _recommendation(finding)},
-        "ProductFields": _product_fields(finding, str(run.get("id") or "")),
+        "Description": truncate(description, 1024),
+        "Remediation": {"Recommendation": _recommendation(finding, resolved)},
+        "ProductFields": _product_fields(finding, str(run.get("id") or ""), resolved),
         "Resources": _resources(finding),
         "Compliance": {"Status": status},
         "RecordState": record_state,
@@ -193,24 +215,14 @@ def to_asff(
 def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """ASFF findings for ``doc``: problems ACTIVE, resolved-since-last-run ARCHIVED/PASSED."""
     run = doc["run"]
-    current = {identity(f): f for f in doc.get("findings") or []}
-    out: list[dict[str, Any]] = []
-    archived: set[tuple[str, str]] = set()
-    for entry in resolved_entries(doc):
-        key = identity(entry)
-        if key in archived:
-            continue
-        archived.add(key)
-        # Still present as PASS: its current record is fresher than the previous one.
-        base = current.get(key) if entry.get("now") == "PASS" else None
-        source = dict(base or entry)
-        record = to_asff(source, run=run, record_state="ARCHIVED", compliance_status="PASSED")
-        record["ProductFields"]["mlflow-audit/Status"] = "RESOLVED"
-        out.append(record)
-    for key, finding in current.items():
-        if key in archived or finding.get("status") == "PASS":
-            continue
-        out.append(to_asff(finding, run=run))
+    closed = closed_findings(doc)
+    out = [
+        to_asff(source, run=run, record_state="ARCHIVED", compliance_status="PASSED")
+        for source in closed.values()
+    ]
+    for finding in doc.get("findings") or []:
+        if identity(finding) not in closed and finding.get("status") != "PASS":
+            out.append(to_asff(finding, run=run))
     return out
 
 

@@ -1,8 +1,10 @@
 """What the interchange renderings (OCSF, ASFF) share.
 
 The helpers below are which findings are "resolved since the previous run", which
-scopes this run really read, and the rule metadata (title, references) that a resolved
-finding no longer carries.
+scopes this run really read, which findings both formats close (one decision, so the ASFF
+records archived and the OCSF records closed are always the same findings), how a closed
+finding is described, and the rule metadata (title, references) that a resolved finding
+no longer carries.
 """
 
 from __future__ import annotations
@@ -47,6 +49,40 @@ def resolved_entries(doc: dict[str, Any]) -> list[dict[str, Any]]:
         and r.get("check_id")
         and r.get("resource_arn")
     ]
+
+
+def closed_findings(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The findings this run closes, by identity, each with the record to describe it by.
+
+    One per resolved entry of a scope this run read (:func:`resolved_entries`): the current
+    finding when the entry says it is PASS now (fresher than the stored one), else the entry
+    itself (the resource is gone, or the check no longer reports it).
+    """
+    current = {identity(f): f for f in doc.get("findings") or []}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in resolved_entries(doc):
+        key = identity(entry)
+        if key not in out:
+            base = current.get(key) if entry.get("now") == "PASS" else None
+            out[key] = base or entry
+    return out
+
+
+def passes_now(closed: dict[str, Any]) -> bool:
+    """Whether a closed finding was fixed (PASS now) rather than gone from the scan."""
+    return closed.get("status") == "PASS" or closed.get("now") == "PASS"
+
+
+def resolved_text(closed: dict[str, Any]) -> str:
+    """How a closed finding is described: why it is closed, never its old failure."""
+    name = str(closed.get("resource_name") or closed.get("resource_arn") or "the resource")
+    if passes_now(closed):
+        message = str(closed.get("message") or "") if closed.get("status") == "PASS" else ""
+        return " ".join(x for x in (f"Resolved: {name} now passes this check.", message) if x)
+    return (
+        f"Resolved: {name} is no longer found in a scope this run read (the resource was "
+        "deleted or the check no longer applies to it)."
+    )
 
 
 @lru_cache(maxsize=1)

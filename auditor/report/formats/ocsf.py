@@ -24,11 +24,27 @@ against the library's ``Cloud`` object.
 
 Mapping: check id -> ``metadata.event_code``, ``finding_info.analytic.uid`` (a Rule) and
 ``compliance.control``; severity -> ``severity_id``; PASS/FAIL/UNKNOWN/MUTED ->
-``compliance.status_id`` and ``status_code``, MUTED also ``status_id`` Suppressed; history
-``change`` -> ``activity_id`` (new: Create, unchanged: Update, resolved: Close); the resource
-(ARN, type, name, region, partition, owning account) -> ``resources[0]`` and ``cloud``;
-remediation text, command and references -> ``remediation``; evidence -> ``evidences``
-(one per S3/SageMaker call); everything OCSF has no place for -> ``unmapped``.
+``compliance.status_id`` and ``status_code``; history ``change`` -> ``activity_id`` (new:
+Create, unchanged: Update, resolved: Close); the resource (ARN, type, name, region,
+partition, owning account) -> ``resources[0]`` and ``cloud``; remediation text, command and
+references -> ``remediation``; evidence -> ``evidences`` (one per S3/SageMaker call);
+everything OCSF has no place for -> ``unmapped``.
+
+Every ``*_id`` travels with its sibling set to the id's caption in the OCSF 1.5.0 schema
+(``dictionary.json``, ``events/findings/finding.json``, ``objects/compliance.json``,
+``objects/check.json``): ``severity`` and ``compliance.checks[].severity`` "High", not
+"high"; ``compliance.status`` "Fail"; ``status``; and ``type_name`` is the caption the schema
+gives ``type_uid``, class and activity ("Compliance Finding: Close"; "...: Other" for the
+nightly evaluation of a finding without history, whose ``activity_name`` the source defines).
+
+Finding ``status_id``: FAIL and UNKNOWN New, MUTED Suppressed, PASS and closed findings
+Resolved (as Security Hub sets the workflow of a PASSED control finding to RESOLVED,
+"Setting the workflow status of findings", Security Hub user guide). A finding closes
+exactly when the ASFF rendering archives it (``common.closed_findings``): fixed (its
+current PASS record carries Close) or gone from a scope this run read (a Close record built
+from the history entry, so Security Lake or a SIEM does not keep it open forever).
+``severity_id`` stays the rule's for UNKNOWN: the schema ties it to no compliance status,
+unlike ASFF's Security Hub consumers.
 """
 
 from __future__ import annotations
@@ -38,22 +54,37 @@ from typing import Any
 
 from auditor.report.formats.asff import finding_id
 from auditor.report.formats.common import (
+    closed_findings,
     identity,
     json_array,
     parse_time,
     partition_of,
+    passes_now,
     references,
-    resolved_entries,
+    resolved_text,
     rule_title,
 )
 
 OCSF_VERSION = "1.5.0"
 CLASS_UID = 2003
 CATEGORY_UID = 2
+CLASS_NAME = "Compliance Finding"
+PRODUCT = "mlflow-audit"
 SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+SEVERITY_CAPTION = {
+    0: "Unknown",
+    1: "Informational",
+    2: "Low",
+    3: "Medium",
+    4: "High",
+    5: "Critical",
+}
 COMPLIANCE_STATUS_ID = {"PASS": 1, "UNKNOWN": 2, "FAIL": 3, "MUTED": 3}
 COMPLIANCE_STATUS = {1: "Pass", 2: "Warning", 3: "Fail"}
 ACTIVITY = {"new": (1, "Create"), "unchanged": (2, "Update"), "resolved": (3, "Close")}
+ACTIVITY_CAPTION = {1: "Create", 2: "Update", 3: "Close", 99: "Other"}
+FINDING_STATUS = {"FAIL": 1, "UNKNOWN": 1, "MUTED": 3, "PASS": 4}
+FINDING_STATUS_CAPTION = {1: "New", 3: "Suppressed", 4: "Resolved"}
 API_VERSIONS = {"s3": "2006-03-01", "sagemaker": "2017-07-24", "sts": "2011-06-15"}
 RESOURCE_TYPE = {
     "mlflow-tracking-server": "AWS::SageMaker::MlflowTrackingServer",
@@ -112,15 +143,17 @@ def to_ocsf(
     finished = _ms(run.get("finished_at")) or started
     change = "resolved" if resolved else finding.get("change")
     activity_id, activity = ACTIVITY.get(str(change), (99, "Evaluate"))
-    compliance_id = COMPLIANCE_STATUS_ID.get(status, 2)
+    compliance_id = 1 if resolved else COMPLIANCE_STATUS_ID.get(status, 2)
+    severity_id = SEVERITY_ID.get(severity, 0)
     fix = finding.get("remediation") or {}
     desc = " ".join(str(x) for x in (fix.get("text"), fix.get("command")) if x) or title
     refs = references(finding)
     uid = finding_id(check_id, arn)
+    message = resolved_text(finding) if resolved else str(finding.get("message") or title)
     info: dict[str, Any] = {
         "uid": uid,
         "title": title,
-        "desc": str(finding.get("message") or title),
+        "desc": message,
         "types": ["Software and Configuration Checks"],
         "analytic": {"uid": check_id, "name": title, "type_id": 1, "type": "Rule"},
         "created_time": _ms(finding.get("first_seen")) or started,
@@ -135,8 +168,9 @@ def to_ocsf(
         "metadata": {
             "version": OCSF_VERSION,
             "product": {
-                "name": "mlflow-audit",
-                "vendor_name": "mlflow-audit",
+                "uid": PRODUCT,
+                "name": PRODUCT,
+                "vendor_name": PRODUCT,
                 "version": str(run.get("tool_version") or ""),
             },
             "event_code": check_id,
@@ -147,27 +181,28 @@ def to_ocsf(
         "category_uid": CATEGORY_UID,
         "category_name": "Findings",
         "class_uid": CLASS_UID,
-        "class_name": "Compliance Finding",
+        "class_name": CLASS_NAME,
         "activity_id": activity_id,
         "activity_name": activity,
         "type_uid": CLASS_UID * 100 + activity_id,
-        "type_name": f"Compliance Finding: {activity}",
+        "type_name": f"{CLASS_NAME}: {ACTIVITY_CAPTION[activity_id]}",
         "time": finished,
-        "severity_id": SEVERITY_ID.get(severity, 0),
-        "severity": severity.capitalize() if severity != "info" else "Informational",
-        "message": str(finding.get("message") or title),
-        "status_code": status,
+        "severity_id": severity_id,
+        "severity": SEVERITY_CAPTION[severity_id],
+        "message": message,
+        "status_code": "RESOLVED" if resolved and status != "PASS" else status,
         "finding_info": info,
         "compliance": {
             "control": check_id,
             "standards": ["mlflow-audit"],
             "status_id": compliance_id,
+            "status": COMPLIANCE_STATUS[compliance_id],
             "checks": [
                 {
                     "uid": check_id,
                     "name": title,
-                    "severity": severity,
-                    "severity_id": SEVERITY_ID.get(severity, 0),
+                    "severity": SEVERITY_CAPTION[severity_id],
+                    "severity_id": severity_id,
                     "status": COMPLIANCE_STATUS[compliance_id],
                     "status_id": compliance_id,
                 }
@@ -198,7 +233,7 @@ def to_ocsf(
         "unmapped": {
             "mlflow_audit": {
                 "status": status,
-                "change": finding.get("change"),
+                "change": change,
                 "resource_type": finding.get("resource_type"),
                 "risk": finding.get("risk"),
                 "muted_reason": finding.get("muted_reason"),
@@ -209,12 +244,12 @@ def to_ocsf(
             }
         },
     }
-    if status == "MUTED":
-        record.update(status_id=3, status="Suppressed", status_detail=finding.get("muted_reason"))
-    elif resolved:
-        record.update(status_id=4, status="Resolved")
-    elif status in ("FAIL", "UNKNOWN"):
-        record.update(status_id=1, status="New")
+    status_id = 4 if resolved else FINDING_STATUS.get(status, 1)
+    record.update(status_id=status_id, status=FINDING_STATUS_CAPTION[status_id])
+    if resolved:
+        record["status_detail"] = "passes now" if passes_now(finding) else "no longer found"
+    elif status == "MUTED":
+        record["status_detail"] = finding.get("muted_reason")
     evidences = _evidence(finding.get("evidence") or [])
     if evidences:
         record["evidences"] = evidences
@@ -222,13 +257,21 @@ def to_ocsf(
 
 
 def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One OCSF Compliance Finding per finding of ``doc`` (a fixed one carries Close)."""
+    """One OCSF Compliance Finding per finding of ``doc``, then one Close per gone finding.
+
+    A finding closed this run (:func:`closed_findings`) carries Close: in place when it is
+    still reported, else as a record of its own after the others.
+    """
     run = doc.get("run") or {}
-    fixed = {identity(e) for e in resolved_entries(doc) if e.get("now") == "PASS"}
-    return [
-        to_ocsf(f, run=run, resolved=f.get("status") == "PASS" and identity(f) in fixed)
-        for f in doc.get("findings") or []
+    closed = closed_findings(doc)
+    findings = doc.get("findings") or []
+    present = {identity(f) for f in findings}
+    out = [
+        to_ocsf(closed.get(identity(f), f), run=run, resolved=identity(f) in closed)
+        for f in findings
     ]
+    gone = [source for key, source in closed.items() if key not in present]
+    return out + [to_ocsf(source, run=run, resolved=True) for source in gone]
 
 
 def render_file(doc: dict[str, Any]) -> Iterator[str]:
