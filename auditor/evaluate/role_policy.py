@@ -158,6 +158,22 @@ def _probes(stmt: dict[str, Any], trusted: Trusted) -> tuple[list[tuple[str, Spa
     return out, doubts
 
 
+def named_buckets(identity: Collection[tuple[str, dict[str, Any]]]) -> set[str]:
+    """The buckets the Allows name exactly: the run proves their owners for the verdict."""
+    names: set[str] = set()
+    for _, doc in identity:
+        for stmt in statements(doc):
+            if str(stmt.get("Effect")).lower() != "allow":
+                continue
+            for pattern in (str(p) for p in as_list(stmt.get("Resource"))):
+                parts = pattern.split(":", 5)
+                if len(parts) == 6 and parts[2] == "s3" and not parts[4]:
+                    bucket = parts[5].split("/", 1)[0]
+                    if bucket and not wild(bucket) and not _VAR_RE.search(bucket):
+                        names.add(bucket)
+    return names
+
+
 def _named_bucket(bucket: str, trusted: Trusted, doubts: list[str]) -> Span:
     owner = trusted.bucket_owners.get(bucket)
     if owner == ABSENT:

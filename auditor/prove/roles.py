@@ -64,6 +64,8 @@ class RolePolicies:
     boundary: dict[str, Any] | None = None  # None with no boundary, or unknown
     unknown: dict[str, str] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
+    # (trusted accounts, orgs, bucket owners) -> verdicts; see auditor.evaluate.role_facts
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
 def _call(
