@@ -226,6 +226,7 @@ def deny_strength(stmt: dict[str, Any], trusted: Trusted) -> tuple[str, str]:
         if key in _ACCOUNT_KEYS | _ORG_KEYS and base.startswith("stringnot"):
             if prefix == "foranyvalue" and key in _ORG_KEYS and not exists:
                 strength, why = "maybe", f"{operator} is false when {key} is absent"
+                continue
             elif prefix in ("", "foranyvalue", "forallvalues") and base in _OPS:
                 if not _values_trusted(key, values, trusted):
                     strength, why = "maybe", f"{key} names owners outside the trusted set"

@@ -53,6 +53,8 @@ from auditor.evaluate.writers import statements
 ABSENT = "absent"  # a bucket->owner value: the bucket is proven not to exist
 _VAR_RE = re.compile(r"\$\{[^}]*\}")
 _WRITE_VERBS = ("put", "delete", "create", "restore", "replicate", "abort", "update", "rename")
+# S3 actions on objects (the rest act on buckets, jobs or account settings).
+_OBJECT_WORDS = ("object", "multipartupload", "replicatedelete", "replicatetags")
 # Any bucket, and its objects: what an open grant reaches.
 PROBES = ("arn:aws:s3:::zz9-any-bucket", "arn:aws:s3:::zz9-any-bucket/zz9-key")
 
@@ -98,7 +100,8 @@ def _is_s3_write(action: str) -> bool:
 
 def s3_writes(stmt: dict[str, Any]) -> frozenset[str]:
     """The S3 Write-level actions a statement covers (wildcards and NotAction expanded)."""
-    return _writes_of(quote({k: stmt.get(k) for k in ("Action", "NotAction") if k in stmt}))
+    picked = {k: stmt[k] for k in ("Action", "NotAction") if stmt.get(k) is not None}
+    return _writes_of(quote(picked)) if picked else frozenset()
 
 
 @lru_cache(maxsize=1024)
@@ -129,33 +132,31 @@ def _probes(stmt: dict[str, Any], trusted: Trusted) -> tuple[list[tuple[str, Spa
     out: list[tuple[str, Span]] = []
     doubts: list[str] = []
     for pattern in (str(p) for p in as_list(stmt.get("Resource"))):
+        masked = _VAR_RE.sub("\x00", pattern)  # a variable may hold a "/"
+        parts = masked.split(":", 5)
+        s3 = len(parts) == 6 and parts[2] == "s3"
+        probe = masked.replace("\x00", "zz9").replace("*", "zz9").replace("?", "z")
+        if s3 and ("\x00" in parts[4] or "\x00" in parts[5].split("/", 1)[0]):
+            doubts.append(f"resource {pattern} names its bucket or account with a policy variable")
+            out.append((probe, DOUBT))
+            continue
         hits = [p for p in PROBES if matches(pattern, p)]
         if hits:
             out.extend((p, SURE_ANY) for p in hits)
-            continue
-        parts = pattern.split(":", 5)
-        if len(parts) < 6 or parts[2] != "s3":
-            continue  # not an S3 resource: S3 actions do not apply to it
-        account, resource = parts[4], parts[5]
-        probe = _VAR_RE.sub("zz9", pattern).replace("*", "zz9").replace("?", "z")
-        if account:
-            if _VAR_RE.search(account):
-                doubts.append(f"resource {pattern} names its account with a policy variable")
-                out.append((probe, DOUBT))
-            elif wild(account) or not ACCOUNT_RE.match(account):
-                out.append((probe, SURE_ANY))
-            elif not trusted.account(account):
-                out.append((probe, sure(Reach(accounts=frozenset({account})))))
-            continue
-        bucket = resource.split("/", 1)[0]
-        if _VAR_RE.search(bucket):
-            doubts.append(f"resource {pattern} names its bucket with a policy variable")
-            out.append((probe, DOUBT))
-        elif wild(bucket):
-            out.append((probe, SURE_ANY))  # reaches buckets beyond the named ones
-        else:
-            out.append((probe, _named_bucket(bucket, trusted, doubts)))
+        elif s3:
+            out.append((probe, _owners(parts[4], parts[5].split("/", 1)[0], trusted, doubts)))
     return out, doubts
+
+
+def _owners(account: str, bucket: str, trusted: Trusted, doubts: list[str]) -> Span:
+    """The untrusted owners of an S3 ARN: its account's, or its bucket's."""
+    if account:
+        if wild(account) or not ACCOUNT_RE.match(account):
+            return SURE_ANY
+        return SURE_NONE if trusted.account(account) else sure(Reach(accounts=frozenset({account})))
+    if wild(bucket):
+        return SURE_ANY  # reaches buckets beyond the named ones
+    return _named_bucket(bucket, trusted, doubts)
 
 
 def named_buckets(identity: Collection[tuple[str, dict[str, Any]]]) -> set[str]:
@@ -190,6 +191,17 @@ def _named_bucket(bucket: str, trusted: Trusted, doubts: list[str]) -> Span:
 class _Doc:
     source: str  # "boundary" or the identity policy's name
     stmts: list[dict[str, Any]]
+
+
+def applies(action: str, arn: str) -> bool:
+    """Whether an S3 action acts on this kind of ARN: object actions on ``bucket/key``,
+    the others on the bucket; an account's resources (access points) take both."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[4]:
+        return True
+    name = action.split(":", 1)[-1]
+    on_object = any(w in name for w in _OBJECT_WORDS)
+    return on_object == ("/" in parts[5])
 
 
 def _deny_covers(deny: dict[str, Any], probe: str) -> bool | None:
@@ -308,6 +320,8 @@ def s3_write_decision(
                 base = owners & condition
                 widest = widest or bool(base.possible)
                 for action in sorted(writes) if base.possible else ():
+                    if not applies(action, probe):
+                        continue
                     span = base & _allowed(bound, action, probe, trusted, notes) if bound else base
                     span = _apply_denies(span, docs + bound, action, probe, trusted, notes)
                     if span.certain:
