@@ -4,9 +4,11 @@ A request's owner is "untrusted" when it is outside the trusted accounts and not
 trusted organisation. For an Allow we ask which untrusted owners its conditions still
 admit; for a Deny, whether its conditions hold for every untrusted owner.
 
-- ``s3:ResourceAccount`` and ``aws:ResourceAccount`` are the bucket owner's account, in
-  the request context of every S3 request; ``aws:ResourceOrgID`` and
-  ``aws:ResourceOrgPaths`` are present only when that account is in an organisation.
+- ``s3:ResourceAccount`` and ``aws:ResourceAccount`` are the bucket owner's account,
+  taken to be in every S3 request's context (AWS documents ``aws:ResourceAccount`` as
+  present for most actions, and S3 always knows the owner), so ``ForAllValues`` and
+  ``...IfExists`` on them limit; ``aws:ResourceOrgID`` and ``aws:ResourceOrgPaths`` are
+  present only when that account is in an organisation.
 - A key absent from the request makes a positive operator false and a negated one
   (``StringNotEquals``, ...) true; ``...IfExists`` and ``ForAllValues`` are true when it
   is absent, so on the organisation keys they admit every account in no organisation.
