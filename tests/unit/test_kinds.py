@@ -8,7 +8,7 @@ import yaml
 
 from auditor.core.artifacts import parse_artifact_store_uri
 from auditor.core.kinds import KINDS, MLFLOW_APP_KIND, TRACKING_SERVER_KIND, ResourceKind
-from auditor.core.model import RESOURCE_TYPES, BucketProof, Resource
+from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.evaluate.engine import evaluate_all
 from auditor.evaluate.facts import TrustContext, build_facts
 from auditor.evaluate.policy import Policy
@@ -19,7 +19,7 @@ ACCT = "111111111111"
 
 
 def test_every_resource_type_has_exactly_one_kind():
-    assert tuple(KINDS) == RESOURCE_TYPES
+    assert tuple(KINDS) == (TRACKING_SERVER, MLFLOW_APP)
 
 
 def test_boto3_method_names_follow_the_api_names():

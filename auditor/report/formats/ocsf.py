@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.core.kinds import KINDS, TRACKING_SERVER_KIND
 from auditor.report.formats.asff import finding_id
 from auditor.report.formats.common import (
     identity,
@@ -54,11 +55,26 @@ SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 COMPLIANCE_STATUS_ID = {"PASS": 1, "UNKNOWN": 2, "FAIL": 3, "MUTED": 3}
 COMPLIANCE_STATUS = {1: "Pass", 2: "Warning", 3: "Fail"}
 ACTIVITY = {"new": (1, "Create"), "unchanged": (2, "Update"), "resolved": (3, "Close")}
-API_VERSIONS = {"s3": "2006-03-01", "sagemaker": "2017-07-24", "sts": "2011-06-15"}
-RESOURCE_TYPE = {
-    "mlflow-tracking-server": "AWS::SageMaker::MlflowTrackingServer",
-    "mlflow-app": "AWS::SageMaker::MlflowApp",
-}
+# The API versions of the services evidence names besides the kinds' own (their
+# ``api_version``): S3 (ownership and integrity probes) and STS.
+API_VERSIONS = {"s3": "2006-03-01", "sts": "2011-06-15"}
+
+
+def _api_version(service: str) -> str | None:
+    if service in API_VERSIONS:
+        return API_VERSIONS[service]
+    return next((k.api_version for k in KINDS.values() if k.service == service), None)
+
+
+def _resource_type(name: str) -> str:
+    """The CloudFormation type of a kind, OCSF's resources[].type; "Other" when none."""
+    kind = KINDS.get(name)
+    return (kind.cfn_type if kind else None) or "Other"
+
+
+def _data_sources(name: str) -> list[str]:
+    """The kind's service and S3 (a finding of an unknown kind: the shipped kinds')."""
+    return [KINDS.get(name, TRACKING_SERVER_KIND).service, "s3"]
 
 
 def _ms(value: Any) -> int | None:
@@ -75,13 +91,14 @@ def _evidence(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "name": call or "evidence",
             "data": {k: e.get(k) for k in ("as_account", "params", "answer", "conclusion")},
         }
-        if operation and service in API_VERSIONS:
+        version = _api_version(service) if operation else None
+        if version:
             record["api"] = {
                 "operation": operation,
                 "service": {
                     "name": service,
                     "uid": f"{service}.amazonaws.com",
-                    "version": API_VERSIONS[service],
+                    "version": version,
                 },
             }
         out.append(record)
@@ -127,7 +144,7 @@ def to_ocsf(
         "first_seen_time": _ms(finding.get("first_seen")) or started,
         "last_seen_time": started,
         "modified_time": finished,
-        "data_sources": ["sagemaker", "s3"],
+        "data_sources": _data_sources(str(finding.get("resource_type"))),
     }
     if refs:
         info["src_url"] = refs[0]
@@ -178,7 +195,7 @@ def to_ocsf(
             {
                 "uid": arn,
                 "name": str(finding.get("resource_name") or arn),
-                "type": RESOURCE_TYPE.get(str(finding.get("resource_type")), "Other"),
+                "type": _resource_type(str(finding.get("resource_type"))),
                 "region": region,
                 "cloud_partition": partition_of(arn),
                 "owner": {
