@@ -105,8 +105,14 @@ class ResourceKind:
         return (self.list_api, self.describe_api, *update)
 
     def identifier(self, name: str, arn: str) -> str:
-        """What ``describe_param`` takes for the resource ``name`` / ``arn``."""
-        return arn if self.identified_by_arn else name
+        """What ``describe_param`` takes for the resource ``name`` / ``arn``: the ARN, the
+        name when the kind is listed by name, else the id that ends the ARN
+        (``arn:...:<arn_type>/<id>``) for a kind whose name is only a display name."""
+        if self.identified_by_arn:
+            return arn
+        if self.list_id_field == self.name_field:
+            return name
+        return arn.rsplit("/", 1)[-1]
 
     def arn(self, region: str, account_id: str, name: str) -> str:
         """The ARN of the resource ``name`` of this kind (in the ``aws`` partition)."""
