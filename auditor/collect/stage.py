@@ -37,7 +37,7 @@ from auditor.core.model import (
 )
 from auditor.prove.ownership import list_owned_buckets
 
-#: The ``errors`` entry of a scope an interrupted run did not finish (SPEC "Exit codes").
+#: The ``errors`` entry of a scope an interrupted run did not finish (the run exits 130).
 INTERRUPTED_OPERATION = "interrupted"
 INTERRUPTED_CODE = "Interrupted"
 

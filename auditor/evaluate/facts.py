@@ -142,7 +142,7 @@ def _bucket_ownership(
         bucket["owner_trusted"] = owner in trusted
         return
     unknown["bucket.owner_account_id"] = proof.unknown_reason or "the owner was not proven"
-    # SPEC: this check fails only on a proven owner. Refuting the expected owner is
+    # This check fails only on a proven owner. Refuting the expected owner is
     # evidence (kept), but who owns the bucket is still unknown.
     if expected in proof.not_owned_by:
         unknown["bucket.owned_by_expected"] = (

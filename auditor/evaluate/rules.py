@@ -2,9 +2,11 @@
 
 A rule is data (one YAML file): which resource types it applies to, which facts it
 reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
-failure, and small Jinja2 templates for the message and the fix. Templates run in
-Jinja2's sandbox and only ever receive AWS strings as data. ``auditor.evaluate.engine`` evaluates
-the loaded rules.
+failure, small Jinja2 templates for the message and the fix, and two optional flags
+that order findings.json (``exposes``: a FAIL on a resource that does not verify its
+bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does). Templates
+run in Jinja2's sandbox and only ever receive AWS strings as data.
+``auditor.evaluate.engine`` evaluates the loaded rules.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def make_run(  # noqa: PLR0913 - one keyword per RunInfo field
         "accounts": accounts,
         "regions": sorted({s["region"] for s in scopes}),
         "scopes": scopes,
-        # Per resource type, the scanned regions where SageMaker offers it and where not.
+        # Per resource kind, the scanned regions where its service offers it and where not.
         "coverage": _coverage_by_type(scopes),
         "warnings": warnings,
         "regions_not_enabled": regions_not_enabled,

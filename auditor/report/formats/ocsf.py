@@ -28,7 +28,7 @@ Mapping: check id -> ``metadata.event_code``, ``finding_info.analytic.uid`` (a R
 ``change`` -> ``activity_id`` (new: Create, unchanged: Update, resolved: Close); the resource
 (ARN, type, name, region, partition, owning account) -> ``resources[0]`` and ``cloud``;
 remediation text, command and references -> ``remediation``; evidence -> ``evidences``
-(one per S3/SageMaker call); everything OCSF has no place for -> ``unmapped``.
+(one per S3 or Describe call); everything OCSF has no place for -> ``unmapped``.
 """
 
 from __future__ import annotations
