@@ -423,7 +423,7 @@ def report(
 ) -> None:
     """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally import it
     into Security Hub."""
-    from auditor.report.document import load_document
+    from auditor.report.load import load_document
     from auditor.report.outputs import prepare_output_dir, write_outputs
 
     if not security_hub and (profile or role_name or external_id):
@@ -506,7 +506,7 @@ def merge(
     Exits like scan: 1 for a FAIL at or above --fail-on, 3 when a shard is missing or
     incomplete, 0 otherwise.
     """
-    from auditor.report.document import load_document
+    from auditor.report.load import load_document
     from auditor.report.merge import merge_documents, merge_warnings
     from auditor.report.outputs import prepare_output_dir, write_outputs
 

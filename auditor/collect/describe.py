@@ -34,11 +34,11 @@ def not_offered(exc: BaseException) -> bool:
     return exc.response.get("Error", {}).get("Code") in NOT_OFFERED_CODES
 
 
-def list_resources(sagemaker: Any, kind: ResourceKind) -> list[tuple[str, str | None]]:
+def list_resources(client: Any, kind: ResourceKind) -> list[tuple[str, str | None]]:
     """(identifier for Describe, ARN if listed) of every resource of ``kind`` in the scope
-    (paginated, 100 a page)."""
+    (paginated, 100 a page); ``client`` is of the kind's service."""
     found: list[tuple[str, str | None]] = []
-    paginator = sagemaker.get_paginator(kind.method(kind.list_api))
+    paginator = client.get_paginator(kind.method(kind.list_api))
     for page in paginator.paginate(PaginationConfig={"PageSize": 100}):
         for summary in page.get(kind.list_key, []):
             found.append((summary[kind.list_id_field], summary.get(kind.list_arn_field)))
@@ -52,36 +52,41 @@ def _is_gone(exc: ClientError) -> bool:
     return code in GONE_CODES
 
 
-def _require(answer: dict[str, Any], fields: tuple[str, ...], ident: str) -> None:
+def _require(kind: ResourceKind, answer: dict[str, Any], ident: str) -> dict[str, str]:
     """A verdict needs the resource's identity and URI: an answer without them (a truncated
     or unparsable body parses to a dict without them) is an error, never a FAIL."""
-    missing = [f for f in fields if not isinstance(answer.get(f), str) or not answer[f]]
+    fields = (kind.arn_field, kind.name_field, kind.uri_field)
+    values = {f: kind.value(answer, f) for f in fields}
+    missing = [f for f, v in values.items() if not isinstance(v, str) or not v]
     if missing:
         raise IncompleteResponse(f"{ident}: the Describe answer lacks {', '.join(missing)}")
+    return values
 
 
 def describe_resource(
-    sagemaker: Any, kind: ResourceKind, account_id: str, region: str, ident: str
+    client: Any, kind: ResourceKind, account_id: str, region: str, ident: str
 ) -> Resource | None:
     """Describe one resource; None when it was deleted since it was listed."""
     try:
-        d = getattr(sagemaker, kind.method(kind.describe_api))(**{kind.describe_param: ident})
+        d = getattr(client, kind.method(kind.describe_api))(**{kind.describe_param: ident})
     except ClientError as exc:
         if _is_gone(exc):
             return None
         raise
-    _require(d, (kind.arn_field, kind.name_field, kind.uri_field), ident)
-    verification = d.get(kind.verification_field) if kind.verification_field else None
+    values = _require(kind, d, ident)
+    verification = kind.value(d, kind.verification_field)
+    owner = kind.value(d, kind.owner_field)
+    status = kind.value(d, kind.status_field)
     return Resource(
         resource_type=kind.name,
         account_id=account_id,
         region=region,
-        name=d[kind.name_field],
-        arn=d[kind.arn_field],
-        artifact_store_uri=d.get(kind.uri_field),
-        status=d.get(kind.status_field),
+        name=values[kind.name_field],
+        arn=values[kind.arn_field],
+        artifact_store_uri=values[kind.uri_field],
+        status=status if isinstance(status, str) else None,
         s3_bucket_owner_verification=None if verification is None else bool(verification),
-        s3_bucket_owner_account_id=d.get(kind.owner_field) if kind.owner_field else None,
+        s3_bucket_owner_account_id=owner if isinstance(owner, str) else None,
     )
 
 

@@ -27,7 +27,7 @@ from auditor.collect.scope import (
     CredentialFactory,
     resolve_regions,
 )
-from auditor.core.kinds import KINDS, TRACKING_SERVER_KIND, ResourceKind
+from auditor.core.kinds import KINDS, ResourceKind
 from auditor.core.model import (
     Progress,
     ProgressSnapshot,
@@ -37,7 +37,7 @@ from auditor.core.model import (
 )
 from auditor.prove.ownership import list_owned_buckets
 
-#: The ``errors`` entry of a scope an interrupted run did not finish (SPEC "Exit codes").
+#: The ``errors`` entry of a scope an interrupted run did not finish (the run exits 130).
 INTERRUPTED_OPERATION = "interrupted"
 INTERRUPTED_CODE = "Interrupted"
 
@@ -194,16 +194,18 @@ class Collector:
         scope = self.out.scopes[(account.account_id, region)]
         listed: list[tuple[ResourceKind, str, str | None]] = []
         with self.clients.acting_as(account.credentials, account.account_id):
-            sm = self.clients.client(region, "sagemaker")
-            for kind in KINDS.values():
+            for n, kind in enumerate(list(KINDS.values())):
                 try:
-                    found = collect.list_resources(sm, kind)
+                    client = self.clients.client(region, kind.service)
+                    found = collect.list_resources(client, kind)
                 except Exception as exc:  # one failure is recorded, never fatal
                     if collect.not_offered(exc):
                         scope.not_offered.append(kind.name)
                         continue
-                    self._scope_failed(account, scope, f"sagemaker:{kind.list_api}", exc)
-                    if kind is TRACKING_SERVER_KIND:
+                    self._scope_failed(account, scope, f"{kind.service}:{kind.list_api}", exc)
+                    # The scope's first List is also its probe of the scope itself
+                    # (credentials, region enabled): when it fails, so would the others.
+                    if n == 0:
                         self._tick(scope)
                         return
                     continue
@@ -228,7 +230,7 @@ class Collector:
         first_try: float | None = None,
     ) -> None:
         assert account.credentials is not None
-        key = (account.account_id, region, f"sagemaker:{kind.describe_api}")
+        key = (account.account_id, region, f"{kind.service}:{kind.describe_api}")
         pacer = self.clients.pacer
         pending = (account.account_id, region, kind.name, ident)
         if first_try is None:
@@ -238,8 +240,10 @@ class Collector:
             return
         try:
             with self.clients.acting_as(account.credentials, account.account_id):
-                sm = self.clients.client(region, "sagemaker")
-                resource = collect.describe_resource(sm, kind, account.account_id, region, ident)
+                client = self.clients.client(region, kind.service)
+                resource = collect.describe_resource(
+                    client, kind, account.account_id, region, ident
+                )
         except Exception as exc:  # one failure is recorded, never fatal
             if is_throttling(error_code(exc)) and pacer.now() - first_try < pacer.budget_s:
                 args = (account, region, kind, ident, listed_arn, first_try)
@@ -262,7 +266,7 @@ class Collector:
         exc: Exception,
     ) -> None:
         """Listed, so never lost: kept as a placeholder with UNKNOWN findings that say why."""
-        err = scan_error(account.account_id, region, f"sagemaker:{kind.describe_api}", exc)
+        err = scan_error(account.account_id, region, f"{kind.service}:{kind.describe_api}", exc)
         if not err.message.startswith(f"{ident}:"):
             err.message = f"{ident}: {err.message}"
         self._error(err)
@@ -342,8 +346,9 @@ def _placeholder(
         resource_type=kind.name,
         account_id=account_id,
         region=region,
-        name=ident.rsplit("/", 1)[-1] if kind.list_id_field == kind.arn_field else ident,
-        arn=listed_arn or _synthetic_arn(account_id, region, kind, ident),
+        name=ident.rsplit("/", 1)[-1] if kind.identified_by_arn else ident,
+        arn=listed_arn
+        or (ident if kind.identified_by_arn else kind.arn(region, account_id, ident)),
         artifact_store_uri=None,
     )
 
@@ -363,17 +368,10 @@ def collect_all(
     return collector.out
 
 
-def _synthetic_arn(account_id: str, region: str, kind: ResourceKind, ident: str) -> str:
-    """The ARN a listed resource would have, when its List summary lacked it."""
-    if kind.list_id_field == kind.arn_field:
-        return ident
-    return f"arn:aws:sagemaker:{region}:{account_id}:{kind.name}/{ident}"
-
-
 def region_warnings(
     requested: list[str], accounts: list[Account], scopes: list[ScopeResult]
 ) -> list[str]:
-    """Explicit regions that no audited account has enabled, or where MLflow is not offered."""
+    """Explicit regions that no audited account has enabled, or where a kind is not offered."""
     warnings: list[str] = []
     readable = [a for a in accounts if a.credentials is not None]
     if not readable:
@@ -391,6 +389,6 @@ def region_warnings(
         for kind in KINDS.values():
             if read and all(kind.name in s.not_offered for s in read):
                 warnings.append(
-                    f"--region {region}: SageMaker does not offer MLflow {kind.plural} here"
+                    f"--region {region}: {kind.service_label} does not offer {kind.plural} here"
                 )
     return warnings

@@ -23,9 +23,9 @@ ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 DEFAULT_ROLE_NAME = "MlflowAuditRole"
 
+# The names of the shipped resource kinds (``auditor.core.kinds.KINDS`` lists them all).
 TRACKING_SERVER = "mlflow-tracking-server"
 MLFLOW_APP = "mlflow-app"
-RESOURCE_TYPES = (TRACKING_SERVER, MLFLOW_APP)
 
 
 class Status(StrEnum):
@@ -153,7 +153,7 @@ class Finding(TypedDict):
     severity: str  # one of SEVERITIES
     account_id: str
     region: str
-    resource_type: str  # one of RESOURCE_TYPES
+    resource_type: str  # the name of its kind (auditor.core.kinds.KINDS)
     resource_name: str
     resource_arn: str
     artifact_store_uri: str | None

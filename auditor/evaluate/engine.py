@@ -13,6 +13,7 @@ from typing import Any
 
 import jmespath
 
+from auditor.core.kinds import kind_of
 from auditor.core.model import Finding, Status
 from auditor.evaluate.evidence import evidence_for
 from auditor.evaluate.policy import Policy
@@ -113,7 +114,7 @@ def make_finding(
             "text": _shared(_safe_render(rule.fix_text, facts)),
             "command": _shared(_safe_render(rule.fix_command, facts)),
             "auto": rule.fix_auto
-            and resource["type"] == "mlflow-tracking-server"
+            and kind_of(resource["type"]).remediable
             and facts["fix"]["owner"] is not None,
         },
         "muted_reason": muted_reason,

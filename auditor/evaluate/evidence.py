@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auditor.core.kinds import kind_of
+from auditor.core.kinds import ResourceKind, kind_of
 
 if TYPE_CHECKING:
     from auditor.evaluate.rules import Rule
@@ -30,16 +30,17 @@ def _evidence_kind(path: str) -> str:
 
 def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     resource = facts["resource"]
+    kind = kind_of(resource["type"])
     items: list[dict[str, Any]] = []
     if any(p.startswith("resource.") for p in rule.reads):
-        items.append(_describe_evidence(resource))
+        items.append(_describe_evidence(kind, resource))
     if any(p.startswith("uri.") for p in rule.reads) or not facts["uri"]["valid"]:
         uri = facts["uri"]
         items.append(
             {
-                "call": "parse:ArtifactStoreUri",
+                "call": f"parse:{kind.uri_field}",
                 "as_account": None,
-                "params": {"ArtifactStoreUri": resource["artifact_store_uri"] or ""},
+                "params": {kind.uri_field: resource["artifact_store_uri"] or ""},
                 "answer": f"bucket={uri['bucket']}" if uri["valid"] else "no bucket",
                 "conclusion": f"{uri['style']} URI" if uri["valid"] else uri["error"],
             }
@@ -52,13 +53,12 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     return items
 
 
-def _describe_evidence(resource: dict[str, Any]) -> dict[str, Any]:
+def _describe_evidence(kind: ResourceKind, resource: dict[str, Any]) -> dict[str, Any]:
     """What Describe said of the resource's ownership settings, named for its kind."""
-    kind = kind_of(resource["type"])
-    identifier = resource["name"] if kind.describe_param == kind.name_field else resource["arn"]
+    identifier = kind.identifier(resource["name"], resource["arn"])
     if not kind.has_owner_verification:
         return {
-            "call": f"sagemaker:{kind.describe_api}",
+            "call": f"{kind.service}:{kind.describe_api}",
             "as_account": resource["account_id"],
             "params": {kind.describe_param: identifier},
             "answer": f"{kind.uri_field}={resource['artifact_store_uri'] or 'absent'}",
@@ -68,7 +68,7 @@ def _describe_evidence(resource: dict[str, Any]) -> dict[str, Any]:
         resource["owner_verification"] if resource["owner_verification_reported"] else "absent"
     )
     return {
-        "call": f"sagemaker:{kind.describe_api}",
+        "call": f"{kind.service}:{kind.describe_api}",
         "as_account": resource["account_id"],
         "params": {kind.describe_param: identifier},
         "answer": f"{kind.verification_field}={verification}, "

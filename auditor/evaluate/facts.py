@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.core.artifacts import ParsedUri, account_namespace
-from auditor.core.model import TRACKING_SERVER, BucketProof, Resource
+from auditor.core.kinds import kind_of
+from auditor.core.model import BucketProof, Resource
 from auditor.evaluate.fixes import fix_facts
 from auditor.evaluate.integrity import integrity_section, unavailable_reason
 from auditor.prove.integrity import BucketIntegrity
@@ -44,7 +45,8 @@ def build_facts(
     unknown: dict[str, str] = {}
     trusted = trust.trusted_for(resource)
     expected = resource.s3_bucket_owner_account_id or resource.account_id
-    is_server = resource.resource_type == TRACKING_SERVER
+    kind = kind_of(resource.resource_type)
+    verifies = kind.has_owner_verification  # the kind has the setting at all
 
     bucket: dict[str, Any] = {
         "name": uri.bucket,
@@ -57,7 +59,7 @@ def build_facts(
         "namespace_account_trusted": None,
     }
     if not uri.valid:
-        reason = f"ArtifactStoreUri names no S3 bucket ({uri.error})"
+        reason = f"{kind.uri_field} names no S3 bucket ({uri.error})"
         for key in bucket:
             if key != "name":
                 unknown[f"bucket.{key}"] = reason
@@ -81,12 +83,12 @@ def build_facts(
             "status": resource.status,
             "artifact_store_uri": resource.artifact_store_uri,
             # Absent means a server created before the feature: not verifying.
-            "owner_verification": bool(verification) if is_server else None,
-            "owner_verification_reported": verification is not None if is_server else None,
+            "owner_verification": bool(verification) if verifies else None,
+            "owner_verification_reported": verification is not None if verifies else None,
             "pinned_owner": resource.s3_bucket_owner_account_id,
             # Verifying with a trusted expected owner: a bucket someone else creates or
             # owns is refused, so the residual risk is an outage, not exfiltration.
-            "fails_closed": bool(verification) and expected in trusted if is_server else False,
+            "fails_closed": bool(verification) and expected in trusted if verifies else False,
         },
         "uri": {"valid": uri.valid, "bucket": uri.bucket, "style": uri.style, "error": uri.error},
         "expected_owner": expected,
@@ -102,9 +104,9 @@ def build_facts(
         integrity, unavailable_reason(bucket, unknown), trusted, trust.trusted_orgs
     )
     unknown.update(why)
-    if not is_server:
+    if not verifies:
         unknown["resource.owner_verification"] = (
-            "MLflow Apps have no S3BucketOwnerVerification setting"
+            f"{kind.plural} have no S3BucketOwnerVerification setting"
         )
     facts["fix"] = fix_facts(facts)
     return facts
@@ -140,7 +142,7 @@ def _bucket_ownership(
         bucket["owner_trusted"] = owner in trusted
         return
     unknown["bucket.owner_account_id"] = proof.unknown_reason or "the owner was not proven"
-    # SPEC: this check fails only on a proven owner. Refuting the expected owner is
+    # This check fails only on a proven owner. Refuting the expected owner is
     # evidence (kept), but who owns the bucket is still unknown.
     if expected in proof.not_owned_by:
         unknown["bucket.owned_by_expected"] = (

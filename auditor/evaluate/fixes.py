@@ -1,7 +1,9 @@
-"""The one fail-closed choice of ``S3BucketOwnerAccountId`` (SPEC.md, Remediation).
+"""The one fail-closed choice of the account a resource must verify owns its bucket.
 
 Used both for the fix command printed on every finding and by ``--remediate``, so the
-report never recommends something the remediator would not do.
+report never recommends something the remediator would not do. The kind
+(``auditor.core.kinds``) says whether a resource can verify its bucket's owner and
+which call and parameters change it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from auditor.core.model import TRACKING_SERVER
+from auditor.core.kinds import ResourceKind, kind_of
 
 
 def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
@@ -17,7 +19,7 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
 
     * bucket owner proven and trusted -> that owner;
     * bucket missing, or owned by an untrusted account -> the configured expected owner
-      if it is trusted, else the server's own account (the server then refuses the bucket);
+      if it is trusted, else the resource's own account (it then refuses the bucket);
     * owner unknown -> None (not enough evidence);
     * never an account outside the trusted set;
     * never replace a pin that S3 proves correct (the pinned account owns the bucket)
@@ -27,10 +29,11 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
     resource = facts["resource"]
     bucket = facts["bucket"]
     trusted = facts["trust"]["trusted_accounts"]
-    if resource["type"] != TRACKING_SERVER:
-        return None, "MLflow Apps have no bucket-owner setting to pin"
+    kind = kind_of(resource["type"])
+    if not kind.has_owner_verification:
+        return None, f"{kind.plural} have no bucket-owner setting to pin"
     if not facts["uri"]["valid"]:
-        return None, "ArtifactStoreUri names no S3 bucket; fix the URI first"
+        return None, f"{kind.uri_field} names no S3 bucket; fix the URI first"
     owner = bucket.get("owner_account_id")
     if bucket.get("exists") and owner is not None and owner in trusted:
         return owner, f"the bucket's proven owner {owner} is trusted"
@@ -57,62 +60,55 @@ def choose_owner(facts: dict[str, Any]) -> tuple[str | None, str]:
         if facts["expected_owner_trusted"]:
             return expected, f"{why}; pinning the trusted expected owner {expected} fails closed"
         own = resource["account_id"]
-        return own, f"{why}; pinning the server's own account {own} fails closed"
+        return own, f"{why}; pinning the {kind.short}'s own account {own} fails closed"
     return None, "the bucket's owner is not proven; not enough evidence to pin an account"
 
 
-def update_command(resource: dict[str, Any], owner: str | None) -> str:
-    """The ``aws`` CLI command that applies the fix to a tracking server."""
+def _command(kind: ResourceKind, resource: dict[str, Any], *options: str) -> str:
+    """``aws <service> <update> --region R --<identifier> ID <options>``, shell-quoted."""
+    if kind.update_api is None:
+        return ""
     parts = [
         "aws",
-        "sagemaker",
-        "update-mlflow-tracking-server",
+        kind.service,
+        kind.cli(kind.update_api),
         "--region",
         resource["region"],
-        "--tracking-server-name",
-        resource["name"],
-        "--s3-bucket-owner-verification",
-        "--s3-bucket-owner-account-id",
-        owner or "<ACCOUNT_ID_THAT_OWNS_THE_BUCKET>",
+        f"--{kind.cli(kind.describe_param)}",
+        kind.identifier(resource["name"], resource["arn"]),
+        *options,
     ]
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def update_command(resource: dict[str, Any], owner: str | None) -> str:
+    """The ``aws`` CLI command that makes the resource verify that ``owner`` owns its bucket."""
+    kind = kind_of(resource["type"])
+    return _command(
+        kind,
+        resource,
+        f"--{kind.cli(kind.param(kind.verification_param, kind.verification_field))}",
+        f"--{kind.cli(kind.param(kind.owner_param, kind.owner_field))}",
+        owner or "<ACCOUNT_ID_THAT_OWNS_THE_BUCKET>",
+    )
+
+
 def uri_command(resource: dict[str, Any]) -> str:
     """The ``aws`` CLI command that points the resource at another bucket."""
+    kind = kind_of(resource["type"])
     placeholder = "s3://<BUCKET_YOUR_ACCOUNT_OWNS>/<PREFIX>"
-    if resource["type"] == TRACKING_SERVER:
-        parts = [
-            "aws",
-            "sagemaker",
-            "update-mlflow-tracking-server",
-            "--region",
-            resource["region"],
-            "--tracking-server-name",
-            resource["name"],
-            "--artifact-store-uri",
-            placeholder,
-        ]
-    else:
-        parts = [
-            "aws",
-            "sagemaker",
-            "update-mlflow-app",
-            "--region",
-            resource["region"],
-            "--arn",
-            resource["arn"],
-            "--artifact-store-uri",
-            placeholder,
-        ]
-    return " ".join(shlex.quote(p) for p in parts)
+    return _command(
+        kind, resource, f"--{kind.cli(kind.param(kind.uri_param, kind.uri_field))}", placeholder
+    )
 
 
 def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
     """The ``fix`` part of a facts record: chosen owner, why, and the commands."""
     owner, reason = choose_owner(facts)
     resource = facts["resource"]
-    owner_fix = resource["type"] == TRACKING_SERVER and facts["uri"]["valid"]
+    kind = kind_of(resource["type"])
+    owner_fix = kind.has_owner_verification and kind.update_api is not None
+    owner_fix = owner_fix and facts["uri"]["valid"]
     # Already verifying and pinned to the chosen owner: the fail-closed fix is applied,
     # never offer it again; what is left is the bucket (or the URI).
     applied = (
@@ -122,10 +118,11 @@ def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
         and (resource["pinned_owner"] or resource["account_id"]) == owner
     )
     if applied:
+        why = f"the {kind.short} already verifies the bucket owner {owner}: it fails closed"
         return {
             "owner": None,
             "applied": True,
-            "reason": f"the server already verifies the bucket owner {owner}: it fails closed",
+            "reason": why,
             "command": uri_command(resource),
             "uri_command": uri_command(resource),
         }

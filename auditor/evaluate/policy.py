@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from auditor.aws.errors import ConfigError
+from auditor.core.kinds import KINDS
 from auditor.core.model import ACCOUNT_ID_RE, Severity
 
 TOP_KEYS = {"trusted_accounts", "checks", "waivers", "max_waiver_days"}
@@ -24,11 +25,21 @@ MAX_WAIVERS = 5000
 #: A waiver may not be in force for longer than this from today (``max_waiver_days``).
 DEFAULT_MAX_WAIVER_DAYS = 365
 MAX_WAIVER_DAYS_LIMIT = 3650
-# Resources no real pattern would name on purpose: a glob matching these matches all.
-_ANY_RESOURCES = (
-    "arn:aws:sagemaker:zz-nowhere-9:000000000000:mlflow-tracking-server/q7-unlikely",
-    "arn:aws-cn:sagemaker:zz-nowhere-8:999999999999:mlflow-app/app-q7unlikely",
-)
+
+
+def _any_resources() -> list[str]:
+    """Resources no real pattern would name on purpose, of every kind and in two
+    partitions: a glob matching all of them matches every resource."""
+    return [
+        kind.arn(region, account, "q7-unlikely").replace("arn:aws:", f"arn:{partition}:", 1)
+        for kind in KINDS.values()
+        for partition, region, account in (
+            ("aws", "zz-nowhere-9", "000000000000"),
+            ("aws-cn", "zz-nowhere-8", "999999999999"),
+        )
+    ]
+
+
 CHECK_KEYS = {"enabled", "severity"}
 WAIVER_KEYS = {"check_id", "resource", "reason", "expires"}
 
@@ -131,7 +142,7 @@ def blanket_warning(waiver: Waiver, source: str) -> str | None:
     what = []
     if waiver.check_id == "*":
         what.append("every check")
-    if all(fnmatch.fnmatchcase(arn, waiver.resource) for arn in _ANY_RESOURCES):
+    if all(fnmatch.fnmatchcase(arn, waiver.resource) for arn in _any_resources()):
         what.append("every resource")
     if not what:
         return None

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from auditor.aws.errors import ConfigError
-from auditor.core.model import RESOURCE_TYPES
+from auditor.core.kinds import KINDS
 
 if TYPE_CHECKING:
     from auditor.evaluate.rules import Rule
 
 
 def _sample_facts() -> list[dict[str, Any]]:
-    """Facts records covering both resource types and every fact state."""
+    """Facts records covering every resource kind and every fact state."""
     from auditor.core.artifacts import parse_artifact_store_uri
     from auditor.core.model import BucketProof, Resource
     from auditor.evaluate.facts import TrustContext, build_facts
@@ -25,21 +25,21 @@ def _sample_facts() -> list[dict[str, Any]]:
     acct = "111122223333"
     trust = TrustContext(frozenset({acct}), frozenset({acct}))
     samples = []
-    for kind in RESOURCE_TYPES:
+    for kind in list(KINDS.values()):
         for uri, proof in (
             ("s3://sample-bucket/p", BucketProof("sample-bucket", True, acct)),
             ("s3://sample-bucket/p", BucketProof("sample-bucket", False, unknown_reason="missing")),
             ("https://example.com/x", None),
         ):
             resource = Resource(
-                kind,
+                kind.name,
                 acct,
                 "us-east-1",
                 "sample",
-                f"arn:aws:sagemaker:us-east-1:{acct}:{kind}/sample",
+                kind.arn("us-east-1", acct, "sample"),
                 uri,
                 "Created",
-                True if kind == RESOURCE_TYPES[0] else None,
+                True if kind.has_owner_verification else None,
             )
             samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
             if proof is not None and proof.exists:

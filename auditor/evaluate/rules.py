@@ -2,13 +2,16 @@
 
 A rule is data (one YAML file): which resource types it applies to, which facts it
 reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
-failure, and small Jinja2 templates for the message and the fix. Templates run in
-Jinja2's sandbox and only ever receive AWS strings as data. ``auditor.evaluate.engine`` evaluates
-the loaded rules.
+failure, small Jinja2 templates for the message and the fix, and two optional flags
+that order findings.json (``exposes``: a FAIL on a resource that does not verify its
+bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does). Templates
+run in Jinja2's sandbox and only ever receive AWS strings as data.
+``auditor.evaluate.engine`` evaluates the loaded rules.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from auditor.aws.errors import ConfigError
 from auditor.core.datafiles import data_dir
-from auditor.core.model import RESOURCE_TYPES, Severity
+from auditor.core.kinds import KINDS
+from auditor.core.model import Severity
 from auditor.evaluate.rehearsal import rehearse
 
 _REQUIRED = (
@@ -36,7 +40,7 @@ _REQUIRED = (
     "risk",
     "fix",
 )
-_OPTIONAL = ("severity_when", "references", "description")
+_OPTIONAL = ("severity_when", "references", "description", "exposes", "verifies_owner")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
@@ -56,6 +60,11 @@ class Rule:
     fix_command: Any
     references: tuple[str, ...]
     source: str
+    # A FAIL of this check on a resource that does not verify its bucket's owner means
+    # anyone can receive its artifacts now: such findings are listed first.
+    exposes: bool = False
+    # A PASS of this check means the resource verifies its bucket's owner.
+    verifies_owner: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -85,6 +94,19 @@ def _compile_template(source: str, text: Any, what: str) -> Any:
         raise ConfigError(f"{source}: {what} is not a valid template ({exc})") from None
 
 
+def _fix(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The ``fix`` mapping, once it and the rule's true/false keys are checked."""
+    fix = data["fix"]
+    if not isinstance(fix, dict) or "text" not in fix or "command" not in fix:
+        raise ConfigError(f"{source}: fix needs text and command")
+    if not isinstance(fix.get("auto", False), bool):
+        raise ConfigError(f"{source}: fix.auto must be true or false")
+    for flag in ("exposes", "verifies_owner"):
+        if not isinstance(data.get(flag, False), bool):
+            raise ConfigError(f"{source}: {flag} must be true or false")
+    return fix
+
+
 def parse_rule(data: Any, source: str) -> Rule:
     """Validate one rule document; raises ConfigError naming the file."""
     if not isinstance(data, dict):
@@ -102,9 +124,9 @@ def parse_rule(data: Any, source: str) -> Rule:
     if (
         not isinstance(types, list)
         or not types
-        or any(not isinstance(t, str) or t not in RESOURCE_TYPES for t in types)
+        or any(not isinstance(t, str) or t not in KINDS for t in types)
     ):
-        raise ConfigError(f"{source}: resource_types must list some of {', '.join(RESOURCE_TYPES)}")
+        raise ConfigError(f"{source}: resource_types must list some of {', '.join(KINDS)}")
     reads = data["reads"]
     # Every fact the condition reads must be declared, so a null one is UNKNOWN: a rule
     # that reads nothing could only guess.
@@ -125,11 +147,7 @@ def parse_rule(data: Any, source: str) -> Rule:
     messages = data["message"]
     if not isinstance(messages, dict) or not {"PASS", "FAIL"} <= set(messages):
         raise ConfigError(f"{source}: message needs PASS and FAIL templates")
-    fix = data["fix"]
-    if not isinstance(fix, dict) or "text" not in fix or "command" not in fix:
-        raise ConfigError(f"{source}: fix needs text and command")
-    if not isinstance(fix.get("auto", False), bool):
-        raise ConfigError(f"{source}: fix.auto must be true or false")
+    fix = _fix(data, source)
     rule = Rule(
         id=str(data["id"]),
         title=str(data["title"]),
@@ -145,6 +163,8 @@ def parse_rule(data: Any, source: str) -> Rule:
         fix_command=_compile_template(source, fix["command"], "fix.command"),
         references=tuple(references),
         source=source,
+        exposes=bool(data.get("exposes", False)),
+        verifies_owner=bool(data.get("verifies_owner", False)),
     )
     rehearse(rule)
     return rule
@@ -171,3 +191,33 @@ def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
                 )
             rules[rule.id] = rule
     return list(rules.values())
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Which checks say a resource is exploitable now (the order of findings.json)."""
+
+    exposing: frozenset[str]  # a FAIL exposes a resource that does not verify its owner
+    verifying: frozenset[str]  # a PASS says the resource verifies its bucket's owner
+
+
+@functools.lru_cache(maxsize=8)
+def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
+    """The ``exposes`` and ``verifies_owner`` checks of the shipped rules (and of
+    ``extra_dirs``), read without compiling them: a merge or a re-render sorts findings
+    without loading the rules. A file that cannot be read marks nothing."""
+    exposing: set[str] = set()
+    verifying: set[str] = set()
+    for directory in (data_dir("rules"), *(Path(d) for d in extra_dirs)):
+        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+                continue
+            if data.get("exposes") is True:
+                exposing.add(data["id"])
+            if data.get("verifies_owner") is True:
+                verifying.add(data["id"])
+    return Exposure(frozenset(exposing), frozenset(verifying))

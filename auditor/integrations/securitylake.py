@@ -146,7 +146,7 @@ def arrow_schema(pa: Any) -> Any:
         return pa.struct([pa.field(k, v) for k, v in fields.items()])
 
     account = struct(uid=s, name=s, type_id=i32, type=s)
-    product = struct(name=s, vendor_name=s, version=s)
+    product = struct(name=s, uid=s, vendor_name=s, version=s)
     analytic = struct(uid=s, name=s, type_id=i32, type=s)
     owner = struct(uid=s, name=s, type_id=i32, type=s, account=account)
     times = {k: i64 for k in ("created_time", "first_seen_time", "last_seen_time")}

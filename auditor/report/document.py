@@ -1,22 +1,20 @@
 """Assemble ``findings.json`` (the canonical output) and derive summary and exit code.
 
 docs/findings-schema.md documents the format; CSV and HTML are renderings of it.
+``auditor.report.validate`` checks a document against it and ``auditor.report.load``
+reads one back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.aws.errors import ConfigError
+from auditor.core.kinds import KINDS
 from auditor.core.model import (
-    REMEDIATION_STATUSES,
-    RESOURCE_TYPES,
     SCHEMA_VERSION,
     SEVERITIES,
     STATUSES,
@@ -28,6 +26,7 @@ from auditor.core.model import (
     Severity,
     Status,
 )
+from auditor.evaluate.rules import Exposure, exposure
 
 _STATUS_ORDER = {s: n for n, s in enumerate(STATUSES)}
 _STATUSES = [s.value for s in Status]  # summary key order of findings.json
@@ -45,34 +44,36 @@ def _parse_iso(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _ISO_FORMAT).replace(tzinfo=dt.UTC)
 
 
-VERIFICATION_CHECK = "mlflow_s3_owner_verification_enabled"
-#: A FAIL of one of these on a resource that does not verify the owner is exploitable now.
-BUCKET_CHECKS = frozenset({"mlflow_artifact_bucket_exists", "mlflow_artifact_bucket_owner_trusted"})
-
-
-def exploitable_resources(findings: list[dict[str, Any]]) -> set[str]:
+def exploitable_resources(
+    findings: list[dict[str, Any]], checks: Exposure | None = None
+) -> set[str]:
     """ARNs whose bucket is missing or foreign while nothing verifies its owner (an MLflow
     App, or a server with verification off): anyone can receive their artifacts now. A
-    server that verifies a trusted owner fails closed instead (an outage)."""
+    server that verifies a trusted owner fails closed instead (an outage).
+
+    Which checks say so is the rules' data (``exposes``, ``verifies_owner``)."""
+    checks = checks or exposure()
     verifying = {
         f["resource_arn"]
         for f in findings
-        if f["check_id"] == VERIFICATION_CHECK and f["status"] == Status.PASS
+        if f["check_id"] in checks.verifying and f["status"] == Status.PASS
     }
     return {
         f["resource_arn"]
         for f in findings
-        if f["check_id"] in BUCKET_CHECKS
+        if f["check_id"] in checks.exposing
         and f["status"] == Status.FAIL
         and f["resource_arn"] not in verifying
     }
 
 
-def sort_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_findings(
+    findings: list[dict[str, Any]], checks: Exposure | None = None
+) -> list[dict[str, Any]]:
     """Worst first: FAIL before UNKNOWN before MUTED before PASS; among FAILs, those of
     resources exploitable now (verification off and a missing or foreign bucket) first;
     then by severity."""
-    exposed = exploitable_resources(findings)
+    exposed = exploitable_resources(findings, checks)
     return sorted(
         findings,
         key=lambda f: (
@@ -162,7 +163,7 @@ def _coverage_by_type(scopes: list[dict[str, Any]]) -> dict[str, dict[str, list[
     """{resource type: {"offered": regions, "not_offered": regions}} over the scanned scopes
     (a region counts as offered when any account could list the type there)."""
     out: dict[str, dict[str, list[str]]] = {}
-    for kind in RESOURCE_TYPES:
+    for kind in list(KINDS):
         offered = {s["region"] for s in scopes if kind not in (s.get("not_offered") or ())}
         missing = {s["region"] for s in scopes if kind in (s.get("not_offered") or ())} - offered
         out[kind] = {"offered": sorted(offered), "not_offered": sorted(missing)}
@@ -206,7 +207,7 @@ def make_run(  # noqa: PLR0913 - one keyword per RunInfo field
         "accounts": accounts,
         "regions": sorted({s["region"] for s in scopes}),
         "scopes": scopes,
-        # Per resource type, the scanned regions where SageMaker offers it and where not.
+        # Per resource kind, the scanned regions where its service offers it and where not.
         "coverage": _coverage_by_type(scopes),
         "warnings": warnings,
         "regions_not_enabled": regions_not_enabled,
@@ -294,162 +295,3 @@ def build_document(
     )
     errors = [e.to_dict() for e in result.errors]
     return make_document(run, result.findings, errors, remediations or [])  # type: ignore[arg-type]
-
-
-#: findings.json files larger than this are refused by ``report`` and ``merge``.
-MAX_DOCUMENT_BYTES = 2 << 30
-
-_STR = (str,)
-_OPT_STR = (str, type(None))
-_FINDING_TYPES: dict[str, tuple[type, ...]] = {
-    "check_id": _STR,
-    "status": _STR,
-    "severity": _STR,
-    "account_id": _STR,
-    "region": _STR,
-    "resource_name": _STR,
-    "resource_arn": _STR,
-    "resource_type": _OPT_STR,
-    "title": _OPT_STR,
-    "artifact_store_uri": _OPT_STR,
-    "bucket": _OPT_STR,
-    "expected_owner": _OPT_STR,
-    "actual_owner": _OPT_STR,
-    "message": _OPT_STR,
-    "risk": _OPT_STR,
-    "muted_reason": _OPT_STR,
-    "change": _OPT_STR,
-    "first_seen": _OPT_STR,
-    "evidence": (list,),
-    "remediation": (dict, type(None)),
-}
-_REQUIRED_FINDING = (
-    "check_id",
-    "status",
-    "severity",
-    "account_id",
-    "region",
-    "resource_name",
-    "resource_arn",
-)
-_ENUMS = {"status": STATUSES, "severity": tuple(SEVERITIES), "change": ("new", "unchanged")}
-
-
-def _type_name(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number" if isinstance(value, int | float) else "value")
-
-
-def _expect(value: Any, types: tuple[type, ...], where: str) -> None:
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        names = " or ".join(
-            {dict: "object", list: "array", str: "string", type(None): "null"}.get(t, t.__name__)
-            for t in types
-        )
-        raise ValueError(f"{where}: expected {names}, got {_type_name(value)}")
-
-
-def validate_document(doc: Any) -> None:
-    """Check a findings.json against docs/findings-schema.md; ValueError names the path
-    of the first offending field (``findings[3].evidence: expected array, got string``).
-
-    Unknown status, severity or change values are errors, not silently dropped totals.
-    """
-    _expect(doc, (dict,), "(top level)")
-    for key in ("schema_version", "findings"):
-        if key not in doc:
-            raise ValueError(f"{key}: missing")
-    _expect(doc["findings"], (list,), "findings")
-    for n, finding in enumerate(doc["findings"]):
-        _validate_finding(finding, f"findings[{n}]")
-    _validate_run(doc)
-    _validate_records(doc)
-    for key in ("summary", "history"):
-        if key in doc and doc[key] is not None:
-            _expect(doc[key], (dict,), key)
-
-
-def _validate_finding(finding: Any, where: str) -> None:
-    _expect(finding, (dict,), where)
-    for key in _REQUIRED_FINDING:
-        if key not in finding:
-            raise ValueError(f"{where}.{key}: missing")
-    for key, types in _FINDING_TYPES.items():
-        if key in finding:
-            _expect(finding[key], types, f"{where}.{key}")
-    for key, allowed in _ENUMS.items():
-        value = finding.get(key)
-        if value is not None and value not in allowed:
-            raise ValueError(
-                f"{where}.{key}: unknown value {value!r} (one of {', '.join(allowed)})"
-            )
-    for m, ev in enumerate(finding.get("evidence") or []):
-        _expect(ev, (dict,), f"{where}.evidence[{m}]")
-        if "params" in ev:
-            _expect(ev["params"], (dict, type(None)), f"{where}.evidence[{m}].params")
-
-
-def _validate_run(doc: dict[str, Any]) -> None:
-    if "run" not in doc:
-        raise ValueError("run: missing")
-    run = doc["run"]
-    _expect(run, (dict,), "run")
-    for key in ("started_at", "finished_at"):
-        if key not in run:
-            raise ValueError(f"run.{key}: missing")
-        _expect(run[key], _STR, f"run.{key}")
-    for key in ("accounts", "scopes", "regions", "expired_waivers", "trusted_accounts"):
-        if key in run:
-            _expect(run[key], (list,), f"run.{key}")
-    for key in ("accounts", "scopes", "expired_waivers"):
-        for n, item in enumerate(run.get(key) or []):
-            _expect(item, (dict,), f"run.{key}[{n}]")
-
-
-def _validate_records(doc: dict[str, Any]) -> None:
-    """The ``errors`` and ``remediations`` lists (optional), and each remediation's status."""
-    for key in ("errors", "remediations"):
-        _expect(doc.get(key, []), (list,), key)
-        for n, item in enumerate(doc.get(key) or []):
-            _expect(item, (dict,), f"{key}[{n}]")
-    for n, rem in enumerate(doc.get("remediations") or []):
-        status = rem.get("status")
-        if status not in REMEDIATION_STATUSES:
-            raise ValueError(
-                f"remediations[{n}].status: unknown value {status!r} "
-                f"(one of {', '.join(REMEDIATION_STATUSES)})"
-            )
-
-
-def load_document(path: str | Path) -> dict[str, Any]:
-    """Read and validate a findings.json for re-rendering; ConfigError (exit 2) naming
-    the file and the path of the offending field when it is unusable."""
-    try:
-        size = Path(path).stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise ConfigError(f"{path}: {size:,} bytes is larger than a findings.json can be")
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({type(exc).__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not a findings.json (JSON nested too deeply)") from None
-    if not isinstance(doc, dict) or "findings" not in doc or "schema_version" not in doc:
-        raise ConfigError(f"{path}: not an mlflow-audit findings.json (no schema_version)")
-    major = str(doc["schema_version"]).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
-        raise ConfigError(
-            f"{path}: schema_version {doc['schema_version']} is not supported "
-            f"(this is {SCHEMA_VERSION})"
-        )
-    try:
-        validate_document(doc)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    doc.setdefault("errors", [])
-    doc.setdefault("remediations", [])
-    return doc

@@ -20,9 +20,9 @@ from auditor.cli import main
 from auditor.collect.accounts import shard_of
 from auditor.history.database import identity
 from auditor.integrations.securityhub import import_findings
-from auditor.report.document import load_document
 from auditor.report.formats import asff
 from auditor.report.formats.common import scanned_scopes
+from auditor.report.load import load_document
 from auditor.sim import build_demo_org, simulated_aws
 from auditor.sim.org_builder import EXECUTION_ROLE_NAME
 from tests.unit.test_ocsf import validate

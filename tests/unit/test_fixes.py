@@ -4,7 +4,7 @@ from auditor.core.artifacts import parse_artifact_store_uri
 from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.evaluate.facts import TrustContext, build_facts
 from auditor.evaluate.fixes import choose_owner
-from auditor.remediate.apply import plan
+from auditor.remediate.plan import plan
 
 OWN, CENTRAL, STRANGER = "111111111111", "222222222222", "999988887777"
 

@@ -19,6 +19,7 @@ from moto import mock_aws
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import ConfigError
 from auditor.integrations import securitylake as lake
+from auditor.report.formats.common import closed_findings
 
 from .demo_document import demo_document
 
@@ -92,10 +93,13 @@ def test_two_nights_read_back_as_one_table_in_one_schema(nights, tmp_path):
         )
         assert r["metadata"]["version"] == "1.3.0" and r["class_uid"] == 2003
     closed = [r for r in rows if r["activity_name"] == "Close"]
-    fixed = [e for e in second["history"]["resolved"] if e.get("now") == "PASS"]
-    assert len(closed) == len(fixed) == 1
-    assert closed[0]["status"] == "Resolved" and closed[0]["type_uid"] == 200303
-    assert str(closed[0]["eventDay"]) == "20261127"
+    # what findings.ocsf.json closes, the lake closes: the fixed finding and the vanished
+    # server's (a resolved entry of a scope the run did not read stays open)
+    resolved = closed_findings(second)
+    assert len(closed) == len(resolved) == 2
+    for record in closed:
+        assert record["status"] == "Resolved" and record["type_uid"] == 200303
+        assert str(record["eventDay"]) == "20261127"
 
 
 def test_records_are_ocsf_1_3_and_nothing_is_dropped_by_the_schema(nights):

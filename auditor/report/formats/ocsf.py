@@ -27,7 +27,7 @@ Mapping: check id -> ``metadata.event_code``, ``finding_info.analytic.uid`` (a R
 ``compliance.status_id`` and ``status_code``; history ``change`` -> ``activity_id`` (new:
 Create, unchanged: Update, resolved: Close); the resource (ARN, type, name, region,
 partition, owning account) -> ``resources[0]`` and ``cloud``; remediation text, command and
-references -> ``remediation``; evidence -> ``evidences`` (one per S3/SageMaker call);
+references -> ``remediation``; evidence -> ``evidences`` (one per S3 or Describe call);
 everything OCSF has no place for -> ``unmapped``.
 
 Every ``*_id`` travels with its sibling set to the id's caption in the OCSF 1.5.0 schema
@@ -52,6 +52,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.core.kinds import KINDS, TRACKING_SERVER_KIND
 from auditor.report.formats.asff import finding_id
 from auditor.report.formats.common import (
     closed_findings,
@@ -85,11 +86,26 @@ ACTIVITY = {"new": (1, "Create"), "unchanged": (2, "Update"), "resolved": (3, "C
 ACTIVITY_CAPTION = {1: "Create", 2: "Update", 3: "Close", 99: "Other"}
 FINDING_STATUS = {"FAIL": 1, "UNKNOWN": 1, "MUTED": 3, "PASS": 4}
 FINDING_STATUS_CAPTION = {1: "New", 3: "Suppressed", 4: "Resolved"}
-API_VERSIONS = {"s3": "2006-03-01", "sagemaker": "2017-07-24", "sts": "2011-06-15"}
-RESOURCE_TYPE = {
-    "mlflow-tracking-server": "AWS::SageMaker::MlflowTrackingServer",
-    "mlflow-app": "AWS::SageMaker::MlflowApp",
-}
+# The API versions of the services evidence names besides the kinds' own (their
+# ``api_version``): S3 (ownership and integrity probes) and STS.
+API_VERSIONS = {"s3": "2006-03-01", "sts": "2011-06-15"}
+
+
+def _api_version(service: str) -> str | None:
+    if service in API_VERSIONS:
+        return API_VERSIONS[service]
+    return next((k.api_version for k in KINDS.values() if k.service == service), None)
+
+
+def _resource_type(name: str) -> str:
+    """The CloudFormation type of a kind, OCSF's resources[].type; "Other" when none."""
+    kind = KINDS.get(name)
+    return (kind.cfn_type if kind else None) or "Other"
+
+
+def _data_sources(name: str) -> list[str]:
+    """The kind's service and S3 (a finding of an unknown kind: the shipped kinds')."""
+    return [KINDS.get(name, TRACKING_SERVER_KIND).service, "s3"]
 
 
 def _ms(value: Any) -> int | None:
@@ -106,13 +122,14 @@ def _evidence(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "name": call or "evidence",
             "data": {k: e.get(k) for k in ("as_account", "params", "answer", "conclusion")},
         }
-        if operation and service in API_VERSIONS:
+        version = _api_version(service) if operation else None
+        if version:
             record["api"] = {
                 "operation": operation,
                 "service": {
                     "name": service,
                     "uid": f"{service}.amazonaws.com",
-                    "version": API_VERSIONS[service],
+                    "version": version,
                 },
             }
         out.append(record)
@@ -160,7 +177,7 @@ def to_ocsf(
         "first_seen_time": _ms(finding.get("first_seen")) or started,
         "last_seen_time": started,
         "modified_time": finished,
-        "data_sources": ["sagemaker", "s3"],
+        "data_sources": _data_sources(str(finding.get("resource_type"))),
     }
     if refs:
         info["src_url"] = refs[0]
@@ -213,7 +230,7 @@ def to_ocsf(
             {
                 "uid": arn,
                 "name": str(finding.get("resource_name") or arn),
-                "type": RESOURCE_TYPE.get(str(finding.get("resource_type")), "Other"),
+                "type": _resource_type(str(finding.get("resource_type"))),
                 "region": region,
                 "cloud_partition": partition_of(arn),
                 "owner": {
