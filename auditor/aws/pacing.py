@@ -69,10 +69,11 @@ is_throttling = is_throttled
 
 def backoff(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
     """The delay before retry ``attempt`` (1, 2, ...) of an error that is not throttling
-    (a transient failure, a lost conditional write): full-jitter exponential backoff,
-    uniform in [0, min(cap, base * 2**attempt)], so that writers that collided do not
-    collide again ("Exponential Backoff And Jitter", AWS Architecture Blog)."""
-    return random.uniform(0, min(cap, base * 2**attempt))
+    (a transient failure, a lost conditional write): exponential with "equal jitter",
+    between half and all of ``min(cap, base * 2**(attempt - 1))``, so delays grow with
+    every attempt yet writers that collided do not collide again ("Exponential Backoff
+    And Jitter", AWS Architecture Blog)."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass(slots=True)

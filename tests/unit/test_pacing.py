@@ -5,7 +5,6 @@ engine's own calls and backoff, and FIFO lanes."""
 from __future__ import annotations
 
 import pytest
-
 from botocore.exceptions import ClientError
 
 from auditor.aws.pacing import DECREASE, GROWTH, Lanes, Pacer, backoff, is_throttling
@@ -158,7 +157,8 @@ def test_call_gives_up_on_throttling_after_the_budget():
     assert 5 <= pacer.throttled_count <= 6
 
 
-def test_backoff_is_full_jitter_capped():
+def test_backoff_grows_with_equal_jitter_up_to_the_cap():
     for attempt in range(1, 12):
+        ceiling = min(5.0, 0.2 * 2 ** (attempt - 1))
         delays = [backoff(attempt, base=0.2, cap=5.0) for _ in range(50)]
-        assert all(0 <= d <= min(5.0, 0.2 * 2**attempt) for d in delays)
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
