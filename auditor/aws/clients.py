@@ -9,10 +9,10 @@ resolve to the credentials bound by ``ClientCache.acting_as`` for the duration o
 task. A call made with no account bound raises instead of signing with anything else.
 
 Throttling is paced and retried per (account, region, operation) by ``auditor.aws.pacing``
-(installed on every client), since AWS's limits are per account and a shared client's
-retry quota is not. Other retries use botocore's own retry modes (``standard`` by
-default, with more attempts than botocore's default) unless the user's environment or
-shared config file chose a mode or attempt count, which then wins.
+(installed on every client by ``auditor.aws.hooks``), since AWS's limits are per account
+and a shared client's retry quota is not. Other retries use botocore's own retry modes
+(``standard`` by default, with more attempts than botocore's default) unless the user's
+environment or shared config file chose a mode or attempt count, which then wins.
 No ``endpoint_url`` is ever passed: ``AWS_ENDPOINT_URL`` and the config file decide.
 """
 
@@ -27,9 +27,14 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import Credentials, ReadOnlyCredentials
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    ReadOnlyCredentials,
+)
 
-from auditor.aws import pacing
+from auditor.aws import hooks, pacing
 from auditor.aws.models import use_lean_models
 
 DEFAULT_RETRY_MODE = "standard"
@@ -39,7 +44,7 @@ READ_TIMEOUT_S = 30
 USER_AGENT_EXTRA = "mlflow-audit"
 
 
-def _user_config_value(session: boto3.Session, name: str) -> Any:
+def _user_config_value(session: botocore.session.Session, name: str) -> Any:
     """A setting the user chose (environment or profile), or None.
 
     ``get_config_variable`` would also return botocore's built-in default, which must not
@@ -48,10 +53,10 @@ def _user_config_value(session: boto3.Session, name: str) -> Any:
     env = os.environ.get(f"AWS_{name.upper()}")
     if env:
         return env
-    return session._session.get_scoped_config().get(name)
+    return session.get_scoped_config().get(name)
 
 
-def client_config(session: boto3.Session, pool_size: int) -> Config:
+def client_config(session: botocore.session.Session, pool_size: int) -> Config:
     """botocore Config for our clients, deferring to the user's retry settings."""
     retries: dict[str, Any] = {}
     if _user_config_value(session, "retry_mode") is None:
@@ -130,6 +135,19 @@ class BoundCredentials(Credentials):
         return getattr(self._current(), "account_id", None)
 
 
+class _BoundProvider(CredentialProvider):
+    """A credential provider that always answers with the run's ``BoundCredentials``."""
+
+    METHOD = BoundCredentials.method
+
+    def __init__(self, credentials: BoundCredentials) -> None:
+        super().__init__()
+        self._bound = credentials
+
+    def load(self) -> Credentials:
+        return self._bound
+
+
 class ClientCache:
     """Shared clients keyed by (region, service), for every account of the run."""
 
@@ -144,11 +162,13 @@ class ClientCache:
         # whose clients sign with the bound credentials.
         profile = base.profile_name if base.profile_name != "default" else None
         bc = botocore.session.Session(profile=profile)
-        use_lean_models(bc)
-        # botocore has no public setter for a session's credentials object; assigning it
-        # is the usual way to give a session credentials it did not resolve itself.
-        bc._credentials = self.credentials
+        # The session's credential chain is replaced by one provider: the bound ones.
+        bc.register_component(
+            "credential_provider", CredentialResolver([_BoundProvider(self.credentials)])
+        )
+        self._config = bc
         self._session = boto3.Session(botocore_session=bc, region_name=base.region_name)
+        use_lean_models(bc)
         self._clients: dict[tuple[str | None, str], Any] = {}
         self._lock = threading.Lock()
         self.built = 0  # how many clients were constructed (a benchmark figure)
@@ -174,9 +194,9 @@ class ClientCache:
                 client = self._session.client(
                     service,
                     region_name=region,
-                    config=client_config(self.base, self._pool_size),
+                    config=client_config(self._config, self._pool_size),
                 )
-                pacing.install(
+                hooks.install(
                     client, self.pacer, client.meta.region_name, self.credentials.scope_account
                 )
                 self._clients[key] = client

@@ -1,30 +1,24 @@
-"""Turn botocore exceptions into ScanError records and user-facing failures."""
+"""Turn botocore exceptions into ScanError records and user-facing failures.
+
+Reading an exception (code, message, class) is ``auditor.aws.classify``'s job; the two
+readers are re-exported here for the modules that build ScanErrors.
+"""
 
 from __future__ import annotations
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.aws.classify import error_code, error_message
 from auditor.core.model import ScanError
+
+__all__ = ["ConfigError", "error_code", "error_message", "scan_error"]
 
 
 class ConfigError(click.ClickException):
     """A usage or configuration error: one line on stderr, exit code 2, nothing scanned."""
 
     exit_code = 2
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
-    return type(exc).__name__
-
-
-def error_message(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return str(err.get("Message") or err.get("Code") or exc)
-    return str(exc)
 
 
 def scan_error(

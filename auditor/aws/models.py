@@ -127,29 +127,32 @@ class LeanLoader(Loader):
     are always read live. Any failure reading or writing a copy falls back to trimming.
     """
 
+    def __init__(
+        self, extra_search_paths: list[str] | None = None, *, disk_copies: bool = True
+    ) -> None:
+        super().__init__(extra_search_paths=extra_search_paths)
+        self.lean_models: dict[tuple[str, str | None], Any] = {}
+        self.disk_copies = disk_copies and not extra_search_paths
+
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
     ) -> Any:
         if type_name != "service-2" or service_name not in OPERATIONS:
             return super().load_service_model(service_name, type_name, api_version)
-        cache = self.__dict__.setdefault("_lean_cache", {})
+        cache = self.lean_models
         key = (service_name, api_version)
         if key not in cache:  # looked up first: the full model is loaded once, then dropped
             stored = self._read_stored(service_name, api_version)
             if stored is not None:
                 cache[key] = stored
                 return stored
-            model = super().load_service_model(service_name, type_name, api_version)
+            model = self._full_model(service_name, type_name, api_version)
             cache[key] = trim_service_model(model, OPERATIONS[service_name])
-            self._forget(model)
             self._store(service_name, api_version, cache[key])
         return cache[key]
 
-    def _disk_ok(self) -> bool:
-        return not self.__dict__.get("_extra_paths")
-
     def _read_stored(self, service_name: str, api_version: str | None) -> Any:
-        if not self._disk_ok():
+        if not self.disk_copies:
             return None
         name = cache_name(service_name, api_version)
         for folder in (cache_dir(), PACKAGED_MODELS):
@@ -164,20 +167,20 @@ class LeanLoader(Loader):
         return None
 
     def _store(self, service_name: str, api_version: str | None, model: Any) -> None:
-        if not self._disk_ok():
+        if not self.disk_copies:
             return
         write_model(cache_dir(), service_name, api_version, model)
 
-    def _forget(self, model: dict[str, Any]) -> None:
-        """Drop botocore's cached copy of a full model once trimmed (EC2's alone is tens
-        of MB parsed); the trimmed one is all that is used from then on."""
-        stale = [
-            key
-            for key, value in self._cache.items()
-            if value is model or (isinstance(value, tuple) and value and value[0] is model)
-        ]
-        for key in stale:
-            del self._cache[key]
+    def _full_model(self, service_name: str, type_name: str, api_version: str | None) -> Any:
+        """The full model, parsed by a loader of its own: botocore's Loader keeps every
+        answer for its lifetime, and a full model (EC2's is tens of MB parsed) must not
+        outlive its trimming. Same search paths and extras as this loader."""
+        loader = Loader(
+            extra_search_paths=list(self.search_paths),
+            file_loader=self.file_loader,
+            include_default_search_paths=False,
+        )
+        return loader.load_service_model(service_name, type_name, api_version)
 
 
 _LOADER: LeanLoader | None = None
@@ -192,7 +195,6 @@ def lean_loader(session: botocore.session.Session) -> LeanLoader:
             os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep) if p
         ]
         _LOADER = LeanLoader(extra_search_paths=extra)
-        _LOADER.__dict__["_extra_paths"] = extra
     return _LOADER
 
 
@@ -211,8 +213,7 @@ def write_model(folder: Path, service_name: str, api_version: str | None, model:
 def build_models(folder: Path) -> list[Path]:
     """Trim every service of OPERATIONS (its latest API version) into ``folder``: run at
     build time into the package's ``_models`` so that the Lambda never parses a full model."""
-    loader = LeanLoader()
-    loader.__dict__["_extra_paths"] = ["(build: no disk copies)"]
+    loader = LeanLoader(disk_copies=False)
     written = []
     for service in sorted(OPERATIONS):
         write_model(folder, service, None, loader.load_service_model(service, "service-2"))

@@ -1,4 +1,5 @@
-"""Pacing per (account, region, API): AWS throttles each with its own token bucket.
+"""The one pacing and retry engine: every AWS call the product makes is paced per (account,
+region, API), since AWS throttles each with its own token bucket.
 
 One botocore client serves every account of a region (clients.py), so anything attached
 to a client (standard mode's retry quota, adaptive mode's rate limiter) is shared by all
@@ -15,60 +16,64 @@ botocore's per-client machinery and handled here, per scope key
   within half a second: sending above AWS's rate costs one throttled retry (a throttled
   request takes no token), sending below it costs time. Requests take evenly spaced slots
   at that rate (reservations), so the scope's bucket refills instead of being hammered.
+- **Documented limits** (:meth:`Pacer.limit`): an operation whose rate AWS documents
+  (Security Hub's BatchImportFindings) is kept under it from the first request.
 - **Throttled requests are retried by the pacer**, not by botocore's retry policy: the
-  ``needs-retry`` handler answers a throttling error with the delay until the key's next
-  slot, whatever ``max_attempts`` says, until ``budget_s`` has passed since the call's first
-  attempt; only then does the throttling error surface. Every other retryable error (5xx,
-  timeouts, connection errors) is still botocore's, with the user's retry mode and
-  attempts, and never spends retry quota on throttling.
+  ``needs-retry`` handler (``auditor.aws.hooks``) answers a throttling error with the
+  delay until the key's next slot, whatever ``max_attempts`` says, until ``budget_s`` has
+  passed since the call's first attempt; only then does the throttling error surface.
+  Every other retryable error (5xx, timeouts, connection errors) is still botocore's,
+  with the user's retry mode and attempts, and never spends retry quota on throttling.
+  :meth:`Pacer.call` is the same rule for a caller that makes one request itself (the
+  Security Hub import), and :func:`backoff` the one delay for retries that are not
+  throttling (a finding Security Hub failed transiently, a lost conditional write).
 - **Fan-out work waits in a queue, not in a worker** (:class:`Lanes`): a Describe of a
   paced key joins the key's FIFO, released one per slot by a timer (tasks.py
   ``submit_after``); a throttled Describe surfaces at once and goes back to the head of
   its queue (until ``budget_s``). A throttled scope never holds the workers that other
   scopes need.
+
+Which errors are throttling is ``auditor.aws.classify``'s decision.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-# botocore's own list (botocore.retries.standard.ThrottledRetryableChecker).
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
+from auditor.aws.classify import is_throttled, throttled
+
+T = TypeVar("T")
+
 DECREASE = 0.7
 GROWTH = 2.0  # the rate doubles per second without throttling: back from a decrease in 0.5 s
 MAX_RATE = 10_000.0
 MIN_RATE = 0.05  # requests a second
 DEFAULT_BUDGET_S = 900.0  # how long one call may keep being throttled before it fails
 DEFER_THRESHOLD_S = 0.02  # below this a task just waits for its slot
+BACKOFF_BASE_S = 0.2
+BACKOFF_CAP_S = 8.0
 
 Key = tuple[str, str, str]
 
 
-def is_throttling(code: str | None, status: int | None = None) -> bool:
-    return code in THROTTLING_CODES or status == 429
+#: Whether a parsed answer is throttling (the classifier's rule, read where an answer is).
+is_throttling = is_throttled
+
+
+def backoff(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
+    """The delay before retry ``attempt`` (1, 2, ...) of an error that is not throttling
+    (a transient failure, a lost conditional write): exponential with "equal jitter",
+    between half and all of ``min(cap, base * 2**(attempt - 1))``, so delays grow with
+    every attempt yet writers that collided do not collide again ("Exponential Backoff
+    And Jitter", AWS Architecture Blog)."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass(slots=True)
@@ -76,6 +81,7 @@ class _Lane:
     base: float | None = None  # rate set at the last decrease; None: unpaced
     next_slot: float = 0.0
     last_decrease: float = float("-inf")
+    tat: float = float("-inf")  # a documented limit's next theoretical slot (GCRA)
 
     def rate_at(self, now: float) -> float | None:
         if self.base is None:
@@ -87,11 +93,17 @@ class Pacer:
     """Rates and slots per scope key (thread-safe)."""
 
     def __init__(
-        self, budget_s: float = DEFAULT_BUDGET_S, clock: Callable[[], float] = time.monotonic
+        self,
+        budget_s: float = DEFAULT_BUDGET_S,
+        clock: Callable[[], float] = time.monotonic,
+        limits: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         self.budget_s = budget_s
         self._clock = clock
-        self._lanes: dict[Key, _Lane] = {}  # only keys AWS has throttled
+        # Documented ceilings per "service:Operation", applied in every (account, region).
+        self._limits: dict[str, tuple[float, float]] = {}
+        # Keys AWS has throttled, and keys of an operation with a documented limit.
+        self._lanes: dict[Key, _Lane] = {}
         # Per key: [start, successes] of the current one-second window. Kept without the
         # lock (every successful call updates it; a lost count under a race is harmless).
         self._windows: dict[Key, list[float]] = {}
@@ -99,14 +111,39 @@ class Pacer:
         self._local = threading.local()
         self.throttled_count = 0
         self.deferred_count = 0
+        for operation, (rate, burst) in (limits or {}).items():
+            self.limit(operation, rate, burst)
 
     def now(self) -> float:
         return self._clock()
+
+    def limit(self, operation: str, rate: float, burst: float) -> None:
+        """Keep every (account, region) of ``operation`` ("service:Operation") under a
+        documented limit: ``burst`` requests at once, then ``rate`` a second (a token
+        bucket, kept as slots: the generic cell rate algorithm). AWS's own throttling
+        still lowers the rate below it."""
+        with self._lock:
+            self._limits[operation] = (float(rate), max(1.0, float(burst)))
 
     def rate(self, key: Key) -> float | None:
         with self._lock:
             lane = self._lanes.get(key)
             return None if lane is None else lane.rate_at(self._clock())
+
+    def _lane(self, key: Key) -> _Lane | None:  # with self._lock held
+        lane = self._lanes.get(key)
+        if lane is None and key[2] in self._limits:
+            lane = self._lanes[key] = _Lane()
+        return lane
+
+    def _slot(self, key: Key, lane: _Lane, now: float) -> float:
+        """The key's next free slot, no earlier than ``now``."""
+        slot = now if lane.base is None else max(now, lane.next_slot)
+        limit = self._limits.get(key[2])
+        if limit is not None:
+            rate, burst = limit
+            slot = max(slot, lane.tat - (burst - 1.0) / rate)
+        return slot if slot - now > 1e-9 else now  # float residue is no wait
 
     def reserve(self, key: Key, horizon: float | None = None) -> float | None:
         """Take the key's next slot; seconds until it (0 when the key is unpaced).
@@ -115,23 +152,28 @@ class Pacer:
         reserved far ahead would keep today's rate after the rate has grown.
         """
         with self._lock:
-            lane = self._lanes.get(key)
-            if lane is None or lane.base is None:
+            lane = self._lane(key)
+            if lane is None:
                 return 0.0
             now = self._clock()
-            slot = max(now, lane.next_slot)
+            slot = self._slot(key, lane, now)
             if horizon is not None and slot - now > horizon:
                 return None
-            lane.next_slot = slot + 1.0 / (lane.rate_at(slot) or MAX_RATE)
+            if lane.base is not None:
+                lane.next_slot = slot + 1.0 / (lane.rate_at(slot) or MAX_RATE)
+            limit = self._limits.get(key[2])
+            if limit is not None:
+                lane.tat = max(lane.tat, slot) + 1.0 / limit[0]
             return slot - now
 
     def until_next(self, key: Key) -> float:
         """Seconds until the key's next free slot (without taking it)."""
         with self._lock:
             lane = self._lanes.get(key)
-            if lane is None or lane.base is None:
+            if lane is None:
                 return 0.0
-            return max(0.0, lane.next_slot - self._clock())
+            now = self._clock()
+            return max(0.0, self._slot(key, lane, now) - now)
 
     def succeeded(self, key: Key) -> None:
         now = self._clock()
@@ -158,25 +200,76 @@ class Pacer:
                 lane.base = max(MIN_RATE, (lane.rate_at(now) or MIN_RATE) * DECREASE)
                 lane.last_decrease = now
 
+    def call(
+        self,
+        key: Key,
+        fn: Callable[[], T],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_throttled: Callable[[BaseException], None] | None = None,
+    ) -> T:
+        """Make one AWS request ``fn()`` through the engine, for a caller that is not a
+        scan task: wait for ``key``'s slot, and while AWS throttles the request retry it
+        at the key's next slot, until ``budget_s`` has passed; any other error is raised.
+
+        On a client the pacer is installed on (``auditor.aws.hooks``), the request is
+        already paid for and its throttling surfaces here, counted once under ``key``; on
+        any other client this is all the pacing it gets.
+        """
+        first = self.now()
+        state = self._local
+        while True:
+            delay = self.reserve(key) or 0.0
+            if delay > 0:
+                sleep(delay)
+            sent = self.now()
+            state.key, state.claimed = key, False
+            try:
+                with self.prepaid(), self.surfacing():
+                    result = fn()
+            except Exception as exc:
+                if not throttled(exc):
+                    raise
+                if not state.claimed:
+                    self.throttled(key, sent)
+                if on_throttled is not None:
+                    on_throttled(exc)
+                if self.now() - first >= self.budget_s:
+                    raise
+                continue
+            finally:
+                state.key = None
+            if not state.claimed:
+                self.succeeded(key)
+            return result
+
+    def claim_call(self) -> Key | None:
+        """The key of the :meth:`call` this thread is making, if any: the installed hook
+        then paces and counts the request under that key, and :meth:`call` does not."""
+        key = getattr(self._local, "key", None)
+        if key is not None:
+            self._local.claimed = True
+        return key
+
     # -- a slot reserved by the task layer, used by the call the thread makes next
     @contextmanager
     def prepaid(self) -> Iterator[None]:
-        self._local.prepaid = True
+        previous, self._local.prepaid = getattr(self._local, "prepaid", False), True
         try:
             yield
         finally:
-            self._local.prepaid = False
+            self._local.prepaid = previous
 
     @contextmanager
     def surfacing(self) -> Iterator[None]:
         """Inside, a throttled call is not retried in place: the error surfaces at once
         (after being counted), for a caller that re-queues the work instead of holding
         a worker while it waits."""
-        self._local.surface = True
+        previous, self._local.surface = self.surfaces(), True
         try:
             yield
         finally:
-            self._local.surface = False
+            self._local.surface = previous
 
     def surfaces(self) -> bool:
         return bool(getattr(self._local, "surface", False))
@@ -186,61 +279,6 @@ class Pacer:
             self._local.prepaid = False
             return True
         return False
-
-
-def install(client: Any, pacer: Pacer, region: str, account_of: Callable[[], str]) -> None:
-    """Pace ``client``'s calls per (account, region, operation) and retry its throttling.
-
-    ``account_of`` names the account the calling thread acts as. The client's own retry
-    handler (registered by botocore under ``retry-config-<service>``) keeps every other
-    retry decision.
-    """
-    emitter = client.meta.events
-    service = client.meta.service_model.service_id.hyphenize()
-    signing = client.meta.service_model.signing_name or service
-    uid = f"retry-config-{service}"
-    # botocore exposes no getter for a registered handler; its emitter keeps them by id.
-    entry = emitter._emitter._unique_id_handlers.get(uid)
-    original = entry["handler"] if entry else None
-
-    def key_for(op: str) -> Key:
-        return (account_of(), region, f"{signing}:{op}")
-
-    def before_call(model: Any, context: dict[str, Any], **_: Any) -> None:
-        if not pacer.take_prepaid():
-            delay = pacer.reserve(key_for(model.name))
-            if delay > 0:
-                time.sleep(delay)
-        context["pace_first"] = context["pace_sent"] = pacer.now()
-
-    def after_call(model: Any, http_response: Any = None, **_: Any) -> None:
-        status = getattr(http_response, "status_code", 200)
-        if status < 400:
-            pacer.succeeded(key_for(model.name))
-
-    def needs_retry(**kwargs: Any) -> Any:
-        response = kwargs.get("response")
-        if response is not None:
-            http, parsed = response
-            code = (parsed or {}).get("Error", {}).get("Code")
-            if is_throttling(code, getattr(http, "status_code", None)):
-                op = kwargs["operation"].name
-                context = kwargs["request_dict"].get("context", {})
-                now = pacer.now()
-                key = key_for(op)
-                pacer.throttled(key, context.get("pace_sent", now))
-                if pacer.surfaces() or now - context.get("pace_first", now) >= pacer.budget_s:
-                    return False  # the error surfaces: re-queued by the caller, or too late
-                delay = pacer.reserve(key) or 0.0
-                context["pace_sent"] = now + delay
-                return delay
-        return original(**kwargs) if original is not None else None
-
-    if original is not None:
-        emitter.unregister(f"needs-retry.{service}", unique_id=uid)
-    emitter.register(f"needs-retry.{service}", needs_retry, unique_id=uid)
-    emitter.register(f"before-call.{service}", before_call)
-    emitter.register(f"after-call.{service}", after_call)
 
 
 class Lanes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import botocore.session
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from auditor.aws.errors import ConfigError
@@ -13,11 +14,13 @@ def make_session(profile: str | None) -> boto3.Session:
     """A Session whose configuration is read now: a broken config file or an unknown
     profile is a ConfigError (exit 2, one line) before anything is scanned."""
     try:
-        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-        session._session.get_scoped_config()  # surfaces a broken config file now
+        # The botocore session is made here, so its configuration is read through it.
+        core = botocore.session.Session(profile=profile)
+        core.get_scoped_config()  # surfaces a broken config file or unknown profile now
+        session = boto3.Session(botocore_session=core)
         # One loader for the process: the models this session reads (the partition and
         # offered regions) are the trimmed ones the clients use, parsed once.
-        use_lean_models(session._session)
+        use_lean_models(core)
         return session
     except (ProfileNotFound, BotoCoreError) as exc:
         raise ConfigError(str(exc)) from None

@@ -11,27 +11,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from auditor.aws.classify import gone
+from auditor.aws.classify import not_offered as not_offered  # what the stage asks
 from auditor.core.kinds import MLFLOW_APP_KIND, TRACKING_SERVER_KIND, ResourceKind
 from auditor.core.model import Resource
-
-# A resource deleted between List and Describe is gone, not an error.
-GONE_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException", "ValidationException"})
-# What SageMaker answers for an operation its regional endpoint does not offer (Managed
-# MLflow is offered in fewer regions than SageMaker): coverage, never an error.
-NOT_OFFERED_CODES = frozenset({"UnknownOperationException"})
 
 
 class IncompleteResponse(Exception):
     """A Describe answer without what the API model guarantees (ARN, name, URI)."""
 
     code = "IncompleteResponse"
-
-
-def not_offered(exc: BaseException) -> bool:
-    """True when the error says the region does not offer the operation at all."""
-    if not isinstance(exc, ClientError):
-        return False
-    return exc.response.get("Error", {}).get("Code") in NOT_OFFERED_CODES
 
 
 def list_resources(client: Any, kind: ResourceKind) -> list[tuple[str, str | None]]:
@@ -43,13 +32,6 @@ def list_resources(client: Any, kind: ResourceKind) -> list[tuple[str, str | Non
         for summary in page.get(kind.list_key, []):
             found.append((summary[kind.list_id_field], summary.get(kind.list_arn_field)))
     return found
-
-
-def _is_gone(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code")
-    if code == "ValidationException":  # SageMaker answers this for some missing names
-        return "not found" in str(exc).lower() or "does not exist" in str(exc).lower()
-    return code in GONE_CODES
 
 
 def _require(kind: ResourceKind, answer: dict[str, Any], ident: str) -> dict[str, str]:
@@ -70,7 +52,7 @@ def describe_resource(
     try:
         d = getattr(client, kind.method(kind.describe_api))(**{kind.describe_param: ident})
     except ClientError as exc:
-        if _is_gone(exc):
+        if gone(exc):  # deleted between List and Describe: gone, not an error
             return None
         raise
     values = _require(kind, d, ident)

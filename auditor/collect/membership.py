@@ -12,7 +12,7 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from auditor.aws.errors import error_code
+from auditor.aws.classify import NO_ORGANIZATION, error_code
 
 
 def organization_members(session: boto3.Session) -> frozenset[str] | None:
@@ -32,7 +32,7 @@ def organization_members(session: boto3.Session) -> frozenset[str] | None:
             members.update(str(a["Id"]) for a in page.get("Accounts", []))
         return frozenset(members)
     except ClientError as exc:
-        if error_code(exc) == "AWSOrganizationsNotInUseException":
+        if error_code(exc) in NO_ORGANIZATION:
             return frozenset()
         return None
     except BotoCoreError:

@@ -17,6 +17,7 @@ import botocore.session
 from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import NoCredentialsError
 
+from auditor.aws import classify
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import scan_error
 from auditor.core.model import ScanError
@@ -28,7 +29,7 @@ ROLE_SESSION_NAME = "mlflow-audit"
 # seconds before expiry (its advisory window), so a long scan never uses stale keys.
 ASSUME_ROLE_DURATION_S = 3600
 # AWS answers these when a region is not enabled for the account (opt-in regions).
-REGION_NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
+REGION_NOT_ENABLED_CODES = classify.REGION_NOT_ENABLED
 
 
 @dataclass(slots=True)

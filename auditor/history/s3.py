@@ -13,7 +13,9 @@ S3 answers a failed condition with 412 PreconditionFailed, and a conditional wri
 races another one with 409 ConditionalRequestConflict ("On a 409 failure you should fetch
 the object's ETag and retry the upload"; PutObject API reference, If-Match/If-None-Match;
 Amazon S3 User Guide, "How to prevent object overwrites with conditional writes"). Both
-start the cycle again from a fresh download, with backoff, a bounded number of times.
+start the cycle again from a fresh download, after the pacing engine's backoff, a bounded
+number of times. Lost conditional writes are not throttling: throttling and transient
+errors of each request are retried inside the client by the engine and botocore.
 A 404 NoSuchKey to an ``If-Match`` write (the object was deleted meanwhile) is treated
 the same way.
 
@@ -23,7 +25,6 @@ everything it writes from the file it is given (``record_run`` does).
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.aws import classify
+from auditor.aws.pacing import backoff
 from auditor.history.database import DEFAULT_KEEP, HISTORY_FILENAME, HistoryError, record_run
 
 T = TypeVar("T")
@@ -42,10 +45,6 @@ DEFAULT_ATTEMPTS = 6
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
 CONTENT_TYPE = "application/vnd.sqlite3"
-# Answers that mean "someone else wrote first": download again and re-apply.
-CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-_MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
-_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +137,7 @@ def update_s3_history(
             if _upload(client, location, after, etag):
                 return result
         if attempt < attempts:
-            sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1))
+            sleep(backoff(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S))
     raise HistoryError(
         f"history {location}: another run kept updating it ({attempts} attempts "
         "ended in a conflicting write); nothing was stored"
@@ -151,8 +150,7 @@ def _download(client: Any, location: S3Location, path: Path) -> tuple[str | None
         response = client.get_object(Bucket=location.bucket, Key=location.key)
         data = response["Body"].read()
     except ClientError as exc:
-        code = _code(exc)
-        if code in _MISSING_KEY:
+        if classify.error_code(exc) in classify.MISSING_KEY:
             return None, None
         raise HistoryError(_describe(exc, location, "reading")) from None
     except BotoCoreError as exc:
@@ -173,8 +171,9 @@ def _upload(client: Any, location: S3Location, data: bytes, etag: str | None) ->
             **condition,
         )
     except ClientError as exc:
-        code = _code(exc)
-        if code in CONFLICT_CODES or (etag is not None and code in _MISSING_KEY):
+        # "someone else wrote first" (or deleted it meanwhile): download again and re-apply
+        code = classify.error_code(exc)
+        if code in classify.CONFLICT or (etag is not None and code in classify.MISSING_KEY):
             return False
         raise HistoryError(_describe(exc, location, "writing")) from None
     except BotoCoreError as exc:
@@ -182,21 +181,14 @@ def _upload(client: Any, location: S3Location, data: bytes, etag: str | None) ->
     return True
 
 
-def _code(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code") or "")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code or str(status or "")
-
-
 def _describe(exc: ClientError, location: S3Location, doing: str) -> str:
-    code = _code(exc)
+    code = classify.error_code(exc)
     if code == "NoSuchBucket":
         return f"history bucket {location.bucket!r} does not exist ({location})"
-    if code in _DENIED:
+    if code in classify.DENIED:
         return (
             f"access denied {doing} history {location} (needs s3:GetObject and s3:PutObject on it)"
         )
     message = str(exc.response.get("Error", {}).get("Message") or "").splitlines()
     detail = f": {message[0][:120]}" if message and message[0] else ""
-    return f"history {location}: {doing} failed with {code or 'an error'}{detail}"
+    return f"history {location}: {doing} failed with {code}{detail}"

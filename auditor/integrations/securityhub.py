@@ -8,11 +8,14 @@ https://docs.aws.amazon.com/securityhub/latest/partnerguide/guidelines-batchimpo
 
 - at most 100 findings and 6 MB per batch, 240 KB per finding (larger ones are reported as
   failed, never sent);
-- 10 requests per second per account per Region, burst 30: each scope is paced by its own
-  token bucket well under that (default 5/s, burst 5), so scopes never starve each other;
-- throttling (``ThrottlingException``, ``LimitExceededException`` 429, ...) is retried with
-  backoff, as is every ``FailedFindings`` entry whose code is retryable; the rest are
-  reported per finding.
+- 10 requests per second per account per Region, burst 30: each scope is kept well under
+  that (default 5/s, burst 5) by the one pacing engine (``auditor.aws.pacing``, the same
+  pacer as the scan's when the clients come from the scan's ``ClientCache``), so scopes
+  never starve each other;
+- throttling (``ThrottlingException``, ``LimitExceededException`` 429, ...) is retried by
+  that engine at the scope's next slot; every ``FailedFindings`` entry whose code is
+  throttling or transient is sent again after the engine's backoff, up to
+  ``max_attempts`` times; the rest are reported per finding.
 
 Security Hub not enabled in an account-region answers ``InvalidAccessException`` (401,
 BatchImportFindings API reference): that scope is *skipped* with a warning, never a
@@ -25,77 +28,32 @@ The result is plain data for ``findings.json`` (``security_hub``) and the termin
 from __future__ import annotations
 
 import json
-import random
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.aws import classify
+from auditor.aws.hooks import pacer_of
+from auditor.aws.pacing import Key, Pacer, backoff
+from auditor.aws.tasks import TaskGroup
+
 MAX_BATCH = 100
 MAX_BATCH_BYTES = 6 * 1024 * 1024 - 64 * 1024  # keep a margin for the request envelope
 MAX_FINDING_BYTES = 240 * 1024
+OPERATION = "securityhub:BatchImportFindings"  # the pacing engine's name for the call
 DOCUMENTED_RATE = 10.0  # requests per second per account per Region
 DOCUMENTED_BURST = 30
 DEFAULT_RATE = 5.0
 DEFAULT_BURST = 5
-THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "RequestLimitExceeded",
-    }
-)
-# FailedFindings codes worth another try: transient on Security Hub's side.
-RETRYABLE_FAILED_CODES = THROTTLING_CODES | {
-    "InternalException",
-    "InternalFailure",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-}
-NOT_ENABLED_CODES = frozenset({"InvalidAccessException"})
+# FailedFindings codes worth another try: throttling or transient on Security Hub's side.
+RETRYABLE_FAILED_CODES = classify.THROTTLED | classify.TRANSIENT
 _MAX_REPORTED_FAILURES = 20  # per scope, to keep findings.json readable
 
 ClientFor = Callable[[str, str], Any]
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved: one token per request."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate = float(rate)
-        self.capacity = float(max(1, burst))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.sleep = sleep
-        self.stamp = clock()
-        self.lock = threading.Lock()
-
-    def take(self) -> None:
-        with self.lock:
-            while True:
-                now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1.0 - 1e-9:  # float residue must not spin
-                    self.tokens = max(0.0, self.tokens - 1.0)
-                    return
-                self.sleep((1.0 - self.tokens) / self.rate)
 
 
 @dataclass
@@ -140,8 +98,23 @@ def batches(findings: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
         yield batch
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "") or "")
+@dataclass(frozen=True, slots=True)
+class _Pacing:
+    """How one import is paced: the engine for clients that carry none, the documented
+    limit, the attempts for failed findings and transport errors, the sleep."""
+
+    pacer: Pacer
+    rate: float
+    burst: int
+    max_attempts: int
+    sleep: Callable[[float], None]
+
+    def engine(self, client: Any) -> Pacer:
+        """The pacer installed on ``client`` (the scan's), else this import's own; both
+        keep BatchImportFindings under the limit."""
+        pacer = pacer_of(client) or self.pacer
+        pacer.limit(OPERATION, self.rate, self.burst)
+        return pacer
 
 
 def _import_scope(
@@ -149,12 +122,7 @@ def _import_scope(
     region: str,
     findings: list[dict[str, Any]],
     client_for: ClientFor,
-    *,
-    rate: float,
-    burst: int,
-    max_attempts: int,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
+    pacing: _Pacing,
 ) -> ScopeResult:
     result = ScopeResult(account_id, region)
     try:
@@ -166,7 +134,7 @@ def _import_scope(
             result.fail(str(f.get("Id")), "NoClient", "no Security Hub client for this account")
         result.failures = result.failures[:_MAX_REPORTED_FAILURES]
         return result
-    bucket = TokenBucket(rate, burst, clock=clock, sleep=sleep)
+    send = _Sender(client, (account_id, region, OPERATION), result, pacing)
     sendable = []
     for f in findings:
         if _size(f) > MAX_FINDING_BYTES:
@@ -175,7 +143,7 @@ def _import_scope(
             sendable.append(f)
     pending = list(batches(sendable))
     for index, batch in enumerate(pending):
-        status, retry = _send(client, batch, result, bucket, max_attempts, sleep)
+        status, retry = send(batch)
         if status == "not_enabled":
             result.status = "not_enabled"
             result.skipped += sum(len(b) for b in pending[index:])
@@ -191,12 +159,12 @@ def _import_scope(
                     result.fail(str(f.get("Id")), code, "not sent after an earlier error")
             return _finish(result)
         attempt = 1
-        while retry and attempt < max_attempts:
-            sleep(_backoff(attempt))
+        while retry and attempt < pacing.max_attempts:
+            pacing.sleep(backoff(attempt))
             attempt += 1
             again = [f for f, _, _ in retry]
             result.retried_findings += len(again)
-            status, retry = _send(client, again, result, bucket, max_attempts, sleep)
+            status, retry = send(again)
             if status == "not_enabled":  # disabled between two calls
                 result.skipped += len(again)
             if status != "ok":
@@ -212,54 +180,59 @@ def _finish(result: ScopeResult) -> ScopeResult:
     return result
 
 
-def _backoff(attempt: int) -> float:
-    """Full-jitter exponential backoff, capped at 8 s."""
-    return random.uniform(0, min(8.0, 0.2 * 2**attempt))
-
-
 Retry = list[tuple[dict[str, Any], str, str]]
 
 
-def _send(
-    client: Any,
-    batch: list[dict[str, Any]],
-    result: ScopeResult,
-    bucket: TokenBucket,
-    max_attempts: int,
-    sleep: Callable[[float], None],
-) -> tuple[str, Retry]:
-    """One BatchImportFindings, retried on throttling, paced by ``bucket``.
+class _Sender:
+    """BatchImportFindings for one scope, through the pacing engine."""
 
-    Returns ``("ok", retryable FailedFindings)``, ``("not_enabled", [])`` or
-    ``("error", [])``; imported and permanently failed findings are counted in ``result``.
-    """
-    for attempt in range(1, max_attempts + 1):
-        bucket.take()
-        result.calls += 1
-        try:
-            answer = client.batch_import_findings(Findings=batch)
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in THROTTLING_CODES:
-                result.throttled += 1
-                if attempt < max_attempts:
-                    sleep(_backoff(attempt))
+    def __init__(self, client: Any, key: Key, result: ScopeResult, pacing: _Pacing) -> None:
+        self.client, self.key, self.result, self.pacing = client, key, result, pacing
+        self.engine = pacing.engine(client)
+
+    def _throttled(self, _exc: BaseException) -> None:
+        self.result.throttled += 1
+
+    def __call__(self, batch: list[dict[str, Any]]) -> tuple[str, Retry]:
+        """One BatchImportFindings (throttling retried by the engine; an error without an
+        answer from AWS tried again after backoff).
+
+        Returns ``("ok", retryable FailedFindings)``, ``("not_enabled", [])`` or
+        ``("error", [])``; imported and permanently failed findings are counted in the
+        result.
+        """
+        result = self.result
+
+        def request() -> dict[str, Any]:
+            result.calls += 1
+            return self.client.batch_import_findings(Findings=batch)
+
+        attempts = self.pacing.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                answer = self.engine.call(
+                    self.key, request, sleep=self.pacing.sleep, on_throttled=self._throttled
+                )
+            except ClientError as exc:
+                code = classify.error_code(exc)
+                if code in classify.SERVICE_NOT_ENABLED:
+                    return "not_enabled", []
+                return self._failed(batch, code, classify.error_message(exc)[:500])
+            except BotoCoreError as exc:
+                if attempt < attempts:
+                    self.pacing.sleep(backoff(attempt))
                     continue
-            if code in NOT_ENABLED_CODES:
-                return "not_enabled", []
-            message = str(exc.response.get("Error", {}).get("Message", "") or exc)[:500]
-            result.error = {"code": code or "ClientError", "message": message}
-            for f in batch:
-                result.fail(str(f.get("Id")), code or "ClientError", message)
-            return "error", []
-        except BotoCoreError as exc:
-            if attempt < max_attempts:
-                sleep(_backoff(attempt))
-                continue
-            result.error = {"code": type(exc).__name__, "message": str(exc)[:500]}
-            for f in batch:
-                result.fail(str(f.get("Id")), type(exc).__name__, str(exc)[:500])
-            return "error", []
+                return self._failed(batch, type(exc).__name__, str(exc)[:500])
+            return "ok", self._answered(batch, answer)
+        raise AssertionError("unreachable: the last attempt returns")
+
+    def _failed(self, batch: list[dict[str, Any]], code: str, message: str) -> tuple[str, Retry]:
+        self.result.error = {"code": code, "message": message}
+        for f in batch:
+            self.result.fail(str(f.get("Id")), code, message)
+        return "error", []
+
+    def _answered(self, batch: list[dict[str, Any]], answer: dict[str, Any]) -> Retry:
         by_id = {str(f.get("Id")): f for f in batch}
         retry: Retry = []
         failed_entries = answer.get("FailedFindings") or []
@@ -271,10 +244,9 @@ def _send(
             if finding is not None and code in RETRYABLE_FAILED_CODES:
                 retry.append((finding, code, message))
             else:
-                result.fail(fid, code, message)
-        result.imported += int(answer.get("SuccessCount", len(batch) - len(failed_entries)))
-        return "ok", retry
-    raise AssertionError("unreachable: the last attempt returns")
+                self.result.fail(fid, code, message)
+        self.result.imported += int(answer.get("SuccessCount", len(batch) - len(failed_entries)))
+        return retry
 
 
 def import_findings(
@@ -295,9 +267,16 @@ def import_findings(
     account's credentials. ``scanned`` is the set of (account, region) this run read
     (``formats.common.scanned_scopes(doc)``): ARCHIVED findings outside it are skipped.
     ``rate``/``burst`` pace each scope (capped at the documented 10/s, burst 30).
+    ``max_attempts`` bounds the tries of retryable failed findings and of requests that
+    got no answer; throttling is retried by the pacing engine within its time budget.
     """
-    rate = min(float(rate), DOCUMENTED_RATE)
-    burst = max(1, min(int(burst), DOCUMENTED_BURST))
+    pacing = _Pacing(
+        pacer=Pacer(clock=clock),
+        rate=min(float(rate), DOCUMENTED_RATE),
+        burst=max(1, min(int(burst), DOCUMENTED_BURST)),
+        max_attempts=max(1, max_attempts),
+        sleep=sleep,
+    )
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     not_scanned: dict[tuple[str, str], int] = defaultdict(int)
     for f in asff_findings:
@@ -307,23 +286,14 @@ def import_findings(
             continue
         grouped[key].append(f)
     scopes: list[ScopeResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        futures = [
-            pool.submit(
-                _import_scope,
-                account,
-                region,
-                items,
-                client_for,
-                rate=rate,
-                burst=burst,
-                max_attempts=max_attempts,
-                sleep=sleep,
-                clock=clock,
-            )
-            for (account, region), items in sorted(grouped.items())
-        ]
-        scopes = [fut.result() for fut in futures]
+
+    def run(account: str, region: str, items: list[dict[str, Any]]) -> None:
+        scopes.append(_import_scope(account, region, items, client_for, pacing))
+
+    with TaskGroup(max_workers) as group:
+        for (account, region), items in sorted(grouped.items()):
+            group.submit(run, account, region, items)
+        group.wait()
     for (account, region), n in sorted(not_scanned.items()):
         existing = next((s for s in scopes if (s.account_id, s.region) == (account, region)), None)
         target = existing or ScopeResult(account, region, status="not_scanned")

@@ -25,7 +25,7 @@ import json
 import unicodedata
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from auditor.aws.classify import error_code, error_message
 
 SNS_MAX_BYTES = 262_144
 SUBJECT_MAX = 99
@@ -206,11 +206,8 @@ def publish(
     try:
         kwargs = build_message(doc, report_location=report_location, max_items=max_items)
         answer = sns_client.publish(TopicArn=topic_arn, **kwargs)
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        result["error"] = {"code": str(err.get("Code")), "message": str(err.get("Message"))}
-    except (BotoCoreError, Exception) as exc:  # a notification must never lose the run
-        result["error"] = {"code": type(exc).__name__, "message": str(exc)[:500]}
+    except Exception as exc:  # a notification must never lose the run
+        result["error"] = {"code": error_code(exc), "message": error_message(exc)[:500]}
     else:
         result.update(status="published", message_id=answer.get("MessageId"))
         return result

@@ -29,30 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from auditor.aws.errors import error_code
+from auditor.aws import classify
 from auditor.core.model import Evidence
 
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_NOT_CONFIGURED = frozenset(
-    {
-        "NoSuchBucketPolicy",
-        "NoSuchPublicAccessBlockConfiguration",
-        "OwnershipControlsNotFoundError",
-        "ObjectLockConfigurationNotFoundError",
-    }
-)
-
-
-@dataclass(slots=True)
-class AccountBlockPublicAccess:
-    """An account's Block Public Access (S3 Control), read once per owner account."""
-
-    account_id: str
-    flags: dict[str, bool] | None = None  # None: unknown (see unknown_reason)
-    unknown_reason: str | None = None
-    evidence: list[Evidence] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -80,20 +60,32 @@ class BucketIntegrity:
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
-def _call(
-    fn: Callable[..., dict[str, Any]], **params: Any
-) -> tuple[dict[str, Any] | None, str | None]:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One S3 read: its call, what its "not configured" answer means, and how its answer
+    is parsed. ``absent`` and ``found`` set the record's fields and return (answer,
+    conclusion) for the evidence; ``then`` is read next when the call answered."""
+
+    call: str
+    method: str
+    unknown_fields: tuple[str, ...]  # the fields a failed call leaves unknown
+    unknown_conclusion: str
+    found: Callable[[Any, dict[str, Any]], tuple[str, str]]
+    not_configured: str | None = None  # its code in classify.NOT_CONFIGURED
+    absent: Callable[[Any], str] | None = None
+    then: Reading | None = None
+
+
+def _ask(client: Any, reading: Reading, params: dict[str, str]) -> tuple[Any, str | None]:
     """(response, None) or (None, error code)."""
     try:
-        return fn(**params), None
-    except ClientError as exc:
-        return None, error_code(exc)
-    except Exception as exc:  # BotoCoreError, parser errors: no usable answer
-        return None, type(exc).__name__
+        return getattr(client, reading.method)(**params), None
+    except Exception as exc:  # ClientError, BotoCoreError, parser errors: the code says
+        return None, classify.error_code(exc)
 
 
 def _failure(call: str, who: str, code: str) -> str:
-    if code in ("AccessDenied", "403", "Forbidden"):
+    if classify.is_denied(code):
         return f"{call} from {who} was denied (AccessDenied)"
     if code in ("NoSuchBucket", "404"):
         return f"{call} from {who} answered NoSuchBucket: the bucket is gone"
@@ -109,34 +101,92 @@ def _flags_text(flags: dict[str, bool]) -> str:
     return ", ".join(f"{f}={'true' if flags[f] else 'false'}" for f in PAB_FLAGS)
 
 
+def _pab_found(level: str, set_flags: Callable[[Any, dict[str, bool]], None]) -> Any:
+    def found(out: Any, resp: dict[str, Any]) -> tuple[str, str]:
+        flags = _flags(resp.get("PublicAccessBlockConfiguration"))
+        set_flags(out, flags)
+        if all(flags.values()):
+            return _flags_text(flags), f"all four {level}-level settings are on"
+        return _flags_text(flags), f"some {level}-level settings are off"
+
+    return found
+
+
+def _pab_absent(level: str, set_flags: Callable[[Any, dict[str, bool]], None]) -> Any:
+    def absent(out: Any) -> str:
+        set_flags(out, _flags(None))
+        return f"no {level}-level Block Public Access setting is on"
+
+    return absent
+
+
+def _set_account_flags(out: Any, flags: dict[str, bool]) -> None:
+    out.flags = flags
+
+
+def _set_bucket_flags(out: Any, flags: dict[str, bool]) -> None:
+    out.bucket_pab = flags
+
+
+ACCOUNT_PAB = Reading(
+    call="s3control:GetPublicAccessBlock",
+    method="get_public_access_block",
+    unknown_fields=(),
+    unknown_conclusion="account-level Block Public Access unknown",
+    found=_pab_found("account", _set_account_flags),
+    not_configured="NoSuchPublicAccessBlockConfiguration",
+    absent=_pab_absent("account", _set_account_flags),
+)
+
+
+@dataclass(slots=True)
+class AccountBlockPublicAccess:
+    """An account's Block Public Access (S3 Control), read once per owner account."""
+
+    account_id: str
+    flags: dict[str, bool] | None = None  # None: unknown (see unknown_reason)
+    unknown_reason: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+
+
 def gather_account_public_access_block(
     account_id: str, s3control: Any | None
 ) -> AccountBlockPublicAccess:
     """The account-level Block Public Access of ``account_id`` (its own credentials)."""
     result = AccountBlockPublicAccess(account_id)
-    call = "s3control:GetPublicAccessBlock"
     if s3control is None:
         result.unknown_reason = f"no S3 Control client for {account_id}"
         return result
-    resp, code = _call(s3control.get_public_access_block, AccountId=account_id)
     params = {"AccountId": account_id}
-    if code == "NoSuchPublicAccessBlockConfiguration":
-        result.flags = _flags(None)
-        answer, conclusion = code, "no account-level Block Public Access setting is on"
-    elif code is not None:
-        result.unknown_reason = _failure(call, account_id, code)
-        answer, conclusion = code, "account-level Block Public Access unknown"
-    else:
-        assert resp is not None
-        result.flags = _flags(resp.get("PublicAccessBlockConfiguration"))
-        answer = _flags_text(result.flags)
-        conclusion = (
-            "all four account-level settings are on"
-            if all(result.flags.values())
-            else "some account-level settings are off"
-        )
-    result.evidence.append(Evidence(call, account_id, answer, params, conclusion))
+    resp, code = _ask(s3control, ACCOUNT_PAB, params)
+    answer, conclusion = _outcome(ACCOUNT_PAB, result, resp, code)
+    if answer is None:
+        result.unknown_reason = _failure(ACCOUNT_PAB.call, account_id, str(code))
+        answer, conclusion = str(code), ACCOUNT_PAB.unknown_conclusion
+    result.evidence.append(Evidence(ACCOUNT_PAB.call, account_id, answer, params, conclusion))
     return result
+
+
+def _outcome(reading: Reading, out: Any, resp: Any, code: str | None) -> tuple[str | None, str]:
+    """(answer, conclusion) of a definite answer, set on ``out``; (None, "") for a failure."""
+    if code is not None and code == reading.not_configured and reading.absent is not None:
+        return code, reading.absent(out)
+    if code is not None:
+        return None, ""
+    return reading.found(out, resp)
+
+
+def _read(out: BucketIntegrity, s3: Any, reading: Reading) -> None:
+    resp, code = _ask(s3, reading, {"Bucket": out.bucket})
+    answer, conclusion = _outcome(reading, out, resp, code)
+    if answer is None:
+        reason = _failure(reading.call, out.owner_account_id, str(code))
+        for name in reading.unknown_fields:
+            out.unknown[name] = reason
+        answer, conclusion = str(code), reading.unknown_conclusion
+    _record(out, reading.call, answer, conclusion)
+    if code is None and reading.then is not None:
+        _read(out, s3, reading.then)
 
 
 def _record(out: BucketIntegrity, call: str, answer: str, conclusion: str) -> None:
@@ -145,79 +195,148 @@ def _record(out: BucketIntegrity, call: str, answer: str, conclusion: str) -> No
     )
 
 
-def _keep_policy(out: BucketIntegrity, call: str, text: str) -> None:
-    """The bucket policy document, when GetBucketPolicy's answer parses as a JSON object."""
-    try:
-        doc = json.loads(text)
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        out.unknown["policy"] = f"{call} returned a policy that is not JSON ({exc})"
-        _record(out, call, "unparsable policy", "the bucket policy could not be read")
-        return
-    out.policy_present = True
-    out.policy = doc
-    n = len(doc.get("Statement") or []) if isinstance(doc.get("Statement"), list) else 1
-    _record(out, call, f"policy with {n} statement(s)", "the bucket has a policy")
-
-
-def _read_policy_status(out: BucketIntegrity, s3: Any) -> None:
-    call = "s3:GetBucketPolicyStatus"
-    resp, code = _call(s3.get_bucket_policy_status, Bucket=out.bucket)
-    if code is not None:
-        out.unknown["policy_is_public"] = _failure(call, out.owner_account_id, code)
-        _record(out, call, code, "whether S3 deems the policy public is unknown")
-        return
-    assert resp is not None
+def _policy_status_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
     out.policy_is_public = bool(resp.get("PolicyStatus", {}).get("IsPublic"))
-    _record(
-        out,
-        call,
-        f"IsPublic={'true' if out.policy_is_public else 'false'}",
-        "S3 deems the bucket policy public"
-        if out.policy_is_public
-        else "S3 deems the bucket policy not public",
+    public = out.policy_is_public
+    return (
+        f"IsPublic={'true' if public else 'false'}",
+        f"S3 deems the bucket policy {'public' if public else 'not public'}",
     )
 
 
-def _read_policy(out: BucketIntegrity, s3: Any) -> None:
-    """The bucket policy, then its status; without a policy, its status needs no call."""
-    call = "s3:GetBucketPolicy"
-    resp, code = _call(s3.get_bucket_policy, Bucket=out.bucket)
-    if code == "NoSuchBucketPolicy":
-        out.policy_present = False
-        out.policy_is_public = False
-        _record(out, call, code, "the bucket has no policy: it grants nobody access")
-    elif code is not None:
-        reason = _failure(call, out.owner_account_id, code)
-        out.unknown["policy"] = out.unknown["policy_is_public"] = reason
-        _record(out, call, code, "the bucket policy is unknown")
-    else:
-        assert resp is not None
-        _keep_policy(out, call, resp.get("Policy") or "")
-        _read_policy_status(out, s3)
+def _policy_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
+    """The bucket policy document, when GetBucketPolicy's answer parses as a JSON object."""
+    try:
+        doc = json.loads(resp.get("Policy") or "")
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        out.unknown["policy"] = f"{POLICY.call} returned a policy that is not JSON ({exc})"
+        return "unparsable policy", "the bucket policy could not be read"
+    out.policy_present = True
+    out.policy = doc
+    n = len(doc.get("Statement") or []) if isinstance(doc.get("Statement"), list) else 1
+    return f"policy with {n} statement(s)", "the bucket has a policy"
 
 
-def _read_bucket_pab(out: BucketIntegrity, s3: Any) -> None:
-    call = "s3:GetPublicAccessBlock"
-    resp, code = _call(s3.get_public_access_block, Bucket=out.bucket)
-    if code == "NoSuchPublicAccessBlockConfiguration":
-        out.bucket_pab = _flags(None)
-        _record(out, call, code, "no bucket-level Block Public Access setting is on")
-    elif code is not None:
-        out.unknown["bucket_pab"] = _failure(call, out.owner_account_id, code)
-        _record(out, call, code, "bucket-level Block Public Access unknown")
-    else:
-        assert resp is not None
-        out.bucket_pab = _flags(resp.get("PublicAccessBlockConfiguration"))
-        _record(
-            out,
-            call,
-            _flags_text(out.bucket_pab),
-            "all four bucket-level settings are on"
-            if all(out.bucket_pab.values())
-            else "some bucket-level settings are off",
-        )
+def _policy_absent(out: BucketIntegrity) -> str:
+    out.policy_present = False
+    out.policy_is_public = False
+    return "the bucket has no policy: it grants nobody access"
+
+
+def _ownership_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
+    rules = resp.get("OwnershipControls", {}).get("Rules") or [{}]
+    out.object_ownership = str(rules[0].get("ObjectOwnership") or "ObjectWriter")
+    enforced = out.object_ownership == "BucketOwnerEnforced"
+    return (
+        f"ObjectOwnership={out.object_ownership}",
+        "ACLs are disabled" if enforced else "ACLs are enabled",
+    )
+
+
+def _ownership_absent(out: BucketIntegrity) -> str:
+    out.object_ownership = "ObjectWriter"
+    return "no Object Ownership rule: ObjectWriter, ACLs are enabled"
+
+
+_VERSIONING_CONCLUSIONS = {"Enabled": "versioning is on", "Suspended": "versioning is suspended"}
+
+
+def _versioning_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
+    out.versioning = str(resp.get("Status") or "Disabled")
+    out.mfa_delete = str(resp["MFADelete"]) if resp.get("MFADelete") else None
+    answer = f"Status={resp.get('Status') or '(none)'}"
+    if out.mfa_delete:
+        answer += f", MFADelete={out.mfa_delete}"
+    return answer, _VERSIONING_CONCLUSIONS.get(out.versioning, "versioning was never enabled")
+
+
+def _retention_text(retention: dict[str, Any]) -> str:
+    """A default retention rule as e.g. ``GOVERNANCE 30 days``."""
+    period = retention.get("Days") or retention.get("Years")
+    unit = "days" if retention.get("Days") else "years"
+    return f"{retention.get('Mode')} {period} {unit}"
+
+
+def _object_lock_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
+    config = resp.get("ObjectLockConfiguration") or {}
+    out.object_lock = str(config.get("ObjectLockEnabled") or "Disabled")
+    retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
+    if retention:
+        out.object_lock_rule = _retention_text(retention)
+    rule = f", DefaultRetention={out.object_lock_rule}" if out.object_lock_rule else ""
+    on = out.object_lock == "Enabled"
+    return f"ObjectLockEnabled={out.object_lock}{rule}", f"object lock is {'on' if on else 'off'}"
+
+
+def _object_lock_absent(out: BucketIntegrity) -> str:
+    out.object_lock = "Disabled"
+    return "object lock is off"
+
+
+# Without a policy its status needs no call (GetBucketPolicyStatus answers the same error).
+POLICY_STATUS = Reading(
+    call="s3:GetBucketPolicyStatus",
+    method="get_bucket_policy_status",
+    unknown_fields=("policy_is_public",),
+    unknown_conclusion="whether S3 deems the policy public is unknown",
+    found=_policy_status_found,
+)
+POLICY = Reading(
+    call="s3:GetBucketPolicy",
+    method="get_bucket_policy",
+    unknown_fields=("policy", "policy_is_public"),
+    unknown_conclusion="the bucket policy is unknown",
+    found=_policy_found,
+    not_configured="NoSuchBucketPolicy",
+    absent=_policy_absent,
+    then=POLICY_STATUS,
+)
+BUCKET_PAB = Reading(
+    call="s3:GetPublicAccessBlock",
+    method="get_public_access_block",
+    unknown_fields=("bucket_pab",),
+    unknown_conclusion="bucket-level Block Public Access unknown",
+    found=_pab_found("bucket", _set_bucket_flags),
+    not_configured="NoSuchPublicAccessBlockConfiguration",
+    absent=_pab_absent("bucket", _set_bucket_flags),
+)
+OWNERSHIP = Reading(
+    call="s3:GetBucketOwnershipControls",
+    method="get_bucket_ownership_controls",
+    unknown_fields=("object_ownership",),
+    unknown_conclusion="Object Ownership unknown",
+    found=_ownership_found,
+    not_configured="OwnershipControlsNotFoundError",
+    absent=_ownership_absent,
+)
+VERSIONING = Reading(
+    call="s3:GetBucketVersioning",
+    method="get_bucket_versioning",
+    unknown_fields=("versioning",),
+    unknown_conclusion="versioning unknown",
+    found=_versioning_found,
+)
+OBJECT_LOCK = Reading(
+    call="s3:GetObjectLockConfiguration",
+    method="get_object_lock_configuration",
+    unknown_fields=("object_lock",),
+    unknown_conclusion="object lock unknown",
+    found=_object_lock_found,
+    not_configured="ObjectLockConfigurationNotFoundError",
+    absent=_object_lock_absent,
+)
+#: The reads of one bucket, in evidence order; None is the owner account's setting, read
+#: once per account (gather_account_public_access_block) and taken at that point.
+BUCKET_READINGS: tuple[Reading | None, ...] = (
+    POLICY,
+    BUCKET_PAB,
+    None,
+    OWNERSHIP,
+    VERSIONING,
+    OBJECT_LOCK,
+)
 
 
 def _take_account_pab(out: BucketIntegrity, account_pab: AccountBlockPublicAccess | None) -> None:
@@ -230,81 +349,6 @@ def _take_account_pab(out: BucketIntegrity, account_pab: AccountBlockPublicAcces
         out.unknown["account_pab"] = account_pab.unknown_reason or "not known"
     else:
         out.account_pab = dict(account_pab.flags)
-
-
-def _read_ownership(out: BucketIntegrity, s3: Any) -> None:
-    call = "s3:GetBucketOwnershipControls"
-    resp, code = _call(s3.get_bucket_ownership_controls, Bucket=out.bucket)
-    if code == "OwnershipControlsNotFoundError":
-        out.object_ownership = "ObjectWriter"
-        _record(out, call, code, "no Object Ownership rule: ObjectWriter, ACLs are enabled")
-    elif code is not None:
-        out.unknown["object_ownership"] = _failure(call, out.owner_account_id, code)
-        _record(out, call, code, "Object Ownership unknown")
-    else:
-        assert resp is not None
-        rules = resp.get("OwnershipControls", {}).get("Rules") or [{}]
-        out.object_ownership = str(rules[0].get("ObjectOwnership") or "ObjectWriter")
-        _record(
-            out,
-            call,
-            f"ObjectOwnership={out.object_ownership}",
-            "ACLs are disabled"
-            if out.object_ownership == "BucketOwnerEnforced"
-            else "ACLs are enabled",
-        )
-
-
-_VERSIONING_CONCLUSIONS = {"Enabled": "versioning is on", "Suspended": "versioning is suspended"}
-
-
-def _read_versioning(out: BucketIntegrity, s3: Any) -> None:
-    call = "s3:GetBucketVersioning"
-    resp, code = _call(s3.get_bucket_versioning, Bucket=out.bucket)
-    if code is not None:
-        out.unknown["versioning"] = _failure(call, out.owner_account_id, code)
-        _record(out, call, code, "versioning unknown")
-        return
-    assert resp is not None
-    out.versioning = str(resp.get("Status") or "Disabled")
-    out.mfa_delete = str(resp["MFADelete"]) if resp.get("MFADelete") else None
-    answer = f"Status={resp.get('Status') or '(none)'}"
-    if out.mfa_delete:
-        answer += f", MFADelete={out.mfa_delete}"
-    conclusion = _VERSIONING_CONCLUSIONS.get(out.versioning, "versioning was never enabled")
-    _record(out, call, answer, conclusion)
-
-
-def _retention_text(retention: dict[str, Any]) -> str:
-    """A default retention rule as e.g. ``GOVERNANCE 30 days``."""
-    period = retention.get("Days") or retention.get("Years")
-    unit = "days" if retention.get("Days") else "years"
-    return f"{retention.get('Mode')} {period} {unit}"
-
-
-def _read_object_lock(out: BucketIntegrity, s3: Any) -> None:
-    call = "s3:GetObjectLockConfiguration"
-    resp, code = _call(s3.get_object_lock_configuration, Bucket=out.bucket)
-    if code == "ObjectLockConfigurationNotFoundError":
-        out.object_lock = "Disabled"
-        _record(out, call, code, "object lock is off")
-    elif code is not None:
-        out.unknown["object_lock"] = _failure(call, out.owner_account_id, code)
-        _record(out, call, code, "object lock unknown")
-    else:
-        assert resp is not None
-        config = resp.get("ObjectLockConfiguration") or {}
-        out.object_lock = str(config.get("ObjectLockEnabled") or "Disabled")
-        retention = (config.get("Rule") or {}).get("DefaultRetention") or {}
-        if retention:
-            out.object_lock_rule = _retention_text(retention)
-        _record(
-            out,
-            call,
-            f"ObjectLockEnabled={out.object_lock}"
-            + (f", DefaultRetention={out.object_lock_rule}" if out.object_lock_rule else ""),
-            "object lock is on" if out.object_lock == "Enabled" else "object lock is off",
-        )
 
 
 def gather_bucket_integrity(
@@ -321,11 +365,9 @@ def gather_bucket_integrity(
     5 S3 calls for a bucket without a policy, 6 with one; never raises.
     """
     out = BucketIntegrity(bucket, owner_account_id)
-    # One reader per setting; the evidence list keeps this order.
-    _read_policy(out, s3)
-    _read_bucket_pab(out, s3)
-    _take_account_pab(out, account_pab)
-    _read_ownership(out, s3)
-    _read_versioning(out, s3)
-    _read_object_lock(out, s3)
+    for reading in BUCKET_READINGS:
+        if reading is None:
+            _take_account_pab(out, account_pab)
+        else:
+            _read(out, s3, reading)
     return out

@@ -21,24 +21,89 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from auditor.aws.errors import error_code
+from auditor.aws import classify
 from auditor.core.artifacts import account_namespace
 from auditor.core.model import BucketProof, Evidence
 
 S3ClientFor = Callable[[str, str], Any]  # (account_id, region) -> s3 client
-
-_MISSING = frozenset({"404", "NoSuchBucket", "NotFound"})
-_FORBIDDEN = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 # ListBuckets' largest page. Unpaginated ListBuckets is refused for accounts whose bucket
 # quota exceeds 10,000, so every request is a paginated one (MaxBuckets, then
 # ContinuationToken): https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html
 LIST_BUCKETS_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """How one answer is written down as evidence; ``{...}`` fields are filled per bucket."""
+
+    call: str
+    answer: str
+    conclusion: str
+
+
+LIST = "s3:ListBuckets"
+HEAD = "s3:HeadBucket"
+NAME = "name:account-regional-namespace"
+
+# Every answer a proof can rest on, in the order prove_bucket may meet them.
+NOTES: dict[str, _Note] = {
+    "listed": _Note(LIST, "listed", "{account} owns the bucket"),
+    "not listed": _Note(
+        LIST, "not listed", "none of the {accounts} audited accounts owns the bucket"
+    ),
+    # HeadBucket from an account that uses the bucket, by its short answer
+    "404": _Note(HEAD, "404 Not Found", "the bucket does not exist"),
+    "200": _Note(HEAD, "200 OK", "the bucket exists and is readable"),
+    "403": _Note(HEAD, "403 Forbidden", "the bucket exists but this account may not read it"),
+    "other": _Note(HEAD, "{answer}", "S3 gave no usable answer"),
+    "stale namespace": _Note(
+        NAME,
+        "{bucket}",
+        "the name points at {account}'s namespace, but its ListBuckets does not list the "
+        "bucket: not taken as proof",
+    ),
+    "namespace": _Note(
+        NAME,
+        "{bucket}",
+        "only {account} can create buckets in its account regional namespace, so it owns "
+        "this existing bucket",
+    ),
+    # HeadBucket with ExpectedBucketOwner=candidate, by its short answer
+    "owner 200": _Note(HEAD, "200 OK", "{account} owns the bucket"),
+    "owner 403": _Note(
+        HEAD,
+        "403 AccessDenied",
+        "{account} does not own the bucket (the same request without ExpectedBucketOwner "
+        "succeeded)",
+    ),
+    "owner other": _Note(HEAD, "{answer}", "S3 gave no usable answer"),
+}
+
+
+def _note(
+    proof: BucketProof,
+    note: str,
+    as_account: str | None,
+    params: dict[str, str] | None = None,
+    **fields: str,
+) -> None:
+    n = NOTES[note]
+    proof.evidence.append(
+        Evidence(
+            call=n.call,
+            as_account=as_account,
+            answer=n.answer.format(**fields),
+            params={} if params is None else params,
+            conclusion=n.conclusion.format(**fields),
+        )
+    )
 
 
 def list_owned_buckets(s3: Any, page_size: int = LIST_BUCKETS_PAGE) -> set[str]:
@@ -62,11 +127,10 @@ def _head(s3: Any, bucket: str, expected_owner: str | None = None) -> str:
     try:
         s3.head_bucket(**params)
     except ClientError as exc:
-        code = error_code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in _MISSING or status == 404:
+        code, status = classify.error_code(exc), classify.http_status(exc)
+        if classify.is_missing_bucket(code, status):
             return "404"
-        if code in _FORBIDDEN or status == 403:
+        if classify.is_denied(code, status):
             return "403"
         return code
     except Exception as exc:  # BotoCoreError, ResponseParserError, ...: no usable answer
@@ -93,37 +157,8 @@ def prove_bucket(
     proof = BucketProof(name=bucket)
     ns = account_namespace(bucket)
     proof.namespace_account_id = ns.account_id if ns else None
-
-    for account_id, owned in inventories.items():
-        if bucket in owned:
-            # A proven owner implies every other account is not: nothing more to keep.
-            proof.exists = True
-            proof.owner_account_id = account_id
-            proof.evidence.append(
-                Evidence(
-                    call="s3:ListBuckets",
-                    as_account=account_id,
-                    answer="listed",
-                    params={},
-                    conclusion=f"{account_id} owns the bucket",
-                )
-            )
-            return proof
-
-    # One shared frozenset for every bucket in no list (copied only if a probe refutes
-    # another candidate): an organisation has thousands of accounts.
-    proof.not_owned_by = inventoried if inventoried is not None else frozenset(inventories)
-    if inventories:
-        proof.evidence.append(
-            Evidence(
-                call="s3:ListBuckets",
-                as_account=None,
-                answer="not listed",
-                params={"accounts": str(len(inventories))},
-                conclusion=f"none of the {len(inventories)} audited accounts owns the bucket",
-            )
-        )
-
+    if _listed(proof, inventories, inventoried):
+        return proof
     if probe_from is None:
         proof.unknown_reason = "no audited account could probe the bucket"
         return proof
@@ -131,120 +166,82 @@ def prove_bucket(
     try:
         s3 = s3_for(account_id, region)
     except Exception as exc:  # one failure is recorded, never fatal
-        proof.unknown_reason = f"no S3 client for {account_id}: {error_code(exc)}"
+        proof.unknown_reason = f"no S3 client for {account_id}: {classify.error_code(exc)}"
         return proof
-
     answer = _head(s3, bucket)
-    if answer == "404":
-        proof.exists = False
-        proof.evidence.append(
-            Evidence(
-                call="s3:HeadBucket",
-                as_account=account_id,
-                answer="404 Not Found",
-                params={"Bucket": bucket},
-                conclusion="the bucket does not exist",
-            )
-        )
-        proof.unknown_reason = "the bucket does not exist"
+    if not _exists(proof, answer, account_id):
         return proof
-    if answer not in ("200", "403"):
-        proof.evidence.append(
-            Evidence(
-                call="s3:HeadBucket",
-                as_account=account_id,
-                answer=answer,
-                params={"Bucket": bucket},
-                conclusion="S3 gave no usable answer",
-            )
-        )
-        proof.unknown_reason = f"HeadBucket from {account_id} failed with {answer}"
-        return proof
-
-    proof.exists = True
-    readable = answer == "200"
-    proof.evidence.append(
-        Evidence(
-            call="s3:HeadBucket",
-            as_account=account_id,
-            answer="200 OK" if readable else "403 Forbidden",
-            params={"Bucket": bucket},
-            conclusion="the bucket exists and is readable"
-            if readable
-            else "the bucket exists but this account may not read it",
-        )
-    )
-
     if ns is not None and ns.account_id in proof.not_owned_by:
         # The name says account regional namespace, but that account's own list does not
         # have it: a global bucket named so before namespaces existed. Not proof.
-        proof.evidence.append(
-            Evidence(
-                call="name:account-regional-namespace",
-                as_account=None,
-                answer=bucket,
-                conclusion=f"the name points at {ns.account_id}'s namespace, but its ListBuckets "
-                "does not list the bucket: not taken as proof",
-            )
-        )
+        _note(proof, "stale namespace", None, bucket=bucket, account=ns.account_id)
     elif ns is not None:
         proof.owner_account_id = ns.account_id
-        proof.evidence.append(
-            Evidence(
-                call="name:account-regional-namespace",
-                as_account=None,
-                answer=bucket,
-                conclusion=f"only {ns.account_id} can create buckets in its account regional "
-                "namespace, so it owns this existing bucket",
-            )
-        )
+        _note(proof, "namespace", None, bucket=bucket, account=ns.account_id)
         return proof
-
-    if readable:
-        for candidate in sorted(set(candidates) - proof.not_owned_by):
-            probe = _head(s3, bucket, expected_owner=candidate)
-            params = {"Bucket": bucket, "ExpectedBucketOwner": candidate}
-            if probe == "200":
-                proof.owner_account_id = candidate
-                proof.evidence.append(
-                    Evidence(
-                        call="s3:HeadBucket",
-                        as_account=account_id,
-                        answer="200 OK",
-                        params=params,
-                        conclusion=f"{candidate} owns the bucket",
-                    )
-                )
-                return proof
-            if probe == "403":
-                proof.not_owned_by = proof.not_owned_by | {candidate}
-                proof.evidence.append(
-                    Evidence(
-                        call="s3:HeadBucket",
-                        as_account=account_id,
-                        answer="403 AccessDenied",
-                        params=params,
-                        conclusion=f"{candidate} does not own the bucket (the same request "
-                        "without ExpectedBucketOwner succeeded)",
-                    )
-                )
-            else:
-                proof.evidence.append(
-                    Evidence(
-                        call="s3:HeadBucket",
-                        as_account=account_id,
-                        answer=probe,
-                        params=params,
-                        conclusion="S3 gave no usable answer",
-                    )
-                )
-        proof.unknown_reason = (
-            "the bucket is owned by an account outside the audited set "
-            "and no candidate owner was confirmed"
-        )
-    else:
+    if answer != "200":
         proof.unknown_reason = (
             "the bucket exists but is owned by an account outside the "
             "audited set that does not let us read it"
         )
+        return proof
+    _confirm_owner(proof, s3, account_id, candidates)
     return proof
+
+
+def _listed(
+    proof: BucketProof, inventories: dict[str, set[str]], inventoried: frozenset[str] | None
+) -> bool:
+    """ListBuckets' answers: True when one of them lists the bucket (its owner proven)."""
+    for account_id, owned in inventories.items():
+        if proof.name in owned:
+            # A proven owner implies every other account is not: nothing more to keep.
+            proof.exists = True
+            proof.owner_account_id = account_id
+            _note(proof, "listed", account_id, account=account_id)
+            return True
+    # One shared frozenset for every bucket in no list (copied only if a probe refutes
+    # another candidate): an organisation has thousands of accounts.
+    proof.not_owned_by = inventoried if inventoried is not None else frozenset(inventories)
+    if inventories:
+        n = str(len(inventories))
+        _note(proof, "not listed", None, {"accounts": n}, accounts=n)
+    return False
+
+
+def _exists(proof: BucketProof, answer: str, account_id: str) -> bool:
+    """HeadBucket's answer: True when the bucket exists (readable or not)."""
+    params = {"Bucket": proof.name}
+    if answer == "404":
+        proof.exists = False
+        _note(proof, "404", account_id, params)
+        proof.unknown_reason = "the bucket does not exist"
+        return False
+    if answer not in ("200", "403"):
+        _note(proof, "other", account_id, params, answer=answer)
+        proof.unknown_reason = f"HeadBucket from {account_id} failed with {answer}"
+        return False
+    proof.exists = True
+    _note(proof, answer, account_id, params)
+    return True
+
+
+def _confirm_owner(proof: BucketProof, s3: Any, account_id: str, candidates: Iterable[str]) -> None:
+    """HeadBucket with ExpectedBucketOwner per candidate not already refuted (meaningful
+    only because the plain request succeeded)."""
+    for candidate in sorted(set(candidates) - proof.not_owned_by):
+        probe = _head(s3, proof.name, expected_owner=candidate)
+        params = {"Bucket": proof.name, "ExpectedBucketOwner": candidate}
+        if probe == "200":
+            proof.owner_account_id = candidate
+            _note(proof, "owner 200", account_id, params, account=candidate)
+            return
+        if probe == "403":
+            proof.not_owned_by = proof.not_owned_by | {candidate}
+            _note(proof, "owner 403", account_id, params, account=candidate)
+        else:
+            _note(proof, "owner other", account_id, params, answer=probe)
+    proof.unknown_reason = (
+        "the bucket is owned by an account outside the audited set "
+        "and no candidate owner was confirmed"
+    )

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from auditor.aws.classify import gone
 from auditor.aws.errors import error_code, error_message
 from auditor.core.kinds import ResourceKind, kind_of
 from auditor.core.request import DEFAULT_STABLE_WAIT_S
@@ -24,7 +25,6 @@ from auditor.remediate.journal import Journal
 from auditor.remediate.plan import Action, complies, values
 
 POLL_INTERVAL_S = 5.0
-GONE_CODES = ("ResourceNotFound", "ResourceNotFoundException")
 
 
 @dataclass(slots=True)
@@ -76,7 +76,7 @@ class Applier:
             try:
                 current = self._describe(client, kind, action)
             except ClientError as exc:
-                if error_code(exc) not in GONE_CODES:
+                if not gone(exc):  # the same "deleted" decision as the Describe step
                     raise
                 action.status = "skipped"
                 action.reason = f"the {kind.short} no longer exists"

@@ -273,17 +273,6 @@ def test_retryable_failed_entries_are_retried_and_the_rest_reported(sim):
     assert {f["Id"] for f in all_findings(hub(sim, PROD))} == {records[0]["Id"], records[2]["Id"]}
 
 
-def test_import_is_paced_per_scope():
-    """Pacing: with a fake clock, 12 calls at 5/s burst 5 take >= (12-5)/5 s of sleep."""
-    from auditor.integrations.securityhub import TokenBucket
-
-    now = [0.0]
-    bucket = TokenBucket(5, 5, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    for _ in range(12):
-        bucket.take()
-    assert now[0] == pytest.approx(7 / 5, rel=1e-6)
-
-
 def test_access_denied_in_one_account_is_reported_for_that_scope_only(sim):
     enable(sim, PROD)
     enable(sim, OTHER)

@@ -48,7 +48,6 @@ def test_corrupt_copy_falls_back_to_trimming(cache):
 
 def test_extra_search_paths_never_use_disk_copies(cache, tmp_path):
     loader = LeanLoader(extra_search_paths=[str(tmp_path / "models")])
-    loader.__dict__["_extra_paths"] = [str(tmp_path / "models")]
     loader.load_service_model("sts", "service-2")
     assert not (cache / cache_name("sts", None)).exists()
 
@@ -59,3 +58,19 @@ def test_build_models_for_the_package(cache, tmp_path):
     assert {p.name for p in paths} == {cache_name(s, None) for s in OPERATIONS}
     model = LeanLoader().load_service_model("organizations", "service-2")
     assert model == json.loads((out / cache_name("organizations", None)).read_text())
+
+
+def test_the_full_model_is_dropped_once_trimmed(cache):
+    loader = LeanLoader(disk_copies=False)
+    lean = loader.load_service_model("sagemaker", "service-2")
+    assert set(lean["operations"]) == OPERATIONS["sagemaker"]
+
+    def models(value, depth=0):
+        if isinstance(value, dict) and "operations" in value and "shapes" in value:
+            yield value
+        elif depth < 3 and isinstance(value, dict | list | tuple):
+            for item in value.values() if isinstance(value, dict) else value:
+                yield from models(item, depth + 1)
+
+    kept = [m for attr in vars(loader).values() for m in models(attr)]
+    assert kept and all(set(m["operations"]) <= OPERATIONS["sagemaker"] for m in kept)

@@ -440,3 +440,13 @@ def test_deny_of_one_role_does_not_cover_the_whole_foreign_account():
     assert grants(policy(allow, deny_account)) == []
     role_allow = stmt({"AWS": f"arn:aws:iam::{STRANGER}:role/etl"}, "s3:PutObject")
     assert grants(policy(role_allow, deny_role)) == []
+
+
+def test_every_not_configured_answer_is_a_classified_one():
+    from auditor.aws import classify
+    from auditor.prove.integrity import ACCOUNT_PAB, BUCKET_READINGS, POLICY_STATUS
+
+    readings = [r for r in (*BUCKET_READINGS, ACCOUNT_PAB, POLICY_STATUS) if r is not None]
+    codes = {r.not_configured for r in readings if r.not_configured}
+    assert codes == classify.NOT_CONFIGURED
+    assert all((r.not_configured is None) == (r.absent is None) for r in readings)

@@ -1,11 +1,13 @@
 """The per-(account, region, API) pacer: unpaced until throttled, multiplicative decrease
-once per round, growth between throttles, evenly spaced slots, and FIFO lanes."""
+once per round, growth between throttles, evenly spaced slots, documented limits, the
+engine's own calls and backoff, and FIFO lanes."""
 
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
-from auditor.aws.pacing import DECREASE, GROWTH, Lanes, Pacer, is_throttling
+from auditor.aws.pacing import DECREASE, GROWTH, Lanes, Pacer, backoff, is_throttling
 
 KEY = ("111111111111", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")
 OTHER = ("222222222222", "us-east-1", "sagemaker:DescribeMlflowTrackingServer")
@@ -89,3 +91,74 @@ def test_throttling_codes_are_botocores():
     assert is_throttling("ThrottlingException") and is_throttling("SlowDown")
     assert is_throttling(None, 429)
     assert not is_throttling("AccessDeniedException", 403)
+
+
+HUB = "securityhub:BatchImportFindings"
+
+
+def test_a_documented_limit_is_a_token_bucket_per_account_region():
+    """12 calls at 5/s burst 5 wait (12-5)/5 s in all, from the very first call."""
+    clock = Clock()
+    pacer = Pacer(clock=clock, limits={HUB: (5, 5)})
+    key = ("111111111111", "us-east-1", HUB)
+    start = clock.t
+    for _ in range(12):
+        clock.t += pacer.reserve(key)
+    assert clock.t - start == pytest.approx(7 / 5, rel=1e-6)
+    assert pacer.reserve(("222222222222", "us-east-1", HUB)) == 0.0  # its own bucket
+    assert pacer.reserve(KEY) == 0.0  # another operation is not limited
+    clock.t += 10  # idle: the burst is back
+    assert [pacer.reserve(key) for _ in range(5)] == [0.0] * 5
+
+
+def _throttling() -> ClientError:
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Op")
+
+
+def test_call_retries_throttling_at_the_next_slot_and_raises_anything_else():
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    answers = [_throttling(), _throttling(), {"ok": True}]
+    seen, slept = [], []
+
+    def request():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def sleep(s):
+        slept.append(s)
+        clock.t += s
+
+    assert pacer.call(KEY, request, sleep=sleep, on_throttled=seen.append) == {"ok": True}
+    assert len(seen) == 2 and pacer.throttled_count == 2
+    assert pacer.rate(KEY) is not None and len(slept) == 2 and all(s > 0 for s in slept)
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Op")
+
+    def refuse():
+        raise denied
+
+    with pytest.raises(ClientError):
+        pacer.call(OTHER, refuse, sleep=sleep)
+    assert pacer.throttled_count == 2
+
+
+def test_call_gives_up_on_throttling_after_the_budget():
+    clock = Clock()
+    pacer = Pacer(budget_s=5.0, clock=clock)
+
+    def request():
+        clock.t += 1.0
+        raise _throttling()
+
+    with pytest.raises(ClientError):
+        pacer.call(KEY, request, sleep=lambda s: None)
+    assert 5 <= pacer.throttled_count <= 6
+
+
+def test_backoff_grows_with_equal_jitter_up_to_the_cap():
+    for attempt in range(1, 12):
+        ceiling = min(5.0, 0.2 * 2 ** (attempt - 1))
+        delays = [backoff(attempt, base=0.2, cap=5.0) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
