@@ -1,4 +1,4 @@
-"""Planted cases for the artifact store integrity checks (issue 14), added to a demo org.
+"""Planted cases for the artifact store integrity checks, added to a demo org.
 
 ``plant_integrity_cases(sim, org)`` runs at the end of :func:`build_demo_org`: one tracking
 server or MLflow App per check whose own (prod) bucket fails exactly that check, and one

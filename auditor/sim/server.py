@@ -1,7 +1,11 @@
-"""Server mode: moto's WSGI app with the sim pipeline, on loopback, plus ``/_sim`` control.
+"""Server mode: moto's own threaded server with the sim pipeline, on loopback, plus ``/_sim``.
 
-The interception point is ``DomainDispatcherApplication.__call__`` (moto's server entry), so
-moto's own ``ThreadedMotoServer`` gets the same behaviour once :func:`install` ran.
+The interception point is ``DomainDispatcherApplication.__call__`` (the WSGI app every moto
+server runs), so moto's public ``moto.server.ThreadedMotoServer`` serves the simulation once
+:func:`install` ran. Using that class, rather than building the werkzeug server here, leaves
+the choice of request handler to moto: from 5.2.5 it passes its own handler (which keeps
+header names with underscores), earlier versions werkzeug's default; either way this module
+names no moto internals ("Server mode", https://docs.getmoto.org/en/latest/docs/server_mode.html).
 
 Control endpoints (JSON, never recorded as calls):
 
@@ -23,13 +27,14 @@ Control endpoints (JSON, never recorded as calls):
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, make_server
+import logging
+from typing import TYPE_CHECKING
 
 from .patch import install
 from .state import STATE
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 
 def reset_backends() -> None:
@@ -38,6 +43,19 @@ def reset_backends() -> None:
 
     BackendDict.reset()
     STATE.reset()
+
+
+def quiet_request_log() -> None:
+    """Keep werkzeug from writing one stderr line per request.
+
+    A served simulation answers thousands of requests a scan; a parent process that pipes
+    the server's stderr and does not drain it would otherwise block the server once the
+    pipe fills. werkzeug logs each request at INFO on its ``werkzeug`` logger and only
+    lowers an unset level to INFO, so a level set here holds; one a caller set is kept.
+    """
+    logger = logging.getLogger("werkzeug")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 class SimServer:
@@ -49,51 +67,32 @@ class SimServer:
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", reset: bool = True) -> None:
         self.host, self.port, self.reset = host, port, reset
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._moto: ThreadedMotoServer | None = None
         self.endpoint_url = ""
         from .simulated import SimulatedAWS
 
         self.sim: SimulatedAWS = SimulatedAWS(endpoint_url=None)
 
     def start(self) -> SimServer:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.server import ThreadedMotoServer
 
         from .simulated import SimulatedAWS
 
         install()
         if self.reset:
             reset_backends()
-
-        class QuietHandler(MotoRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass
-
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=QuietHandler
-        )
-        self.port = self._server.server_address[1]
+        quiet_request_log()
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._moto.start()
+        self.port = self._moto.get_host_and_port()[1]
         self.endpoint_url = f"http://{self.host}:{self.port}"
         self.sim = SimulatedAWS(endpoint_url=self.endpoint_url)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="mlflow-audit-sim", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
 
     def __enter__(self) -> SimServer:
         return self.start()
