@@ -306,5 +306,6 @@ def trend_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
         "height": base + half + 60,
         "label_y": base + half + 14,
         "legend_y": base + half + 32,
-        "legend": [{"severity": s, "x": _TR_LEFT + i * 64} for i, s in enumerate(SEVERITIES)],
+        "legend": [{"severity": s, "x": _TR_LEFT + i * 72} for i, s in enumerate(SEVERITIES)],
+        "incomplete": any(not p["complete"] for p in points),
     }
