@@ -32,6 +32,7 @@ import markupsafe
 from auditor.core.datafiles import data_dir
 from auditor.core.textsafe import visible_any
 
+from . import html_views
 from .html_data import findings_data_chunks, findings_data_json
 from .html_view import STATIC_LIMIT, build_context
 
@@ -52,21 +53,40 @@ _CSP_TEMPLATE = (
 )
 
 
-def render_html(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> str:
+def render_html(
+    doc: dict[str, Any],
+    *,
+    static_limit: int = STATIC_LIMIT,
+    trend: list[dict[str, Any]] | None = None,
+) -> str:
     """Return ``report.html`` for the parsed findings document ``doc`` (see render_html_chunks)."""
-    return "".join(render_html_chunks(doc, static_limit=static_limit))
+    return "".join(render_html_chunks(doc, static_limit=static_limit, trend=trend))
 
 
-def render_html_chunks(doc: dict[str, Any], *, static_limit: int = STATIC_LIMIT) -> Iterator[str]:
+def render_html_chunks(
+    doc: dict[str, Any],
+    *,
+    static_limit: int = STATIC_LIMIT,
+    trend: list[dict[str, Any]] | None = None,
+) -> Iterator[str]:
     """``report.html`` in chunks, so a large report is never one string in memory.
 
     ``doc`` follows docs/findings-schema.md; unknown fields are ignored and missing
     optional ones (``summary``, ``errors``, ``remediations``, ``history``) are tolerated.
     ``static_limit`` caps how many non-PASS findings are rendered as static HTML.
+    ``trend``: earlier runs of the scope for the trend chart (default ``history.trend``).
     """
     env = _environment()
     script = _asset("report.js")
     context = build_context(doc, static_limit=static_limit)
+    context.update(
+        html_views.view_context(
+            doc,
+            fail_by_severity=context["fail_by_severity"],
+            new_count=context["new_count"],
+            trend=trend,
+        )
+    )
     context.update(
         css=_asset("report.css"),
         head_script=_HEAD_SCRIPT,

@@ -20,7 +20,6 @@ _STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
 #: embedded data (interactive table), findings.csv and findings.json.
 STATIC_LIMIT = 2000
 WORST_LIMIT = 10
-CHART_ACCOUNTS = 12
 MATRIX_ACCOUNT_LIMIT = 150
 HISTORY_LIST_LIMIT = 500
 
@@ -121,7 +120,6 @@ def build_context(doc: dict[str, Any], *, static_limit: int) -> dict[str, Any]:
         "new_count": history.get("new", new_count) if history else new_count,
         "status_chart": _donut(by_status, len(findings)),
         "severity_chart": _stacked_bars(by_sev_status),
-        "account_chart": _account_bars(fail_by_account, account_names),
         "filter_checks": options("check_id"),
         "filter_accounts": options("account_id"),
         "filter_regions": options("region"),
@@ -272,20 +270,3 @@ def _stacked_bars(by_sev_status: dict[str, Counter[str]]) -> dict[str, Any]:
             }
         )
     return {"rows": rows, "width": width, "height": len(SEVERITIES) * 26}
-
-
-def _account_bars(fail_by_account: Counter[str], names: dict[str, Any]) -> dict[str, Any]:
-    top = fail_by_account.most_common(CHART_ACCOUNTS)
-    rest = sum(fail_by_account.values()) - sum(n for _, n in top)
-    others = len(fail_by_account) - len(top)
-    items = [
-        {"label": f"{acct}" + (f" ({names[acct]})" if names.get(acct) else ""), "count": n}
-        for acct, n in top
-    ]
-    if rest:
-        items.append({"label": f"{others:,} other accounts", "count": rest})
-    peak = max((i["count"] for i in items), default=0) or 1
-    for row, item in enumerate(items):
-        item["y"] = row * 24
-        item["w"] = f"{max(260 * item['count'] / peak, 1):.2f}"
-    return {"items": items, "height": max(len(items), 1) * 24}
