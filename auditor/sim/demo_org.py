@@ -82,8 +82,22 @@ def _limit_mlflow_regions(sim: SimulatedAWS, org: DemoOrg) -> None:
         sim.set_mlflow_not_offered(not_offered, kind)
 
 
+DEMO_SEED = 20261204
+
+
+def _seed_moto() -> None:
+    """Make moto's generated ids (member account ids among them) the same on every run, so
+    two demo runs can be compared. This is what moto's documented ``/moto-api/seed``
+    endpoint does in server mode; the demo builds in the process that holds moto."""
+    from moto.moto_api._internal import mock_random
+
+    mock_random.seed(DEMO_SEED)
+
+
 def _create_accounts(b: OrgBuilder, org: DemoOrg) -> None:
-    """The Organization and its member accounts prod, shared-services and dev."""
+    """The Organization and its member accounts prod, shared-services and dev (their ids
+    the same on every run)."""
+    _seed_moto()
     orgs = b.client(MANAGEMENT_ACCOUNT_ID, "organizations")
     with contextlib.suppress(orgs.exceptions.AlreadyInOrganizationException):
         orgs.create_organization(FeatureSet="ALL")

@@ -139,3 +139,16 @@ def test_build_demo_org_plants_every_case(sim):
     with pytest.raises(ClientError) as exc:
         s3.head_bucket(Bucket=org.case("sniped-verified").bucket)
     assert exc.value.response["Error"]["Code"] == "403"
+
+
+def test_the_demo_members_have_the_same_account_ids_on_every_build(aws_env):
+    """Two demo runs can be compared: the member accounts keep their ids."""
+    from auditor.sim import simulated_aws
+
+    ids = []
+    for _ in range(2):
+        with simulated_aws() as sim:
+            ids.append(dict(build_demo_org(sim).accounts))
+    assert ids[0] == ids[1]
+    assert set(ids[0]) == {"prod", "shared-services", "dev"}
+    assert len(set(ids[0].values())) == 3
