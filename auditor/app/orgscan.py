@@ -37,7 +37,7 @@ from auditor.core.model import FAIL_ON_CHOICES
 from auditor.core.request import ScanRequest
 from auditor.report.remote import S3Prefix, S3Results, parse_prefix
 
-DEFAULT_BATCH_SIZE = 50
+DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000  # at most one Distributed Map child per batch, and a readable plan
 SHARD_RE = re.compile(r"^(\d{1,4})/(\d{1,4})$")
 #: An execution name as Step Functions allows it (1-80 characters, no "/" or spaces).
@@ -100,7 +100,7 @@ def parse_shard(value: Any) -> tuple[int, int]:
 def plan_batches(account_ids: list[str], batch_size: int) -> list[dict[str, Any]]:
     """``N = ceil(accounts / batch_size)`` batches, batch K holding the accounts of shard
     K/N. Hashing spreads accounts unevenly (a binomial spread around the mean: for a mean
-    of 50, the largest of 100 batches holds about 70): size the function for that."""
+    of 100, the largest of 50 batches holds about 125): size the function for that."""
     n = min(MAX_BATCHES, max(1, math.ceil(len(account_ids) / batch_size)))
     batches: list[list[str]] = [[] for _ in range(n)]
     for account_id in sorted(account_ids):
