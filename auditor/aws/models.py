@@ -54,6 +54,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
             # --history s3://bucket/key (auditor.history.s3), as the caller
             "GetObject",
             "PutObject",
+            # results under s3://bucket/prefix/ (auditor.report.remote), as the caller
+            "ListObjectsV2",
         }
     ),
     "s3control": frozenset({"GetPublicAccessBlock"}),

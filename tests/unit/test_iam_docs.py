@@ -29,6 +29,9 @@ OPTIONAL_CALLER = {("securityhub", "BatchImportFindings"), ("sns", "Publish")}
 # --history s3://bucket/key (auditor.history.s3): the caller reads and writes the object;
 # s3:ListBucket lets a missing object answer 404 rather than 403 (docs/events.md).
 HISTORY_CALLER = {("s3", "GetObject"), ("s3", "PutObject")}
+# Results under s3://bucket/prefix/ (auditor.report.remote): the same object calls, and
+# ListObjectsV2 (s3:ListBucket, granted with the history's statements) to find the shards.
+RESULTS_CALLER = {("s3", "ListObjectsV2")}
 
 
 def actions(policy: dict, optional: bool = False) -> set[str]:
@@ -54,7 +57,7 @@ def needed(kind: set) -> set[str]:
 
 def test_policies_cover_every_call_and_nothing_more():
     every = {(svc, op) for svc, ops in OPERATIONS.items() for op in ops}
-    every -= OPTIONAL_CALLER | HISTORY_CALLER  # optional statements, tested below
+    every -= OPTIONAL_CALLER | HISTORY_CALLER | RESULTS_CALLER  # optional statements, tested below
     readonly = every - NO_PERMISSION_NEEDED - CALLER_ONLY - REMEDIATION_ONLY
     assert actions(json.loads((IAM / "audit-readonly-policy.json").read_text())) == needed(readonly)
     assert actions(json.loads((IAM / "auditor-caller-policy.json").read_text())) == needed(
