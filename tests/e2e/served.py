@@ -121,6 +121,15 @@ class Served:
             timeout=timeout,
         )
 
+    def run_together(self, *argvs: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+        """Independent CLI runs side by side (a scan mostly waits on the simulation)."""
+        procs = [self.popen(*argv) for argv in argvs]
+        done = []
+        for argv, proc in zip(argvs, procs, strict=True):
+            stdout, stderr = proc.communicate(timeout=300)
+            done.append(subprocess.CompletedProcess([CLI, *argv], proc.returncode, stdout, stderr))
+        return done
+
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [CLI, *args],

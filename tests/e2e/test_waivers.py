@@ -86,28 +86,17 @@ def test_blanket_waivers_are_capped_and_warned_about(served, tmp_path):
     assert not (tmp_path / "a" / "findings.json").exists()
 
     soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    blanket = served.run(
-        "scan",
-        *SCOPE,
-        "--config",
-        policy(soon),
-        "--no-history",
-        "--output-dir",
-        str(tmp_path / "b"),
-    )
+    later = (dt.date.today() + dt.timedelta(days=500)).isoformat()
+    # Two independent scans: side by side.
+    blanket, allowed = served.run_together(
+        ("scan", *SCOPE, "--config", policy(soon), "--no-history",
+         "--output-dir", str(tmp_path / "b")),
+        ("scan", *SCOPE, "--config", policy(later, "max_waiver_days: 730\n"), "--no-history",
+         "--output-dir", str(tmp_path / "c")),
+    )  # fmt: skip
     warning = [line for line in blanket.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "every check and every resource" in warning[0]
 
-    later = (dt.date.today() + dt.timedelta(days=500)).isoformat()
-    allowed = served.run(
-        "scan",
-        *SCOPE,
-        "--config",
-        policy(later, "max_waiver_days: 730\n"),
-        "--no-history",
-        "--output-dir",
-        str(tmp_path / "c"),
-    )
     assert allowed.returncode != 2, allowed.stderr
 
 
