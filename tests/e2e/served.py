@@ -2,6 +2,9 @@
 
 What a cron job or a person at a terminal does: real processes, real signals, a real
 pseudo-terminal, the real file system. Shared by the end-to-end tests of unattended runs.
+
+Starting the server and building the demo costs seconds, so tests share one (fixtures in
+``conftest.py``); :meth:`Served.reset` puts the simulation's knobs back between tests.
 """
 
 from __future__ import annotations
@@ -17,17 +20,32 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 CLI = str(Path(sys.executable).with_name("mlflow-audit"))
+#: The scope of the served tests' scans: the whole demo organisation, one region.
+SCOPE = ("--org", "--region", "us-east-1")
+
+
+def read(out: Path) -> dict[str, Any]:
+    """The findings document a run wrote to ``out``."""
+    return json.loads((out / "findings.json").read_text())
+
+
+def problems(doc: dict[str, Any]) -> int:
+    """How many findings are not PASS."""
+    return sum(1 for f in doc["findings"] if f["status"] != "PASS")
 
 
 @dataclass
 class Served:
     info: dict[str, Any]
     home: Path
+    #: The control state the demo was served with (``/_sim/faults``, ``/_sim/rate-limits``,
+    #: ``/_sim/mlflow-regions``): the demo plants faults of its own (a denied scope).
+    planted: dict[str, Any] = field(default_factory=dict)
 
     @property
     def demo(self) -> dict[str, Any]:
@@ -65,6 +83,35 @@ class Served:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
+    def remember_planted(self) -> None:
+        self.planted = {
+            "faults": self.control("/_sim/faults"),
+            "rate_limits": self.control("/_sim/rate-limits")["rate_limits"],
+            "not_offered": self.control("/_sim/mlflow-regions")["not_offered"],
+        }
+
+    def reset(self) -> None:
+        """Back to the control state the demo was served with and an empty call log.
+
+        The demo's resources are not restored (no control endpoint does that): a test that
+        changes them, e.g. by remediating, serves a demo of its own."""
+        faults = self.planted["faults"]
+        self.control(
+            "/_sim/faults",
+            {
+                "clear": True,
+                "deny": faults["deny"],
+                "throttle_rate": faults["throttle_rate"],
+                "latency_s": faults["latency_s"],
+                "seed": 0,  # what ``serve`` seeds the throttling with
+            },
+        )
+        self.control(
+            "/_sim/rate-limits", {"clear": True, "rate_limits": self.planted["rate_limits"]}
+        )
+        self.control("/_sim/mlflow-regions", {"not_offered": self.planted["not_offered"]})
+        self.control("/_sim/calls/reset", {})
+
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [CLI, *args],
@@ -73,6 +120,15 @@ class Served:
             text=True,
             timeout=timeout,
         )
+
+    def run_together(self, *argvs: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
+        """Independent CLI runs side by side (a scan mostly waits on the simulation)."""
+        procs = [self.popen(*argv) for argv in argvs]
+        done = []
+        for argv, proc in zip(argvs, procs, strict=True):
+            stdout, stderr = proc.communicate(timeout=300)
+            done.append(subprocess.CompletedProcess([CLI, *argv], proc.returncode, stdout, stderr))
+        return done
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -106,7 +162,9 @@ def serve_demo(home: Path) -> Iterator[Served]:
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line, "the simulation server printed nothing"
-        yield Served(json.loads(line), home)
+        served = Served(json.loads(line), home)
+        served.remember_planted()
+        yield served
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -23,6 +23,9 @@ from auditor.cli import main
 from auditor.remediate.apply import JOURNAL_NAME
 from auditor.sim import build_demo_org, simulated_aws
 
+# Every test changes an organisation of its own, built for it (seconds each).
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).resolve().parents[1] / "events"
 EXISTS = "mlflow_artifact_bucket_exists"
 VERIFY = "mlflow_s3_owner_verification_enabled"

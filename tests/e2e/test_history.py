@@ -72,6 +72,7 @@ def set_verification(sim, case, enabled: bool) -> None:
     sm.describe_mlflow_tracking_server(TrackingServerName=case.resource_name)  # settle
 
 
+@pytest.mark.slow  # an organisation of its own, scanned three times
 def test_three_runs_new_resolved_and_reappearing(fresh_org, tmp_path):
     sim, org = fresh_org
     db = tmp_path / "shared" / "history.sqlite"
@@ -168,6 +169,7 @@ def test_history_defaults_to_the_output_dir_and_fail_on_new(run_cli, demo_org, t
     assert plain.exit_code == 1  # without --fail-on-new every FAIL counts
 
 
+@pytest.mark.slow  # scans the organisation three times
 def test_a_shared_database_compares_runs_across_output_dirs(run_cli, demo_org, tmp_path):
     _, org = demo_org
     db = tmp_path / "shared.sqlite"
@@ -226,6 +228,7 @@ def test_corrupt_history_warns_and_every_report_is_written(run_cli, demo_org, tm
     assert len(listing.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # waits out the busy timeout
 def test_locked_history_warns_within_the_busy_timeout(run_cli, demo_org, tmp_path, monkeypatch):
     _, org = demo_org
     args = (

@@ -27,6 +27,9 @@ from auditor.sim import build_demo_org, simulated_aws
 from auditor.sim.org_builder import EXECUTION_ROLE_NAME
 from tests.unit.test_ocsf import validate
 
+# Every test builds an organisation of its own (a fixture or the demo): seconds each.
+pytestmark = pytest.mark.slow
+
 VERIFY = "mlflow_s3_owner_verification_enabled"
 REGION = "us-east-1"
 

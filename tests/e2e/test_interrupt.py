@@ -18,15 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.served import CLI, serve_demo
+from tests.e2e.served import CLI, SCOPE
 
-SCOPE = ("--org", "--region", "us-east-1")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    with serve_demo(tmp_path_factory.mktemp("aws-none")) as s:
-        yield s
+pytestmark = pytest.mark.slow
 
 
 def history_runs(path: Path) -> int:
@@ -65,10 +59,8 @@ def interrupt_when(
 
 @pytest.fixture
 def slow(served):
-    served.control("/_sim/calls/reset", {})
     served.control("/_sim/faults", {"latency_ms": 400})
-    yield served
-    served.control("/_sim/faults", {"clear": True})
+    return served  # ``served`` puts the planted faults back after the test
 
 
 def assert_incomplete_reports(out: Path, tmp_path: Path) -> dict:

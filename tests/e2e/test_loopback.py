@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,27 +13,11 @@ import pytest
 
 from tests.e2e.test_scan_demo_org import CHECKS, EXPECTED, INTEGRITY, INTEGRITY_CHECKS
 
-
-@pytest.fixture(scope="module")
-def served_demo():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auditor.sim", "serve", "--port", "0", "--demo"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line, "the simulation server printed nothing"
-        yield json.loads(line)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+pytestmark = pytest.mark.slow
 
 
-def test_scan_in_a_separate_process_through_aws_endpoint_url(served_demo, tmp_path):
+def test_scan_in_a_separate_process_through_aws_endpoint_url(served, tmp_path):
+    served_demo = served.info
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         {

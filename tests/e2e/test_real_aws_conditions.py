@@ -121,6 +121,7 @@ def test_cli_reports_not_offered_and_warns_about_explicit_regions(sim, tmp_path)
     assert "not offered by SageMaker in sa-east-1" in html
 
 
+@pytest.mark.slow  # rides out seconds of throttling
 def test_sustained_rate_limit_loses_nothing_with_user_max_attempts_4(sim, tmp_path, monkeypatch):
     """Token buckets per account and operation (a few requests a second), 60 servers in
     one scope, and the user's own retry_mode=standard / max_attempts=4: every server is
@@ -146,6 +147,7 @@ def test_sustained_rate_limit_loses_nothing_with_user_max_attempts_4(sim, tmp_pa
     assert not any(f["status"] == "UNKNOWN" for f in result.findings if f["check_id"])
 
 
+@pytest.mark.slow  # waits out botocore's retries
 def test_describe_that_keeps_failing_gives_unknown_findings_and_an_error(sim):
     """A listed server whose Describe fails (throttled past the budget) is not lost: it
     has UNKNOWN findings saying why, and an errors entry."""

@@ -21,6 +21,9 @@ from auditor.evaluate.rules import load_rules
 from auditor.remediate.apply import JOURNAL_NAME, run_remediation
 from auditor.sim import build_demo_org, simulated_aws
 
+# Every test remediates an organisation of its own, built for it (seconds each).
+pytestmark = pytest.mark.slow
+
 UPDATE = "UpdateMlflowTrackingServer"
 FIXED = (
     "verification-disabled",
