@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from auditor import __version__
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.model import (
     ACCOUNT_ID_RE,
     DEFAULT_ROLE_NAME,

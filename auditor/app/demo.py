@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from auditor.aws.environ import isolated_values, variables_to_scrub
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.report.outputs import prepare_output_dir, write_atomic
 
 DEMO_POLICY = """\

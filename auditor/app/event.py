@@ -31,8 +31,8 @@ from auditor.app.scan import (
     scope_key_of,
     with_history,
 )
-from auditor.aws.errors import ConfigError
 from auditor.collect.stage import Targets
+from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 from auditor.core.request import ScanRequest
 from auditor.events.parse import ParseResult, ResourceTarget, parse_text

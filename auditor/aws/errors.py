@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import click
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auditor.core.errors import ConfigError
 from auditor.core.model import ScanError
 
-
-class ConfigError(click.ClickException):
-    """A usage or configuration error: one line on stderr, exit code 2, nothing scanned."""
-
-    exit_code = 2
-
+__all__ = ["ConfigError", "error_code", "error_message", "scan_error"]
 
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):

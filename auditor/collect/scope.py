@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import boto3
 import botocore.session
@@ -19,7 +18,7 @@ from botocore.exceptions import NoCredentialsError
 
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import scan_error
-from auditor.core.model import ScanError
+from auditor.core.model import Account, ScanError
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +28,6 @@ ROLE_SESSION_NAME = "mlflow-audit"
 ASSUME_ROLE_DURATION_S = 3600
 # AWS answers these when a region is not enabled for the account (opt-in regions).
 REGION_NOT_ENABLED_CODES = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
-
-
-@dataclass(slots=True)
-class Account:
-    account_id: str
-    name: str | None = None
-    access: str = "assume-role"  # or "caller"
-    credentials: Credentials | None = None  # set once the account can be acted as
-    regions: list[str] = field(default_factory=list)
-    skipped_regions: list[str] = field(default_factory=list)
-    # True when DescribeRegions said which regions are enabled; False in the fallback
-    # where it was denied and every offered region is tried.
-    regions_verified: bool = False
-    error: ScanError | None = None
-    # From ListAccounts' ARN (arn:aws:organizations::MGMT:account/o-ID/ACCOUNT): bucket
-    # policies that limit a grant with aws:PrincipalOrgID name this id.
-    organization_id: str | None = None
 
 
 #: endpointPrefix (service-2 metadata) of the services whose regions ``known_regions``

@@ -21,6 +21,7 @@ from auditor.aws.errors import error_code, scan_error
 from auditor.aws.pacing import Lanes, is_throttling
 from auditor.aws.tasks import TaskGroup
 from auditor.collect import describe as collect
+from auditor.collect.inventory import list_owned_buckets
 from auditor.collect.scope import (
     REGION_NOT_ENABLED_CODES,
     Account,
@@ -35,7 +36,6 @@ from auditor.core.model import (
     ScanError,
     ScopeResult,
 )
-from auditor.prove.ownership import list_owned_buckets
 
 #: The ``errors`` entry of a scope an interrupted run did not finish (SPEC "Exit codes").
 INTERRUPTED_OPERATION = "interrupted"

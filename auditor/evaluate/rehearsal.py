@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.model import RESOURCE_TYPES
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from auditor.aws.errors import ConfigError
 from auditor.core.datafiles import data_dir
+from auditor.core.errors import ConfigError
 from auditor.core.model import RESOURCE_TYPES, Severity
 from auditor.evaluate.rehearsal import rehearse
 

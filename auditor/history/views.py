@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from auditor.history.database import HistoryError, _check_ours, _connection, history_timeout
+from auditor.history.connection import HistoryError, check_ours, connection, history_timeout
 
 
 def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list[dict[str, Any]]:
@@ -15,8 +15,8 @@ def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list
     timeout = history_timeout() if timeout is None else timeout
     if not path.is_file():
         raise HistoryError(f"no history database at {path}")
-    with _connection(path, timeout, readonly=True) as conn:
-        if not _check_ours(conn, path):
+    with connection(path, timeout, readonly=True) as conn:
+        if not check_ours(conn, path):
             raise HistoryError(f"{path} holds no mlflow-audit history")
         rows = conn.execute(
             "SELECT r.*, (SELECT p.n_fail FROM runs p WHERE p.scope_key = r.scope_key AND "

@@ -25,7 +25,7 @@ import click
 from botocore.credentials import Credentials
 
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 
 TOPIC_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):[\w-]{1,256}$")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.model import (
     REMEDIATION_STATUSES,
     RESOURCE_TYPES,

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.report.formats import FORMATS, REGISTRY, output_format
 
 #: Exit code of a run whose reports could not be written (SPEC.md, "Exit codes").
