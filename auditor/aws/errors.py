@@ -9,6 +9,7 @@ from auditor.core.model import ScanError
 
 __all__ = ["ConfigError", "error_code", "error_message", "scan_error"]
 
+
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code") or "ClientError")

@@ -19,6 +19,8 @@ DEFAULT_MAX_CHANGES = 25
 DEFAULT_STABLE_WAIT_S = 60.0
 DEFAULT_HISTORY_KEEP = 90
 DEFAULT_OUTPUT_DIR = "./mlflow-audit-out"
+#: the history database in OUTPUT_DIR when ``--history`` names none
+HISTORY_FILENAME = "history.sqlite"
 DEFAULT_FAIL_ON = "high"
 #: How long one call may keep being throttled (paced and retried) before it fails.
 DEFAULT_THROTTLE_BUDGET_S = 900.0

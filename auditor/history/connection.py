@@ -15,7 +15,6 @@ from pathlib import Path
 
 from auditor.history.diff import Identity
 
-HISTORY_FILENAME = "history.sqlite"
 TIMEOUT_ENV = "MLFLOW_AUDIT_HISTORY_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
 APPLICATION_ID = 0x4D4C4155  # "MLAU" in the SQLite header: proves the file is ours

@@ -14,8 +14,8 @@ docs/history.md explains the semantics for users.
 
 from __future__ import annotations
 
+from auditor.core.request import HISTORY_FILENAME
 from auditor.history.connection import (
-    HISTORY_FILENAME,
     TIMEOUT_ENV,
     HistoryError,
     history_timeout,

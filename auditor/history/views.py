@@ -103,3 +103,9 @@ def format_table(records: list[dict[str, Any]]) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+
+
+def history_text(path: Path, limit: int, as_json: bool) -> str:
+    """What ``mlflow-audit history`` prints: the newest runs as a table, or as JSON."""
+    records = list_runs(path, limit=limit)
+    return json.dumps(records, indent=2) if as_json else "\n".join(format_table(records))

@@ -20,17 +20,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 from botocore.exceptions import ClientError
 
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import error_code, error_message
 from auditor.aws.tasks import TaskGroup
-from auditor.collect.membership import organization_members
 from auditor.core.kinds import TRACKING_SERVER_KIND
 from auditor.core.model import TRACKING_SERVER
 from auditor.core.request import DEFAULT_STABLE_WAIT_S
+from auditor.core.terminal import echo
 from auditor.evaluate.fixes import choose_owner, update_command
+from auditor.remediate.membership import organization_members
 from auditor.remediate.prompt import PromptInterrupted, confirm, show_plan
 
 # Statuses in which UpdateMlflowTrackingServer is accepted (the kind's data); anything
@@ -342,7 +342,7 @@ def run_remediation(
         for a in todo:
             a.reason = f"{a.reason}; {why}"
         if not quiet:
-            click.echo(f"remediation: {why}", err=True)
+            echo(f"remediation: {why}")
         return [a.to_dict() for a in actions]
 
     credentials = {
