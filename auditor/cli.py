@@ -1,9 +1,13 @@
-"""Command line: thin click commands over the pipeline (no logic of their own)."""
+"""Command line: thin click commands over ``auditor.app`` (no logic of their own).
+
+Values are parsed by ``auditor.app.options``, defaults are ``auditor.core.request``'s; a
+RunFailure (``auditor.core.errors``) becomes one line on stderr and its exit code here.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,100 +16,48 @@ from typing import Any
 import click
 
 from auditor import __version__
-from auditor.aws.errors import ConfigError
-from auditor.core.model import (
-    ACCOUNT_ID_RE,
-    DEFAULT_ROLE_NAME,
-    FAIL_ON_CHOICES,
-    Severity,
+from auditor.app import options
+from auditor.core.errors import ConfigError, RunFailure, UsageError
+from auditor.core.model import DEFAULT_ROLE_NAME, FAIL_ON_CHOICES
+from auditor.core.request import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_FAIL_ON,
+    DEFAULT_FORMATS,
+    DEFAULT_HISTORY_KEEP,
+    DEFAULT_MAX_CHANGES,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_STABLE_WAIT_S,
+    HISTORY_FILENAME,
+    ScanRequest,
 )
-from auditor.report.formats import DEFAULT_FORMATS, FORMATS
+from auditor.report.formats import FORMATS
 
 _FORMAT_HELP = f"Comma list of {', '.join(FORMATS)}."
+_LIST = "(repeatable, or a comma list)"
+_HUB = "With --security-hub:"
 
 
-def _split(values: tuple[str, ...]) -> list[str]:
-    """Every repeatable list option takes both forms: ``--x a --x b`` and ``--x a,b``."""
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+def _parsed(parse: Callable[[Any], Any]) -> Callable[[Any, click.Parameter, Any], Any]:
+    """A click callback over a parser of auditor.app.options: its ValueError names the
+    option; its UsageError (the AWS configuration is broken) is a usage error."""
+
+    def callback(_: Any, param: click.Parameter, value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+        except UsageError as exc:
+            raise click.UsageError(exc.message) from None
+
+    return callback
 
 
-def _accounts(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
-    out = []
-    for v in _split(values):
-        if not ACCOUNT_ID_RE.match(v):
-            raise click.BadParameter(f"{v!r} is not a 12-digit AWS account id", param=param)
-        out.append(v)
-    return list(dict.fromkeys(out))
+class Failure(click.ClickException):
+    """A RunFailure (auditor.core.errors) as click shows it: ``Error: <line>``, its code."""
 
-
-def _dirs(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
-    """Paths, repeatable or a comma list (a value naming an existing directory is one path,
-    commas and all)."""
-    out: list[str] = []
-    for value in values:
-        parts = [value] if os.path.isdir(value) else _split((value,))
-        for part in parts:
-            if not os.path.isdir(part):
-                raise click.BadParameter(f"{part!r} is not a directory", param=param)
-            out.append(part)
-    return out
-
-
-def _formats(_: Any, param: click.Parameter, value: str) -> list[str]:
-    items = [v.strip().lower() for v in value.split(",") if v.strip()]
-    bad = [v for v in items if v not in FORMATS]
-    if bad or not items:
-        raise click.BadParameter(
-            f"use a comma list of {', '.join(FORMATS)} (got {value!r})", param=param
-        )
-    return list(dict.fromkeys(items))
-
-
-def _regions(_: Any, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
-    if not values:
-        return []
-    from botocore.exceptions import BotoCoreError
-
-    from auditor.collect.scope import known_regions
-
-    try:
-        known = known_regions()
-    except BotoCoreError as exc:  # e.g. AWS_PROFILE naming no profile, a broken config
-        raise click.UsageError(str(exc)) from None
-    out = []
-    for v in _split(values):
-        if v not in known:
-            raise click.BadParameter(f"unknown region {v!r}", param=param)
-        out.append(v)
-    return list(dict.fromkeys(out))
-
-
-def _shard(_: Any, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    m = re.fullmatch(r"(\d+)/(\d+)", value.strip())
-    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise click.BadParameter(f"{value!r} is not K/N with 1 <= K <= N", param=param)
-    return int(m.group(1)), int(m.group(2))
-
-
-def _topic(_: Any, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    from auditor.integrations.push import topic_region
-
-    try:
-        topic_region(value)
-    except ConfigError as exc:
-        raise click.BadParameter(exc.message, param=param) from None
-    return value.strip()
-
-
-_SECURITY_HUB_HELP = (
-    "After the reports are written, import the findings into AWS Security Hub (ASFF), "
-    "each from its own account and region; findings resolved since the previous run are "
-    "archived. A failed import is a warning; the exit code is unchanged."
-)
+    def __init__(self, failure: RunFailure) -> None:
+        super().__init__(failure.message)
+        self.exit_code = failure.exit_code
 
 
 class GuardedGroup(click.Group):
@@ -120,6 +72,8 @@ class GuardedGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except RunFailure as exc:
+            raise Failure(exc) from None
         except KeyboardInterrupt:
             click.echo(
                 "\nmlflow-audit: interrupted; reports from this run were not "
@@ -131,14 +85,26 @@ class GuardedGroup(click.Group):
             if os.environ.get("MLFLOW_AUDIT_DEBUG"):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""
-            raise ConfigError(
-                f"unexpected {type(exc).__name__}: {first} (set MLFLOW_AUDIT_DEBUG=1 for details)"
-            ) from None
+            why = f"unexpected {type(exc).__name__}: {first} (set MLFLOW_AUDIT_DEBUG=1 for details)"
+            raise Failure(ConfigError(why)) from None
+
+
+def _request(values: dict[str, Any]) -> ScanRequest:
+    """The run's ScanRequest; options that cannot go together are a usage error."""
+    try:
+        return ScanRequest.from_options(values)
+    except UsageError as exc:
+        raise click.UsageError(exc.message) from None
 
 
 @click.group(
     cls=GuardedGroup,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    # every default is shown in --help, as the user gets it (auditor.core.request)
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "show_default": True,
+    },
 )
 @click.version_option(__version__, prog_name="mlflow-audit")
 def main() -> None:
@@ -147,33 +113,51 @@ def main() -> None:
 
 def _apply(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Several click options as one decorator, listed in --help in the order given."""
-
-    def wrap(f: Any) -> Any:
-        for decorator in reversed(decorators):
-            f = decorator(f)
-        return f
-
-    return wrap
+    return lambda f: functools.reduce(lambda g, decorator: decorator(g), reversed(decorators), f)
 
 
-# Options that scan and event share, defined once (same names, defaults and help).
+def _flag(*decls: str, help: str) -> Callable[[Any], Any]:
+    return click.option(*decls, is_flag=True, help=help)
+
+
+def _list_option(
+    name: str, dest: str, parse: Callable[[Any], Any], help: str
+) -> Callable[[Any], Any]:
+    return click.option(name, dest, multiple=True, callback=_parsed(parse), help=help)
+
+
+def _history_option(help: str, **kwargs: Any) -> Callable[[Any], Any]:
+    return click.option(
+        "--history", "history_path", type=click.Path(dir_okay=False), help=help, **kwargs
+    )
+
+
+def _format_option(default: str | None, help: str = _FORMAT_HELP) -> Callable[[Any], Any]:
+    parse = options.formats if default else options.optional(options.formats)
+    return click.option("--format", "formats", default=default, callback=_parsed(parse), help=help)
+
+
+def _out_dir(help: str, **kwargs: Any) -> Callable[[Any], Any]:
+    return click.option("--output-dir", type=click.Path(file_okay=False), help=help, **kwargs)
+
+
+# Options that several commands share, defined once (same names, defaults and help).
 _PROFILE = click.option("--profile", help="AWS profile; default: the standard credential chain.")
 _ROLE_OPTIONS = _apply(
     click.option(
-        "--role-name",
-        default=DEFAULT_ROLE_NAME,
-        show_default=True,
-        help="Role assumed in audited accounts.",
+        "--role-name", default=DEFAULT_ROLE_NAME, help="Role assumed in audited accounts."
     ),
     click.option("--external-id", help="External id passed to sts:AssumeRole."),
 )
+_RULES_DIR = _list_option(
+    "--rules-dir", "rules_dirs", options.directories, f"Directory of extra rule YAML files {_LIST}."
+)
 _POLICY_OPTIONS = _apply(
-    click.option(
+    _list_option(
         "--trusted-account",
         "trusted_accounts",
-        multiple=True,
-        callback=_accounts,
-        help="Extra account allowed to own artifact buckets (repeatable, or a comma list).",
+        options.accounts,
+        f"Extra account allowed to own artifact buckets {_LIST}.",
     ),
     click.option(
         "--config",
@@ -181,66 +165,51 @@ _POLICY_OPTIONS = _apply(
         type=click.Path(dir_okay=False),
         help="YAML policy file (trusted accounts, checks, waivers).",
     ),
-    click.option(
-        "--rules-dir",
-        "rules_dirs",
-        multiple=True,
-        callback=_dirs,
-        help="Directory of extra rule YAML files (repeatable, or a comma list).",
-    ),
+    _RULES_DIR,
 )
-_FORMATS_OPTION = click.option(
-    "--format",
-    "formats",
-    default=",".join(DEFAULT_FORMATS),
-    show_default=True,
-    callback=_formats,
-    help=_FORMAT_HELP,
-)
+_FORMATS_OPTION = _format_option(",".join(DEFAULT_FORMATS))
+_FAIL_ON_CHOICE = click.Choice(FAIL_ON_CHOICES, case_sensitive=False)
 _FAIL_ON = click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
-    default="high",
-    show_default=True,
+    type=_FAIL_ON_CHOICE,
+    default=DEFAULT_FAIL_ON,
     help="Exit 1 when an unmuted FAIL at or above this severity is found.",
 )
 _HISTORY_KEEP = click.option(
     "--history-keep",
     type=click.IntRange(min=1),
-    default=90,
-    show_default=True,
+    default=DEFAULT_HISTORY_KEEP,
     help="Runs kept per scope in the history database; older ones are pruned.",
 )
 _REMEDIATION_OPTIONS = _apply(
-    click.option(
-        "--remediate",
-        is_flag=True,
-        help="Fix what can be fixed safely with UpdateMlflowTrackingServer.",
-    ),
-    click.option("--dry-run", is_flag=True, help="With --remediate: plan only, change nothing."),
-    click.option("--yes", is_flag=True, help="With --remediate: do not prompt (cron)."),
+    _flag("--remediate", help="Fix what can be fixed safely with UpdateMlflowTrackingServer."),
+    _flag("--dry-run", help="With --remediate: plan only, change nothing."),
+    _flag("--yes", help="With --remediate: do not prompt (cron)."),
     click.option(
         "--max-changes",
         type=click.IntRange(min=0),
-        default=25,
-        show_default=True,
+        default=DEFAULT_MAX_CHANGES,
         help="With --remediate: apply at most this many updates; plan the rest.",
     ),
     click.option(
         "--stable-wait",
         type=click.FloatRange(min=0),
-        default=60,
-        show_default=True,
+        default=f"{DEFAULT_STABLE_WAIT_S:g}",  # shown as "60", read as 60.0
         help="With --remediate: seconds to wait for a server in flux (updating, "
         "starting, ...) to become stable before skipping it.",
     ),
 )
 _PUSH_OPTIONS = _apply(
-    click.option("--security-hub", is_flag=True, help=_SECURITY_HUB_HELP),
+    _flag(
+        "--security-hub",
+        help="After the reports are written, import the findings into AWS Security Hub (ASFF), "
+        "each from its own account and region; findings resolved since the previous run are "
+        "archived. A failed import is a warning; the exit code is unchanged.",
+    ),
     click.option(
         "--notify",
         metavar="TOPIC_ARN",
-        callback=_topic,
+        callback=_parsed(options.topic),
         help="After the reports are written, publish one message about the run to this SNS "
         "topic (as the caller, in the topic's region). A failed publish is a warning.",
     ),
@@ -249,49 +218,36 @@ _PUSH_OPTIONS = _apply(
 
 @main.command()
 @_PROFILE
-@click.option(
+@_list_option(
     "--region",
     "regions",
-    multiple=True,
-    callback=_regions,
-    help="Region to audit (repeatable, or a comma list); default: every region "
+    options.regions,
+    f"Region to audit {_LIST}; default: every region "
     "where SageMaker is offered and enabled for the account.",
 )
-@click.option(
+@_list_option(
     "--account",
     "accounts",
-    multiple=True,
-    callback=_accounts,
-    help="Audit this account (repeatable, or a comma list) by assuming --role-name in it.",
+    options.accounts,
+    f"Audit this account {_LIST} by assuming --role-name in it.",
 )
-@click.option("--org", is_flag=True, help="Audit every ACTIVE account of the AWS Organization.")
+@_flag("--org", help="Audit every ACTIVE account of the AWS Organization.")
 @_ROLE_OPTIONS
 @_POLICY_OPTIONS
-@click.option(
-    "--output-dir",
-    default="./mlflow-audit-out",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Where the reports are written.",
-)
+@_out_dir("Where the reports are written.", default=DEFAULT_OUTPUT_DIR)
 @_FORMATS_OPTION
 @_FAIL_ON
-@click.option(
+@_flag(
     "--fail-on-new",
-    is_flag=True,
     help="Exit 1 only for such FAILs that are new since the previous run of the "
     "same scope (every FAIL counts as new when there is no usable history).",
 )
-@click.option(
-    "--history",
-    "history_path",
-    type=click.Path(dir_okay=False),
-    help="Run history database (SQLite path or s3://bucket/key), e.g. one shared by every "
-    "nightly run; default: OUTPUT_DIR/history.sqlite.",
+@_history_option(
+    "Run history database (SQLite path or s3://bucket/key), e.g. one shared by every "
+    f"nightly run; default: OUTPUT_DIR/{HISTORY_FILENAME}."
 )
-@click.option(
+@_flag(
     "--no-history",
-    is_flag=True,
     help="Keep no run history (findings get no `change`, the report no 'since last run').",
 )
 @_HISTORY_KEEP
@@ -299,269 +255,142 @@ _PUSH_OPTIONS = _apply(
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=512),
-    default=32,
-    show_default=True,
+    default=DEFAULT_CONCURRENCY,
     help="Parallel API workers.",
 )
 @click.option(
     "--shard",
-    callback=_shard,
+    callback=_parsed(options.shard),
     help="Audit only shard K of N (K/N, split by account) for fan-out; "
     "combine the results with `mlflow-audit merge`.",
 )
 @_PUSH_OPTIONS
-@click.option("--quiet", "-q", is_flag=True, help="No progress or summary on the terminal.")
+@_flag("--quiet", "-q", help="No progress or summary on the terminal.")
 def scan(**kwargs: Any) -> None:
     """Audit tracking servers and MLflow Apps and write the reports."""
     from auditor.app.scan import run_scan_command
-    from auditor.core.request import ScanRequest
 
-    sys.exit(run_scan_command(ScanRequest.from_options(kwargs)))
+    sys.exit(run_scan_command(_request(kwargs)))
 
 
 @main.command("event")
 @click.argument("event_file", default="-", metavar="[FILE|-]")
 @_PROFILE
-@click.option(
-    "--org",
-    is_flag=True,
-    help="Inventory every ACTIVE account of the Organization (and trust them).",
-)
+@_flag("--org", help="Inventory every ACTIVE account of the Organization (and trust them).")
 @_ROLE_OPTIONS
 @_POLICY_OPTIONS
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False),
-    help="Write the reports here (as scan does); default: findings JSON on stdout.",
-)
-@click.option(
-    "--format",
-    "formats",
-    default=None,
-    callback=lambda c, p, v: v and _formats(c, p, v),
-    help=_FORMAT_HELP + " With --output-dir; default: scan's.",
-)
+@_out_dir("Write the reports here (as scan does); default: findings JSON on stdout.")
+@_format_option(None, _FORMAT_HELP + " With --output-dir; default: scan's.")
 @_FAIL_ON
-@click.option(
-    "--history",
-    "history_path",
-    type=click.Path(dir_okay=False),
-    help="History database (path or s3://bucket/key); default: OUTPUT_DIR/history.sqlite "
-    "with --output-dir, none without.",
+@_history_option(
+    f"History database (path or s3://bucket/key); default: OUTPUT_DIR/{HISTORY_FILENAME} "
+    "with --output-dir, none without."
 )
-@click.option("--no-history", is_flag=True, help="Neither read nor record the history.")
+@_flag("--no-history", help="Neither read nor record the history.")
 @_HISTORY_KEEP
 @_REMEDIATION_OPTIONS
 @_PUSH_OPTIONS
-@click.option("--quiet", "-q", is_flag=True, help="No summary line on stderr.")
+@_flag("--quiet", "-q", help="No summary line on stderr.")
 def event(event_file: str, **kwargs: Any) -> None:
     """Re-check what one CloudTrail event (or a batch) touched; see docs/events.md."""
-    from auditor.app.event import run_event_command
-    from auditor.core.request import ScanRequest
+    from auditor.app.event import event_options, run_event_command
 
     to_stdout = kwargs["output_dir"] is None
-    if to_stdout:
-        kwargs["formats"] = ["json"]
-        kwargs["no_history"] = kwargs["no_history"] or not kwargs["history_path"]
-    sys.exit(run_event_command(event_file, ScanRequest.from_options(kwargs), to_stdout))
+    sys.exit(run_event_command(event_file, _request(event_options(kwargs)), to_stdout))
 
 
 @main.command("rules")
-@click.option(
-    "--rules-dir",
-    "rules_dirs",
-    multiple=True,
-    callback=_dirs,
-    help="Directory of extra rule YAML files (repeatable, or a comma list).",
-)
+@_RULES_DIR
 def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     """List the checks: id, severity, title."""
-    from auditor.evaluate.rules import load_rules
-
-    rules = sorted(load_rules(rules_dirs), key=lambda r: (-Severity(r.severity).rank, r.id))
-    width = max(len(r.id) for r in rules)
-    for rule in rules:
-        click.echo(f"{rule.id:<{width}}  {rule.severity:<8}  {rule.title}")
+    for line in options.check_lines(rules_dirs):
+        click.echo(line)
 
 
 @main.command()
 @click.argument("findings_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False),
-    help="Where to write; default: beside FINDINGS_FILE.",
-)
-@click.option(
-    "--format",
-    "formats",
-    default="html,csv",
-    show_default=True,
-    callback=_formats,
-    help=_FORMAT_HELP,
-)
-@click.option(
+@_out_dir("Where to write; default: beside FINDINGS_FILE.")
+@_format_option("html,csv")
+@_flag(
     "--security-hub",
-    is_flag=True,
     help="Also import the run's findings into AWS Security Hub, each from its own account "
     "and region (as a scan would: the caller's account as the caller, others through "
     "--role-name). Prints the result; exits 0 even when an import failed.",
 )
-@click.option("--profile", help="With --security-hub: AWS profile of the caller.")
+@click.option("--profile", help=f"{_HUB} AWS profile of the caller.")
 @click.option(
-    "--role-name",
-    help=f"With --security-hub: role assumed in member accounts [default: {DEFAULT_ROLE_NAME}].",
+    "--role-name", help=f"{_HUB} role assumed in member accounts [default: {DEFAULT_ROLE_NAME}]."
 )
-@click.option("--external-id", help="With --security-hub: external id passed to sts:AssumeRole.")
-def report(
-    findings_file: str,
-    output_dir: str | None,
-    formats: list[str],
-    security_hub: bool,
-    profile: str | None,
-    role_name: str | None,
-    external_id: str | None,
-) -> None:
+@click.option("--external-id", help=f"{_HUB} external id passed to sts:AssumeRole.")
+def report(findings_file: str, output_dir: str | None, formats: list[str], **hub: Any) -> None:
     """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally import it
     into Security Hub."""
-    from auditor.report.load import load_document
-    from auditor.report.outputs import prepare_output_dir, write_outputs
+    from auditor.app.documents import rerender
 
-    if not security_hub and (profile or role_name or external_id):
+    wanted = hub.pop("security_hub")
+    if not wanted and any(hub.values()):
         raise click.UsageError("--profile, --role-name and --external-id need --security-hub")
-    doc = load_document(findings_file)
-    out = prepare_output_dir(output_dir or Path(findings_file).resolve().parent)
-    if "json" in formats and (out / "findings.json").resolve() == Path(findings_file).resolve():
-        formats = [f for f in formats if f != "json"]  # never rewrite the source in place
-    for path in write_outputs(doc, out, formats):
-        click.echo(str(path))
-    if security_hub:
-        from auditor.core.textsafe import visible
-        from auditor.integrations.push import import_document, summary_lines, warn
-
-        result = import_document(doc, profile, role_name or DEFAULT_ROLE_NAME, external_id)
-        warn(result)
-        for line in summary_lines({"security_hub": result}):
-            click.echo(visible(line), err=True)
+    hub["role_name"] = hub["role_name"] or DEFAULT_ROLE_NAME
+    rerender(findings_file, output_dir, formats, hub if wanted else None)
 
 
 @main.command("history")
-@click.option(
-    "--history",
-    "history_path",
-    default="./mlflow-audit-out/history.sqlite",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Run history database written by `scan`.",
+@_history_option(
+    "Run history database written by `scan`.", default=f"{DEFAULT_OUTPUT_DIR}/{HISTORY_FILENAME}"
 )
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
     default=20,
-    show_default=True,
     help="Show at most this many runs (newest first).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""
-    import json
-
     from auditor.history.database import HistoryError
-    from auditor.history.views import format_table, list_runs
+    from auditor.history.views import history_text
 
     try:
-        records = list_runs(Path(history_path), limit=limit)
+        click.echo(history_text(Path(history_path), limit, as_json))
     except HistoryError as exc:
         raise ConfigError(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(records, indent=2))
-        return
-    for line in format_table(records):
-        click.echo(line)
 
 
 @main.command()
 @click.argument("findings_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--output-dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Where the merged reports are written.",
-)
+@_out_dir("Where the merged reports are written.", required=True)
 @_FORMATS_OPTION
 @click.option(
     "--fail-on",
-    type=click.Choice(FAIL_ON_CHOICES, case_sensitive=False),
+    type=_FAIL_ON_CHOICE,
     help="Threshold for the merged exit code; default: the one the shards used.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No summary on the terminal.")
-def merge(
-    findings_files: tuple[str, ...],
-    output_dir: str,
-    formats: list[str],
-    fail_on: str | None,
-    quiet: bool,
-) -> None:
+@_flag("--quiet", "-q", help="No summary on the terminal.")
+def merge(**kwargs: Any) -> None:
     """Combine the findings.json of --shard K/N runs into one run and its reports.
 
     Exits like scan: 1 for a FAIL at or above --fail-on, 3 when a shard is missing or
     incomplete, 0 otherwise.
     """
-    from auditor.report.load import load_document
-    from auditor.report.merge import merge_documents, merge_warnings
-    from auditor.report.outputs import prepare_output_dir, write_outputs
+    from auditor.app.documents import merge_command
 
-    docs = [load_document(path) for path in findings_files]
-    merged = merge_documents(docs, findings_files, fail_on.lower() if fail_on else None)
-    for warning in merge_warnings(docs, findings_files):
-        click.echo(warning, err=True)
-    missing = merged["run"].get("missing_shards") or []
-    if missing:
-        click.echo(
-            f"warning: incomplete merge: shard(s) {', '.join(missing)} missing "
-            f"(merged {', '.join(str(d['run'].get('shard')) for d in docs)})",
-            err=True,
-        )
-    out = prepare_output_dir(output_dir)
-    written = write_outputs(merged, out, formats)
-    if not quiet:
-        from auditor.report.console import print_summary
-
-        print_summary(merged, written)
-    sys.exit(int(merged["summary"]["exit_code"]))
+    sys.exit(merge_command(**kwargs))
 
 
 @main.command()
-@click.option(
-    "--output-dir",
-    default="./mlflow-audit-demo",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Where the demo reports are written.",
-)
+@_out_dir("Where the demo reports are written.", default="./mlflow-audit-demo")
 @_FORMATS_OPTION
-@click.option(
-    "--remediate",
-    is_flag=True,
-    help="Also remediate the simulated organisation (it is not real AWS).",
-)
-@click.option(
+@_flag("--remediate", help="Also remediate the simulated organisation (it is not real AWS).")
+@_flag(
     "--security-hub",
-    is_flag=True,
     help="Enable Security Hub in the simulated organisation and import the findings there "
     "(each from its own account and region), as `scan --security-hub` does.",
 )
-def demo(output_dir: str, formats: list[str], remediate: bool, security_hub: bool) -> None:
+def demo(**kwargs: Any) -> None:
     """Scan a built-in simulated AWS organisation and write the real reports."""
     from auditor.app.demo import run_demo
 
-    sys.exit(
-        run_demo(
-            output_dir=output_dir,
-            formats=formats,
-            remediate=remediate,
-            security_hub=security_hub,
-        )
-    )
+    sys.exit(run_demo(**kwargs))
 
 
-__all__ = ["ConfigError", "main"]
+__all__ = ["main"]

@@ -162,11 +162,12 @@ def _inner(args: list[str]) -> None:
     wrap(botocore.session.Session, "create_client", "client construction")
     wrap(botocore.loaders.Loader, "load_service_model", "service models")
     wrap(botocore.httpsession.URLLib3Session, "send", "HTTP requests")
-    wrap(auditor.app.scan, "write_outputs", "report writing")
-    wrap(auditor.app.scan, "record_run", "history")
-    import auditor.app.event
+    import auditor.app.finish
+    import auditor.app.recording
 
-    wrap(auditor.app.event, "record_event_run", "history")
+    wrap(auditor.app.finish, "write_outputs", "report writing")
+    # the history's transaction, the reports written inside it counted as report writing
+    wrap(auditor.app.recording, "with_history", "history")
     code = 0
     try:
         auditor.cli.main(args, standalone_mode=False)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.app.event import bad_input, run_event, temporary_output
-from auditor.aws.errors import ConfigError
 from auditor.aws.session import make_session
+from auditor.core.errors import ConfigError
 from auditor.core.model import ACCOUNT_ID_RE, DEFAULT_ROLE_NAME
 from auditor.core.request import ScanRequest
 from auditor.events.parse import parse_events

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import click
-
 from auditor.aws.environ import isolated_values, variables_to_scrub
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
+from auditor.core.terminal import echo
 from auditor.report.outputs import prepare_output_dir, write_atomic
 
 DEMO_POLICY = """\
@@ -87,12 +86,11 @@ def run_demo(
                 expires=expires,
             ),
         )
-        click.echo(
+        echo(
             f"Simulated organisation: management account {org.management_account_id}, "
             f"members {', '.join(f'{n}={i}' for n, i in org.accounts.items())}, "
             f"external accounts {org.external_account_id} (attacker) and "
-            f"{org.partner_account_id} (partner); {len(org.cases)} planted cases.",
-            err=True,
+            f"{org.partner_account_id} (partner); {len(org.cases)} planted cases."
         )
         with _demo_environment(key, secret, out):
             request = ScanRequest(
@@ -110,10 +108,8 @@ def run_demo(
                 no_history=True,
             )
             code = run_scan_command(request)
-    click.echo(f"Reports are in {out.resolve()} (open report.html in a browser).", err=True)
+    echo(f"Reports are in {out.resolve()} (open report.html in a browser).")
     # The planted violations make the scan's own exit code 1 (FAIL found), which is the
     # point of the demo, not a failure of it: the demo exits 0 once the reports exist.
-    click.echo(
-        f"Demo complete: `mlflow-audit scan` would exit {code} on this organisation.", err=True
-    )
+    echo(f"Demo complete: `mlflow-audit scan` would exit {code} on this organisation.")
     return 0

@@ -1,13 +1,13 @@
 """``mlflow-audit event`` and the Lambda: re-check what CloudTrail events touched.
 
     parse (auditor.events.parse) -> Targets -> the scan stages (auditor.app.pipeline.run_scan)
-        -> the scan's post-scan pipeline (auditor.app.scan.finish_run) with an event record
+        -> the scan's post-scan pipeline (auditor.app.finish.finish_run) with an event record
 
 An MLflow event re-checks that resource in its scope. A bucket event re-checks the
 event's own account-region, listed afresh, plus every resource the history's newest run
 of any scope saw using that bucket (``history.bucket_users``). The rules, proofs, policy,
 remediation (fail-closed), reports and integrations are the scan's. The history records
-only the re-checked resources (``history.record_event_run``): nothing else is resolved,
+only the re-checked resources (``history.recording_event_run``): nothing else is resolved,
 and a duplicate delivery changes nothing.
 """
 
@@ -15,28 +15,23 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
-import click
 
-from auditor.app.scan import (
-    execute_scan,
-    finish_run,
-    history_location,
-    load_run_policy,
-    make_session,
-    scope_key_of,
-    with_history,
-)
-from auditor.aws.errors import ConfigError
+from auditor.app.finish import AfterScan, RunContext, finish_run
+from auditor.app.recording import history_location, scope_key_of, with_history
+from auditor.app.scan import execute_scan, load_run_policy, make_session
 from auditor.collect.stage import Targets
+from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 from auditor.core.request import ScanRequest
+from auditor.core.terminal import echo
 from auditor.events.parse import ParseResult, ResourceTarget, parse_text
-from auditor.history.database import HistoryError, bucket_users, record_event_run
+from auditor.history.database import HistoryError, bucket_users, recording_event_run
 from auditor.report.console import TerminalProgress
 from auditor.report.outputs import prepare_output_dir
 
@@ -171,19 +166,14 @@ def run_event(
         )
     rechecked = set(plan.rechecked) | {r.arn for r in result.resources}
 
-    def record(path: Path, doc: dict[str, Any], write: Any) -> Any:
+    def record(path: Path, doc: dict[str, Any]) -> AbstractContextManager[Any]:
         fallback = scope_key_of(doc, request)
-        return record_event_run(
-            path,
-            doc,
-            rechecked,
-            plan.event_ids,
-            fallback,
-            keep=request.history_keep,
-            write=write,
+        return recording_event_run(
+            path, doc, rechecked, plan.event_ids, fallback, keep=request.history_keep
         )
 
-    doc, code = finish_run(result, request, session, policy, out_dir, record, show_summary=False)
+    run = RunContext(request, session, policy, out_dir)
+    doc, code = finish_run(result, run, AfterScan(recorder=record, show_summary=False))
     return EventOutcome(code, parsed.summary(), doc, warnings)
 
 
@@ -207,6 +197,15 @@ def bad_input(parsed: ParseResult) -> bool:
     return parsed.nothing_to_do and bool(parsed.errors) and not parsed.skipped
 
 
+def event_options(values: dict[str, Any]) -> dict[str, Any]:
+    """The command line's values for an event run: without ``--output-dir`` the findings
+    JSON goes to stdout, and the history is kept only where ``--history`` names one."""
+    if values["output_dir"] is not None:
+        return values
+    no_history = values["no_history"] or not values["history_path"]
+    return {**values, "formats": ["json"], "no_history": no_history}
+
+
 def run_event_command(source: str, request: ScanRequest, to_stdout: bool) -> int:
     """``mlflow-audit event``: one line "nothing to do" (exit 0), or the findings document
     on stdout (``to_stdout``) or in ``request.output_dir``, and scan's exit code."""
@@ -214,21 +213,21 @@ def run_event_command(source: str, request: ScanRequest, to_stdout: bool) -> int
     if bad_input(parsed):
         raise ConfigError("bad event: " + "; ".join(parsed.errors))
     if parsed.nothing_to_do:
-        click.echo(parsed.summary(), err=True)
+        echo(parsed.summary())
         return 0
     session = make_session(request.profile)
     with temporary_output() as tmp:
         out_dir = Path(tmp) if to_stdout else prepare_output_dir(request.output_dir)
         outcome = run_event(parsed, request, session, out_dir)
         for warning in outcome.warnings:
-            click.echo(warning, err=True)
+            echo(warning)
         if outcome.doc is None:
-            click.echo(outcome.message, err=True)
+            echo(outcome.message)
             return outcome.exit_code
         if to_stdout:
-            click.echo((out_dir / "findings.json").read_text(encoding="utf-8"), nl=False)
+            echo((out_dir / "findings.json").read_text(encoding="utf-8"), nl=False, err=False)
     if not request.quiet:
         counts = outcome.doc["summary"]["by_status"]
         told = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        click.echo(f"mlflow-audit event: {outcome.message}: {told or 'no findings'}", err=True)
+        echo(f"mlflow-audit event: {outcome.message}: {told or 'no findings'}")
     return outcome.exit_code

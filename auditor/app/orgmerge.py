@@ -27,14 +27,14 @@ from auditor.app.orgscan import (
     shard_folder,
     utc_now,
 )
+from auditor.app.results import S3Prefix, S3Results, parse_prefix
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError
+from auditor.aws.credentials import caller_account_id, caller_credentials
 from auditor.aws.session import make_session
-from auditor.collect.scope import caller_account_id, caller_credentials
+from auditor.core.errors import ConfigError
 from auditor.core.request import ScanRequest
 from auditor.report.document import make_document, make_run
 from auditor.report.merge import merge_documents, merge_warnings
-from auditor.report.remote import S3Prefix, S3Results, parse_prefix
 
 FAILED_BATCH_OPERATION = "mlflow-audit scan (batch)"
 REPORT_FORMATS = ("csv", "html", "json")
@@ -147,8 +147,8 @@ def record_and_write(
 ) -> list[str]:
     """Record the merged run in the history (as one ``scan --org`` of the same regions
     would be: the same scope key, so a manual scan and the nightly run share it) and
-    write its reports, the reports inside the history's transaction (auditor.app.scan)."""
-    from auditor.app.scan import write_with_history
+    write its reports inside the history's recording block (auditor.app.recording)."""
+    from auditor.app.recording import scan_recorder, write_with_history
 
     request = ScanRequest(
         org=True,
@@ -165,7 +165,7 @@ def record_and_write(
         written[:] = store.write_outputs(merged, report, REPORT_FORMATS)
         return []
 
-    write_with_history(merged, request, Path(REPORT_FOLDER), write, session)
+    write_with_history(merged, request, Path(REPORT_FOLDER), write, session, scan_recorder(request))
     return written
 
 
@@ -174,11 +174,11 @@ def push(
 ) -> None:
     """Security Hub (each account's findings in that account, as ``report --security-hub``
     imports them) and the one SNS message; failures are warnings in findings.json."""
+    from auditor.app.documents import role_credentials
     from auditor.integrations.push import (
         AccountClients,
         push_notification,
         push_security_hub,
-        role_credentials,
         warn,
     )
 

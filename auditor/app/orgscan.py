@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from auditor.app.aws_lambda import ENV_PREFIX, LambdaConfig, config_from_env
+from auditor.app.results import S3Prefix, S3Results, parse_prefix
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError
+from auditor.aws.credentials import caller_credentials
 from auditor.aws.session import make_session
 from auditor.collect.accounts import shard_of
-from auditor.collect.scope import caller_credentials, organization_accounts
+from auditor.collect.scope import organization_accounts
+from auditor.core.errors import ConfigError
 from auditor.core.model import FAIL_ON_CHOICES
 from auditor.core.request import ScanRequest
-from auditor.report.remote import S3Prefix, S3Results, parse_prefix
 
 DEFAULT_BATCH_SIZE = 100
 MAX_BATCHES = 1000  # at most one Distributed Map child per batch, and a readable plan

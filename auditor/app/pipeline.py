@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 
 from auditor.aws.clients import ClientCache
+from auditor.aws.credentials import CredentialFactory, caller_account_id, caller_credentials
 from auditor.aws.pacing import Pacer
 from auditor.aws.tasks import CANCEL_GRACE_S, TaskGroup
 from auditor.collect.accounts import select_accounts
-from auditor.collect.scope import CredentialFactory, caller_account_id, caller_credentials
 from auditor.collect.stage import (
     Collection,
     Collector,

@@ -6,19 +6,13 @@ readers are re-exported here for the modules that build ScanErrors.
 
 from __future__ import annotations
 
-import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.aws.classify import error_code, error_message
+from auditor.core.errors import ConfigError
 from auditor.core.model import ScanError
 
 __all__ = ["ConfigError", "error_code", "error_message", "scan_error"]
-
-
-class ConfigError(click.ClickException):
-    """A usage or configuration error: one line on stderr, exit code 2, nothing scanned."""
-
-    exit_code = 2
 
 
 def scan_error(

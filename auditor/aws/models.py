@@ -54,7 +54,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             # --history s3://bucket/key (auditor.history.s3), as the caller
             "GetObject",
             "PutObject",
-            # results under s3://bucket/prefix/ (auditor.report.remote), as the caller
+            # results under s3://bucket/prefix/ (auditor.app.results), as the caller
             "ListObjectsV2",
         }
     ),

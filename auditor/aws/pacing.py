@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from auditor.aws.classify import is_throttled, throttled
+from auditor.core.request import DEFAULT_THROTTLE_BUDGET_S as DEFAULT_BUDGET_S
 
 T = TypeVar("T")
 
@@ -55,7 +56,6 @@ DECREASE = 0.7
 GROWTH = 2.0  # the rate doubles per second without throttling: back from a decrease in 0.5 s
 MAX_RATE = 10_000.0
 MIN_RATE = 0.05  # requests a second
-DEFAULT_BUDGET_S = 900.0  # how long one call may keep being throttled before it fails
 DEFER_THRESHOLD_S = 0.02  # below this a task just waits for its slot
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 8.0

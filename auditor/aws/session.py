@@ -6,8 +6,8 @@ import boto3
 import botocore.session
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
-from auditor.aws.errors import ConfigError
 from auditor.aws.models import use_lean_models
+from auditor.core.errors import ConfigError
 
 
 def make_session(profile: str | None) -> boto3.Session:

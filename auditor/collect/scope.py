@@ -8,45 +8,21 @@ credentials that botocore refreshes before they expire (long scans outlive one h
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import boto3
 import botocore.session
-from botocore.credentials import Credentials, RefreshableCredentials
-from botocore.exceptions import NoCredentialsError
+from botocore.credentials import Credentials
 
 from auditor.aws import classify
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import scan_error
-from auditor.core.model import ScanError
+from auditor.core.model import Account, ScanError
 
 log = logging.getLogger(__name__)
 
-ROLE_SESSION_NAME = "mlflow-audit"
-# Assumed-role credentials last an hour by default; botocore refreshes them this many
-# seconds before expiry (its advisory window), so a long scan never uses stale keys.
-ASSUME_ROLE_DURATION_S = 3600
 # AWS answers these when a region is not enabled for the account (opt-in regions).
 REGION_NOT_ENABLED_CODES = classify.REGION_NOT_ENABLED
-
-
-@dataclass(slots=True)
-class Account:
-    account_id: str
-    name: str | None = None
-    access: str = "assume-role"  # or "caller"
-    credentials: Credentials | None = None  # set once the account can be acted as
-    regions: list[str] = field(default_factory=list)
-    skipped_regions: list[str] = field(default_factory=list)
-    # True when DescribeRegions said which regions are enabled; False in the fallback
-    # where it was denied and every offered region is tried.
-    regions_verified: bool = False
-    error: ScanError | None = None
-    # From ListAccounts' ARN (arn:aws:organizations::MGMT:account/o-ID/ACCOUNT): bucket
-    # policies that limit a grant with aws:PrincipalOrgID name this id.
-    organization_id: str | None = None
 
 
 #: endpointPrefix (service-2 metadata) of the services whose regions ``known_regions``
@@ -90,20 +66,6 @@ def offered_regions(session: boto3.Session) -> list[str]:
     return list(_OFFERED[partition])
 
 
-def caller_credentials(base: boto3.Session) -> Credentials:
-    """The caller's own credentials (standard chain, or --profile)."""
-    credentials = base.get_credentials()
-    if credentials is None:
-        raise NoCredentialsError()
-    return credentials
-
-
-def caller_account_id(clients: ClientCache, credentials: Credentials) -> str:
-    with clients.acting_as(credentials):
-        sts = clients.client(clients.default_region, "sts")
-        return str(sts.get_caller_identity()["Account"])
-
-
 def organization_accounts(clients: ClientCache, credentials: Credentials) -> list[Account]:
     """Every ACTIVE account of the caller's Organization (``organizations:ListAccounts``)."""
     accounts: list[Account] = []
@@ -122,67 +84,6 @@ def organization_accounts(clients: ClientCache, credentials: Credentials) -> lis
                         )
                     )
     return accounts
-
-
-class CredentialFactory:
-    """Credentials per audited account: the caller's own, or one AssumeRole each,
-    refreshed by botocore before they expire (thread-safe)."""
-
-    def __init__(
-        self,
-        clients: ClientCache,
-        caller: Credentials,
-        caller_id: str,
-        role_name: str,
-        external_id: str | None,
-    ) -> None:
-        self._clients = clients
-        self._caller = caller
-        self._caller_id = caller_id
-        self._role_name = role_name
-        self._external_id = external_id
-        self._lock = threading.Lock()
-        self.assume_role_calls = 0
-
-    def role_arn(self, account_id: str) -> str:
-        partition = self._clients.base.get_partition_for_region(self._clients.default_region)
-        return f"arn:{partition}:iam::{account_id}:role/{self._role_name}"
-
-    def credentials_for(self, account: Account) -> Credentials:
-        """The caller's credentials for its own account, assumed-role ones otherwise.
-
-        Raises ClientError when the role cannot be assumed.
-        """
-        if account.account_id == self._caller_id:
-            account.access = "caller"
-            return self._caller
-        arn = self.role_arn(account.account_id)
-
-        def fetch() -> dict[str, str]:
-            params = {
-                "RoleArn": arn,
-                "RoleSessionName": ROLE_SESSION_NAME,
-                "DurationSeconds": ASSUME_ROLE_DURATION_S,
-            }
-            if self._external_id:
-                params["ExternalId"] = self._external_id
-            with self._lock:
-                self.assume_role_calls += 1
-            # Always as the caller, also when botocore refreshes these credentials in
-            # the middle of a call bound to the member account.
-            with self._clients.acting_as(self._caller):
-                sts = self._clients.client(self._clients.default_region, "sts")
-                creds = sts.assume_role(**params)["Credentials"]
-            return {
-                "access_key": creds["AccessKeyId"],
-                "secret_key": creds["SecretAccessKey"],
-                "token": creds["SessionToken"],
-                "expiry_time": creds["Expiration"].isoformat(),
-            }
-
-        return RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
-        )
 
 
 def enabled_regions(account: Account, clients: ClientCache) -> set[str]:

@@ -17,16 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from auditor.aws.clients import ClientCache
+from auditor.aws.credentials import CredentialFactory
 from auditor.aws.errors import error_code, scan_error
 from auditor.aws.pacing import Lanes, is_throttling
 from auditor.aws.tasks import TaskGroup
 from auditor.collect import describe as collect
-from auditor.collect.scope import (
-    REGION_NOT_ENABLED_CODES,
-    Account,
-    CredentialFactory,
-    resolve_regions,
-)
+from auditor.collect.inventory import list_owned_buckets
+from auditor.collect.scope import REGION_NOT_ENABLED_CODES, Account, resolve_regions
 from auditor.core.kinds import KINDS, ResourceKind
 from auditor.core.model import (
     Progress,
@@ -35,7 +32,6 @@ from auditor.core.model import (
     ScanError,
     ScopeResult,
 )
-from auditor.prove.ownership import list_owned_buckets
 
 #: The ``errors`` entry of a scope an interrupted run did not finish (the run exits 130).
 INTERRUPTED_OPERATION = "interrupted"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 if TYPE_CHECKING:
     import datetime as dt
 
-    from auditor.collect.scope import Account
+    from botocore.credentials import Credentials
 
 SCHEMA_VERSION = "1.2"
 
@@ -62,6 +62,11 @@ STATUSES: tuple[str, ...] = ("FAIL", "UNKNOWN", "MUTED", "PASS")
 #: A finding in one of these is a problem the run history tracks (new / resolved).
 PROBLEM_STATUSES = frozenset({"FAIL", "UNKNOWN", "MUTED"})
 REMEDIATION_STATUSES: tuple[str, ...] = ("planned", "applied", "verified", "skipped", "failed")
+
+
+def finding_identity(finding: dict[str, Any]) -> tuple[str, str]:
+    """Two findings are "the same" across runs when check and resource match."""
+    return (str(finding["check_id"]), str(finding["resource_arn"]))
 
 
 @dataclass(slots=True)
@@ -231,6 +236,25 @@ RUN_FIELDS: tuple[str, ...] = tuple(RunInfo.__annotations__)
 # ---------------------------------------------------------------------------------------
 # What a scan hands to the document stage (plain data; no clients).
 # ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Account:
+    """An audited account: how it is reached, its regions, and why it could not be read."""
+
+    account_id: str
+    name: str | None = None
+    access: str = "assume-role"  # or "caller"
+    credentials: Credentials | None = None  # set once the account can be acted as
+    regions: list[str] = field(default_factory=list)
+    skipped_regions: list[str] = field(default_factory=list)
+    # True when DescribeRegions said which regions are enabled; False in the fallback
+    # where it was denied and every offered region is tried.
+    regions_verified: bool = False
+    error: ScanError | None = None
+    # From ListAccounts' ARN (arn:aws:organizations::MGMT:account/o-ID/ACCOUNT): bucket
+    # policies that limit a grant with aws:PrincipalOrgID name this id.
+    organization_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
 """What one ``mlflow-audit scan`` (or demo, or event run) was asked to do.
 
-A frozen record built once from the command line (or by ``demo`` and tests with only the
-fields that differ from the defaults) and read by every stage after it; the defaults
-here are the CLI's defaults.
+A frozen record built once from the command line (or by ``demo``, the Lambda and tests
+with only the fields that differ from the defaults) and read by every stage after it.
+The defaults are defined here once: the CLI shows and applies these values, and the
+stages that have a default of their own (pacing, history, formats) read them from here.
 """
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-import click
-
-from auditor.aws.pacing import DEFAULT_BUDGET_S
+from auditor.core.errors import UsageError
 from auditor.core.model import DEFAULT_ROLE_NAME
-from auditor.report.formats import DEFAULT_FORMATS
 
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_CHANGES = 25
 DEFAULT_STABLE_WAIT_S = 60.0
 DEFAULT_HISTORY_KEEP = 90
 DEFAULT_OUTPUT_DIR = "./mlflow-audit-out"
+#: the history database in OUTPUT_DIR when ``--history`` names none
+HISTORY_FILENAME = "history.sqlite"
+DEFAULT_FAIL_ON = "high"
+#: How long one call may keep being throttled (paced and retried) before it fails.
+DEFAULT_THROTTLE_BUDGET_S = 900.0
+#: scan's ``--format`` when none is given (each a name in auditor.report.formats)
+DEFAULT_FORMATS: tuple[str, ...] = ("json", "csv", "html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,7 @@ class ScanRequest:
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
     concurrency: int = DEFAULT_CONCURRENCY
     # How long one call may keep being throttled (paced and retried) before it fails.
-    throttle_budget_s: float = DEFAULT_BUDGET_S
+    throttle_budget_s: float = DEFAULT_THROTTLE_BUDGET_S
     # policy
     trusted_accounts: tuple[str, ...] = ()
     config_path: str | None = None
@@ -43,7 +48,7 @@ class ScanRequest:
     # outputs and exit code
     output_dir: str = DEFAULT_OUTPUT_DIR
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    fail_on: str = "high"
+    fail_on: str = DEFAULT_FAIL_ON
     fail_on_new: bool = False
     quiet: bool = False
     # integrations, after the reports are written (auditor.integrations.push)
@@ -63,9 +68,9 @@ class ScanRequest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fail_on", self.fail_on.lower())
         if (self.dry_run or self.yes) and not self.remediate:
-            raise click.UsageError("--dry-run and --yes only apply with --remediate")
+            raise UsageError("--dry-run and --yes only apply with --remediate")
         if self.no_history and (self.history_path or self.fail_on_new):
-            raise click.UsageError(
+            raise UsageError(
                 "--no-history cannot be combined with --history or "
                 "--fail-on-new (which needs the previous run)"
             )

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.core.access import BucketIntegrity
 from auditor.core.artifacts import ParsedUri, account_namespace
 from auditor.core.kinds import kind_of
 from auditor.core.model import BucketProof, Resource
 from auditor.evaluate.fixes import fix_facts
 from auditor.evaluate.integrity import integrity_section, unavailable_reason
-from auditor.prove.integrity import BucketIntegrity
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from auditor.core.access import PAB_FLAGS, BucketIntegrity
 from auditor.core.model import Evidence
 from auditor.evaluate.writers import WriterVerdict, foreign_writers
-from auditor.prove.integrity import PAB_FLAGS, BucketIntegrity
 
 # The facts each rule reads (``integrity.<key>``).
 RULE_FACTS = ("not_public", "no_foreign_writers", "acls_disabled", "versioning_enabled")

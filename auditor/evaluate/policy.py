@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 from auditor.core.model import ACCOUNT_ID_RE, Severity
 

@@ -6,13 +6,22 @@ then fails at load time, exit 2 naming its file, rather than in the middle of a 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 
-if TYPE_CHECKING:
-    from auditor.evaluate.rules import Rule
+
+class Rule(Protocol):
+    """What a rehearsal reads of an ``auditor.evaluate.rules.Rule`` (which calls it)."""
+
+    resource_types: tuple[str, ...]
+    pass_when: Any
+    severity_when: tuple[tuple[Any, str], ...]
+    messages: dict[str, Any]
+    fix_text: Any
+    fix_command: Any
+    source: str
 
 
 def _sample_facts() -> list[dict[str, Any]]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from auditor.core.access import RolePolicies
 from auditor.core.model import Evidence
 from auditor.evaluate.role_policy import Decision, s3_write_decision
 from auditor.evaluate.role_trust import trust_decision
-from auditor.prove.roles import RolePolicies
 
 RULE_FACTS = ("s3_write_scoped", "trust_scoped")
 _KEYS = (

@@ -11,7 +11,6 @@ run in Jinja2's sandbox and only ever receive AWS strings as data.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,9 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from auditor.aws.errors import ConfigError
+from auditor.core.checks import Exposure, exposure  # noqa: F401  (rule flags, read as data)
 from auditor.core.datafiles import data_dir
+from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 from auditor.core.model import Severity
 from auditor.evaluate.rehearsal import rehearse
@@ -191,33 +191,3 @@ def load_rules(extra_dirs: Iterable[str | Path] = ()) -> list[Rule]:
                 )
             rules[rule.id] = rule
     return list(rules.values())
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """Which checks say a resource is exploitable now (the order of findings.json)."""
-
-    exposing: frozenset[str]  # a FAIL exposes a resource that does not verify its owner
-    verifying: frozenset[str]  # a PASS says the resource verifies its bucket's owner
-
-
-@functools.lru_cache(maxsize=8)
-def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
-    """The ``exposes`` and ``verifies_owner`` checks of the shipped rules (and of
-    ``extra_dirs``), read without compiling them: a merge or a re-render sorts findings
-    without loading the rules. A file that cannot be read marks nothing."""
-    exposing: set[str] = set()
-    verifying: set[str] = set()
-    for directory in (data_dir("rules"), *(Path(d) for d in extra_dirs)):
-        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                continue
-            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-                continue
-            if data.get("exposes") is True:
-                exposing.add(data["id"])
-            if data.get("verifies_owner") is True:
-                verifying.add(data["id"])
-    return Exposure(frozenset(exposing), frozenset(verifying))

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from auditor.history.database import HistoryError, _check_ours, _connection, history_timeout
+from auditor.history.connection import HistoryError, check_ours, connection, history_timeout
 
 
 def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list[dict[str, Any]]:
@@ -15,8 +15,8 @@ def list_runs(path: Path, limit: int = 20, timeout: float | None = None) -> list
     timeout = history_timeout() if timeout is None else timeout
     if not path.is_file():
         raise HistoryError(f"no history database at {path}")
-    with _connection(path, timeout, readonly=True) as conn:
-        if not _check_ours(conn, path):
+    with connection(path, timeout, readonly=True) as conn:
+        if not check_ours(conn, path):
             raise HistoryError(f"{path} holds no mlflow-audit history")
         rows = conn.execute(
             "SELECT r.*, (SELECT p.n_fail FROM runs p WHERE p.scope_key = r.scope_key AND "
@@ -103,3 +103,9 @@ def format_table(records: list[dict[str, Any]]) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+
+
+def history_text(path: Path, limit: int, as_json: bool) -> str:
+    """What ``mlflow-audit history`` prints: the newest runs as a table, or as JSON."""
+    records = list_runs(path, limit=limit)
+    return json.dumps(records, indent=2) if as_json else "\n".join(format_table(records))

@@ -8,7 +8,7 @@ atomically, and into the terminal summary.
 Clients are built through ``auditor.aws.clients.ClientCache`` (one per region and service,
 lean models): :class:`AccountClients` gives the importer ``client_for(account, region)``,
 whose calls sign with that account's credentials (the scan's, or for ``report`` the
-member role assumed through ``auditor.collect.scope.CredentialFactory``). It is thread-safe: the
+member role assumed as a scan assumes it). It is thread-safe: the
 credentials are bound to the calling thread for the duration of each call only.
 """
 
@@ -20,12 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-import click
 from botocore.credentials import Credentials
 
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
+from auditor.core.terminal import echo
 
 TOPIC_ARN_RE = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):[\w-]{1,256}$")
 
@@ -105,32 +104,6 @@ def scan_credentials(accounts: list[Any]) -> Callable[[str], Credentials]:
     return credentials_for
 
 
-def role_credentials(
-    session: boto3.Session, cache: ClientCache, role_name: str, external_id: str | None
-) -> Callable[[str], Credentials]:
-    """Per-account credentials as a scan gets them: the caller's for its own account,
-    ``--role-name`` assumed (with ``--external-id``) in any other. ConfigError (exit 2)
-    when the caller has no usable credentials."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    from auditor.collect.scope import (
-        Account,
-        CredentialFactory,
-        caller_account_id,
-        caller_credentials,
-    )
-
-    try:
-        caller = caller_credentials(session)
-        caller_id = caller_account_id(cache, caller)
-    except NoCredentialsError:
-        raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
-    except (ClientError, BotoCoreError) as exc:
-        raise ConfigError(f"sts:GetCallerIdentity failed: {exc}") from None
-    factory = CredentialFactory(cache, caller, caller_id, role_name, external_id)
-    return lambda account_id: factory.credentials_for(Account(account_id=account_id))
-
-
 def push_security_hub(doc: dict[str, Any], client_for: Callable[[str, str], Any]) -> dict[str, Any]:
     """Import ``doc``'s ASFF findings; only resolved findings of scopes read are archived."""
     from auditor.integrations.securityhub import import_findings
@@ -153,39 +126,21 @@ def push_security_hub(doc: dict[str, Any], client_for: Callable[[str, str], Any]
         }
 
 
-def import_document(
-    doc: dict[str, Any], profile: str | None, role_name: str, external_id: str | None
-) -> dict[str, Any]:
-    """``mlflow-audit report FILE --security-hub``: import an earlier run's findings.
-
-    The credentials are resolved as a scan resolves them (caller for its own account,
-    ``role_name`` assumed elsewhere); only resolved findings of the scopes that run read
-    are archived, exactly as the scan itself would have done.
-    """
-    from auditor.aws.session import make_session
-
-    session = make_session(profile)
-    cache = ClientCache(session, pool_size=8)
-    credentials_for = role_credentials(session, cache, role_name, external_id)
-    return push_security_hub(doc, AccountClients(cache, credentials_for))
-
-
 def push_notification(
     doc: dict[str, Any],
     topic_arn: str,
-    session: boto3.Session,
+    cache: ClientCache,
+    caller: Callable[[], Credentials],
     *,
     report_location: str | None,
-    cache: ClientCache | None = None,
 ) -> dict[str, Any]:
-    """Publish the run summary to ``topic_arn`` as the caller, in the topic's region."""
-    from auditor.collect.scope import caller_credentials
+    """Publish the run summary to ``topic_arn`` as the caller (``caller()`` gives its
+    credentials), in the topic's region."""
     from auditor.integrations.sns import publish
 
     region = topic_region(topic_arn)
-    cache = cache or ClientCache(session, pool_size=2)
     try:
-        sns = _Acting(cache, cache.client(region, "sns"), caller_credentials(session))
+        sns = _Acting(cache, cache.client(region, "sns"), caller())
     except Exception as exc:  # no credentials: the same warning as a failed publish
         error = {"code": type(exc).__name__, "message": str(exc)[:500]}
         return {
@@ -212,10 +167,9 @@ def record_results(
     try:
         write_atomic(out_dir / fmt.filename, fmt.render(doc))
     except OSError as exc:
-        click.echo(
+        echo(
             f"warning: could not add the integration results to {out_dir / fmt.filename} "
-            f"({exc.strerror or type(exc).__name__}); the reports of this run are intact",
-            err=True,
+            f"({exc.strerror or type(exc).__name__}); the reports of this run are intact"
         )
 
 
@@ -225,7 +179,7 @@ def warn(result: dict[str, Any]) -> None:
     if result.get("warning"):
         lines.append(result["warning"])
     for line in lines:
-        click.echo(f"warning: {line}", err=True)
+        echo(f"warning: {line}")
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 
 LAKE_OCSF_VERSION = "1.3.0"
 EXTRA_MISSING = (
@@ -306,7 +306,8 @@ def provider_credentials(
 ) -> tuple[str, Any]:
     """(the lake's account, refreshable credentials of the provider role), assumed as the
     caller with ``external_id``, the way a scan assumes its member roles."""
-    from auditor.collect.scope import Account, CredentialFactory
+    from auditor.aws.credentials import CredentialFactory
+    from auditor.core.model import Account
 
     account_id, role_name = parse_role(role_arn)
     # caller_id "" : the provider role is always assumed, also in the caller's own account.

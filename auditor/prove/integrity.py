@@ -26,38 +26,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.aws import classify
+from auditor.core.access import PAB_FLAGS, AccountBlockPublicAccess, BucketIntegrity
 from auditor.core.model import Evidence
-
-PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-
-
-@dataclass(slots=True)
-class BucketIntegrity:
-    """What the owner account's S3 answers say about one bucket's access configuration.
-
-    ``None`` is unknown, with the reason in ``unknown[<field>]``.
-    """
-
-    bucket: str
-    owner_account_id: str
-    policy_present: bool | None = None
-    policy: dict[str, Any] | None = None  # the parsed bucket policy, when there is one
-    policy_is_public: bool | None = None  # GetBucketPolicyStatus.IsPublic
-    bucket_pab: dict[str, bool] | None = None
-    account_pab: dict[str, bool] | None = None
-    object_ownership: str | None = None
-    versioning: str | None = None  # Enabled, Suspended, or Disabled (never enabled)
-    mfa_delete: str | None = None
-    object_lock: str | None = None  # Enabled or Disabled
-    object_lock_rule: str | None = None  # default retention, e.g. "GOVERNANCE 30 days"
-    unknown: dict[str, str] = field(default_factory=dict)
-    evidence: list[Evidence] = field(default_factory=list)
-    # (trusted accounts, trusted orgs) -> verdict; see auditor.evaluate.integrity
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +111,6 @@ ACCOUNT_PAB = Reading(
     not_configured="NoSuchPublicAccessBlockConfiguration",
     absent=_pab_absent("account", _set_account_flags),
 )
-
-
-@dataclass(slots=True)
-class AccountBlockPublicAccess:
-    """An account's Block Public Access (S3 Control), read once per owner account."""
-
-    account_id: str
-    flags: dict[str, bool] | None = None  # None: unknown (see unknown_reason)
-    unknown_reason: str | None = None
-    evidence: list[Evidence] = field(default_factory=list)
 
 
 def gather_account_public_access_block(

@@ -33,12 +33,6 @@ from auditor.core.model import BucketProof, Evidence
 S3ClientFor = Callable[[str, str], Any]  # (account_id, region) -> s3 client
 
 
-# ListBuckets' largest page. Unpaginated ListBuckets is refused for accounts whose bucket
-# quota exceeds 10,000, so every request is a paginated one (MaxBuckets, then
-# ContinuationToken): https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html
-LIST_BUCKETS_PAGE = 10_000
-
-
 @dataclass(frozen=True, slots=True)
 class _Note:
     """How one answer is written down as evidence; ``{...}`` fields are filled per bucket."""
@@ -104,19 +98,6 @@ def _note(
             conclusion=n.conclusion.format(**fields),
         )
     )
-
-
-def list_owned_buckets(s3: Any, page_size: int = LIST_BUCKETS_PAGE) -> set[str]:
-    """Names of every bucket the client's account owns (``ListBuckets``, every page)."""
-    names: set[str] = set()
-    params: dict[str, Any] = {"MaxBuckets": page_size}
-    while True:
-        page = s3.list_buckets(**params)
-        names.update(b["Name"] for b in page.get("Buckets", []))
-        token = page.get("ContinuationToken")
-        if not token:
-            return names
-        params["ContinuationToken"] = token
 
 
 def _head(s3: Any, bucket: str, expected_owner: str | None = None) -> str:

@@ -26,46 +26,17 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from auditor.aws.errors import error_code
+from auditor.core.access import PolicyRead, RolePolicies
 from auditor.core.model import Evidence
 
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[^/]+/)*([\w+=,.@-]{1,64})$")
 _AWS_MANAGED_RE = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
-
-
-@dataclass(slots=True)
-class PolicyRead:
-    """One managed policy's default version, read once per run by ARN."""
-
-    arn: str
-    document: dict[str, Any] | None = None
-    unknown_reason: str | None = None
-    evidence: list[Evidence] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class RolePolicies:
-    """What IAM said about one role. ``None`` is unknown, the reason in ``unknown``:
-    keys ``trust``, ``permissions`` and ``boundary``."""
-
-    arn: str
-    account_id: str | None
-    name: str | None
-    trust: dict[str, Any] | None = None
-    # (name, document) of every attached and inline policy, once all were read
-    identity: list[tuple[str, dict[str, Any]]] | None = None
-    boundary_arn: str | None = None
-    boundary: dict[str, Any] | None = None  # None with no boundary, or unknown
-    unknown: dict[str, str] = field(default_factory=dict)
-    evidence: list[Evidence] = field(default_factory=list)
-    # (trusted accounts, orgs, bucket owners) -> verdicts; see auditor.evaluate.role_facts
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
 def _call(

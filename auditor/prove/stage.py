@@ -14,9 +14,8 @@ from typing import Any
 
 from auditor.aws.clients import ClientCache
 from auditor.aws.tasks import TaskGroup
-from auditor.collect.scope import Account
 from auditor.core.artifacts import ParsedUri
-from auditor.core.model import BucketProof, Resource
+from auditor.core.model import Account, BucketProof, Resource
 from auditor.prove.integrity import (
     AccountBlockPublicAccess,
     BucketIntegrity,

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
-
 from auditor.aws.clients import ClientCache
 from auditor.aws.tasks import TaskGroup
-from auditor.collect.membership import organization_members
 from auditor.core.request import DEFAULT_STABLE_WAIT_S
+from auditor.core.terminal import echo
 from auditor.remediate.journal import JOURNAL_NAME, Journal
+from auditor.remediate.membership import organization_members
 from auditor.remediate.plan import plan
 from auditor.remediate.prompt import PromptInterrupted, confirm, show_plan
 from auditor.remediate.update import POLL_INTERVAL_S, Applier
@@ -82,7 +81,7 @@ def run_remediation(
         for a in todo:
             a.reason = f"{a.reason}; {why}"
         if not quiet:
-            click.echo(f"remediation: {why}", err=True)
+            echo(f"remediation: {why}")
         return [a.to_dict() for a in actions]
 
     credentials = {

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import click
-
+from auditor.core.terminal import Interrupted, ask_yes_no, echo
 from auditor.core.textsafe import visible
 
 _WHY_WIDTH = 160
@@ -75,9 +74,9 @@ def plan_table(actions: Sequence[PlannedAction]) -> list[str]:
 
 
 def show_plan(actions: Sequence[PlannedAction], title: str) -> None:
-    click.echo(title, err=True)
+    echo(title)
     for line in plan_table(actions):
-        click.echo(f"  {line}", err=True)
+        echo(f"  {line}")
 
 
 class PromptInterrupted(Exception):
@@ -89,7 +88,7 @@ def confirm(
 ) -> tuple[bool, str | None]:
     """(go ahead, reason if not): --yes, or a terminal prompt; never without either.
 
-    Raises PromptInterrupted on Ctrl-C / Ctrl-D (click.Abort): nothing is changed.
+    Raises PromptInterrupted on Ctrl-C / Ctrl-D: nothing is changed.
     """
     if yes:
         return True, None
@@ -97,9 +96,9 @@ def confirm(
         return False, "not confirmed: no terminal and no --yes, nothing was changed"
     show_plan(actions, f"mlflow-audit will update {len(actions)} tracking server(s):")
     try:
-        go = click.confirm("Apply these changes?", default=False, err=True)
-    except click.Abort:
-        click.echo("", err=True)
+        go = ask_yes_no("Apply these changes?")
+    except Interrupted:
+        echo("")
         raise PromptInterrupted("interrupted at the prompt, nothing was changed") from None
     if go:
         return True, None

@@ -6,12 +6,12 @@ stdout stays clean for scripts; cron (no terminal) and ``--quiet`` get no progre
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from auditor.core.model import Status
+from auditor.core.terminal import echo, style
 from auditor.core.textsafe import visible
 
 #: At most this many lines per list (scopes, waivers, new FAILs) in the summary.
@@ -47,46 +47,48 @@ class TerminalProgress:
         if not self.enabled or (now - self._last_time < self.interval_s and not final):
             return
         self._last, self._last_time = p.scopes_done, now
-        click.echo(
+        echo(
             f"\rscanning: {p.scopes_done}/{p.scopes_total} scopes, "
             f"{p.resources} resources described, {p.errors} errors ",
             nl=False,
-            err=True,
         )
 
     def close(self) -> None:
         if self.enabled and self._last >= 0:
-            click.echo("", err=True)
+            echo("")
 
 
-def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
-    """A short human summary on stderr (stdout stays clean for scripts)."""
+def print_summary(doc: dict[str, Any], written: list[Path], push_lines: Iterable[str] = ()) -> None:
+    """A short human summary on stderr (stdout stays clean for scripts).
+
+    ``push_lines``: what the pushes after the reports did (Security Hub, SNS), told by
+    the integrations that made them, printed before the verdict.
+    """
     summary = doc["summary"]
     run = doc["run"]
     counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
-    click.echo(
+    echo(
         f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
         f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
         f"{summary['total']} finding(s): {counts}",
         err=True,
     )
     fails = summary["fail_by_severity"]
-    parts = [click.style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
+    parts = [style(f"{fails[s]} {s}", fg=SEVERITY_COLOURS[s]) for s in fails if fails[s]]
     if parts:
-        click.echo("FAIL by severity: " + ", ".join(parts), err=True)
+        echo("FAIL by severity: " + ", ".join(parts))
     for warning in run.get("warnings") or []:
-        click.echo(click.style(f"warning: {visible(warning)}", fg="yellow"), err=True)
+        echo(style(f"warning: {visible(warning)}", fg="yellow"))
     for kind, cov in (run.get("coverage") or {}).items():
         if cov.get("not_offered"):
             regions = ", ".join(visible(r) for r in cov["not_offered"])
-            click.echo(f"{kind}: not offered in {regions}", err=True)
+            echo(f"{kind}: not offered in {regions}")
     if doc["errors"]:
-        click.echo(
-            click.style(
+        echo(
+            style(
                 f"{len(doc['errors'])} scope(s) could not be read: the scan is incomplete",
                 fg="yellow",
-            ),
-            err=True,
+            )
         )
         _print_list(
             [
@@ -97,10 +99,7 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
         )
     expired = doc["run"].get("expired_waivers") or []
     if expired:
-        click.echo(
-            click.style(f"{len(expired)} waiver(s) expired and no longer mute:", fg="yellow"),
-            err=True,
-        )
+        echo(style(f"{len(expired)} waiver(s) expired and no longer mute:", fg="yellow"))
         _print_list(
             [
                 f"{w.get('check_id')} {w.get('resource')} expired {w.get('expires')}"
@@ -111,15 +110,13 @@ def print_summary(doc: dict[str, Any], written: list[Path]) -> None:
     for rem_status in ("verified", "applied", "planned", "skipped", "failed"):
         n = sum(1 for r in doc.get("remediations", []) if r["status"] == rem_status)
         if n:
-            click.echo(f"remediation: {n} {rem_status}", err=True)
+            echo(f"remediation: {n} {rem_status}")
     _print_history(doc)
-    from auditor.integrations.push import summary_lines
-
-    for line in summary_lines(doc):
-        click.echo(visible(line), err=True)
-    click.echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})", err=True)
+    for line in push_lines:
+        echo(visible(line))
+    echo(f"verdict: {summary['verdict']} (exit {summary['exit_code']})")
     for path in written:
-        click.echo(f"wrote {path}", err=True)
+        echo(f"wrote {path}")
 
 
 def _print_history(doc: dict[str, Any]) -> None:
@@ -131,16 +128,16 @@ def _print_history(doc: dict[str, Any]) -> None:
         if history["previous_run_id"]
         else "first run of this scope"
     )
-    click.echo(
+    echo(
         f"history ({since}): {history['new']} new, {history['unchanged']} unchanged, "
         f"{len(history['resolved'])} resolved",
         err=True,
     )
     if doc["run"].get("fail_on_new"):
-        click.echo("--fail-on-new: only new FAILs decide the exit code", err=True)
+        echo("--fail-on-new: only new FAILs decide the exit code")
     new_fails = [f for f in doc["findings"] if f["status"] == "FAIL" and f.get("change") == "new"]
     if new_fails:
-        click.echo(f"new FAIL(s) since the previous run: {len(new_fails)}", err=True)
+        echo(f"new FAIL(s) since the previous run: {len(new_fails)}")
         _print_list(
             [
                 f"{f['severity']} {f['check_id']} {f['account_id']}/{f['region']} "
@@ -153,6 +150,6 @@ def _print_history(doc: dict[str, Any]) -> None:
 def _print_list(lines: list[str]) -> None:
     """Indented lines, AWS strings made visible, at most SUMMARY_LIST_LIMIT of them."""
     for line in lines[:SUMMARY_LIST_LIMIT]:
-        click.echo(f"  {visible(line)}", err=True)
+        echo(f"  {visible(line)}")
     if len(lines) > SUMMARY_LIST_LIMIT:
-        click.echo(f"  ... and {len(lines) - SUMMARY_LIST_LIMIT} more (see the reports)", err=True)
+        echo(f"  ... and {len(lines) - SUMMARY_LIST_LIMIT} more (see the reports)")

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from auditor import __version__
+from auditor.core.checks import Exposure, exposure
 from auditor.core.kinds import KINDS
 from auditor.core.model import (
     SCHEMA_VERSION,
@@ -26,7 +27,6 @@ from auditor.core.model import (
     Severity,
     Status,
 )
-from auditor.evaluate.rules import Exposure, exposure
 
 _STATUS_ORDER = {s: n for n, s in enumerate(STATUSES)}
 _STATUSES = [s.value for s in Status]  # summary key order of findings.json

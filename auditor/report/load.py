@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.core.model import SCHEMA_VERSION
 from auditor.report.validate import validate_document
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.report.document import make_document, make_run, new_run_id
 
 

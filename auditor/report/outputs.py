@@ -15,18 +15,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import click
-
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError, RunFailure
 from auditor.report.formats import FORMATS, REGISTRY, output_format
 
-#: Exit code of a run whose reports could not be written (SPEC.md, "Exit codes").
+#: Exit code of a run whose reports could not be written (exit 1 stays "a FAIL was found").
 WRITE_FAILED_EXIT = 4
 #: A temporary file of ours older than this is left over from a killed run.
 STALE_TMP_AGE_S = 3600.0
 
 
-class ReportWriteError(click.ClickException):
+class ReportWriteError(RunFailure):
     """The reports could not be written (disk full, I/O error): one line, exit 4.
 
     Nothing of the run is recorded in the history, so the next run still sees every

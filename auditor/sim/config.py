@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import exceptions
 from .exceptions import Response
+from .state import RESET_HOOKS
 
 if TYPE_CHECKING:
     from .request import SimRequest
@@ -130,3 +131,6 @@ def handle(state: SimState, req: SimRequest) -> Response | None:
         "x-amzn-RequestId": exceptions.request_id(),
     }
     return 200, headers, json.dumps({"FailedEvaluations": []}).encode()
+
+
+RESET_HOOKS.append(reset)

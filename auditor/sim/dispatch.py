@@ -20,7 +20,7 @@ from typing import Any
 
 from . import exceptions
 from .exceptions import Response
-from .request import CallRecord, SimRequest
+from .request import REST_OPERATIONS, CallRecord, SimRequest
 from .state import STATE, SimState
 
 Handler = Callable[[SimState, SimRequest], Response | None]
@@ -45,6 +45,7 @@ def _register_hooks() -> None:
         }
     )
     _POST.update({"s3": [s3.post]})
+    REST_OPERATIONS["s3"] = s3.classify
 
 
 def handle(req: SimRequest, forward: Callable[[], Response]) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -65,6 +66,12 @@ class SimRequest:
         return self._json
 
 
+#: Services whose operation is named by the method and path, not an Action or a target
+#: header (S3's REST API): service -> the function that names it. Filled by the dispatch
+#: when it registers the services, so this module needs none of them.
+REST_OPERATIONS: dict[str, Callable[[SimRequest], str]] = {}
+
+
 def identify(req: SimRequest) -> None:
     """Fill service, region, access key, account and operation from the signed request."""
     auth = req.headers.get("authorization", "")
@@ -82,10 +89,8 @@ def identify(req: SimRequest) -> None:
     target = req.headers.get("x-amz-target")
     if target:
         req.operation = target.split(".")[-1]
-    elif req.service == "s3":
-        from .s3 import classify
-
-        req.operation = classify(req)
+    elif req.service in REST_OPERATIONS:
+        req.operation = REST_OPERATIONS[req.service](req)
     else:
         req.operation = req.form().get("Action", f"{req.method} {req.path}")
 

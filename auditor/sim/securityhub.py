@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import exceptions
 from .exceptions import Response
+from .state import RESET_HOOKS
 
 if TYPE_CHECKING:
     from .request import SimRequest
@@ -191,3 +192,6 @@ def enable_hub(sim: Any, accounts: list[str], regions: list[str]) -> None:
     for account in accounts:
         for region in regions:
             sim.session_for(account, region).client("securityhub").enable_security_hub()
+
+
+RESET_HOOKS.append(reset)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from .faults import Faults
 from .ratelimit import RateLimits
 from .request import CallRecord
+
+#: What else a reset clears: each service module that keeps state outside ``SimState``
+#: (Security Hub's injected failures and rate, Config's tokens and evaluations) adds its
+#: own ``reset`` when it is imported, so this module imports none of them.
+RESET_HOOKS: list[Callable[[], None]] = []
 
 
 class SimState:
@@ -35,9 +41,8 @@ class SimState:
             self.mlflow.reset()
             self.enabled_regions = {}
             self.credentials = {}
-        from . import securityhub  # its documented-rules state (fail_next, rate) too
-
-        securityhub.reset()
+        for hook in RESET_HOOKS:  # services that keep documented-rules state of their own
+            hook()
 
     def record(self, rec: CallRecord) -> None:
         with self.lock:

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from auditor.app.pipeline import run_scan
 from auditor.cli import main
 from auditor.collect import describe as collect
+from auditor.collect.inventory import list_owned_buckets
 from auditor.core.request import ScanRequest
 from auditor.evaluate.policy import Policy
 from auditor.evaluate.rules import load_rules
-from auditor.prove.ownership import list_owned_buckets
 from auditor.sim import simulated_aws
 
 ACCOUNT = "123456789012"

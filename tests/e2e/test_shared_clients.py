@@ -54,7 +54,8 @@ def test_binding_nests_and_restores(demo_org):
 def test_expiring_member_credentials_refresh_as_the_caller(demo_org):
     import datetime as dt
 
-    from auditor.collect.scope import Account, CredentialFactory
+    from auditor.aws.credentials import CredentialFactory
+    from auditor.core.model import Account
 
     sim, org = demo_org
     caller = Credentials(*sim.credentials_for(org.management_account_id))

@@ -29,7 +29,7 @@ OPTIONAL_CALLER = {("securityhub", "BatchImportFindings"), ("sns", "Publish")}
 # --history s3://bucket/key (auditor.history.s3): the caller reads and writes the object;
 # s3:ListBucket lets a missing object answer 404 rather than 403 (docs/events.md).
 HISTORY_CALLER = {("s3", "GetObject"), ("s3", "PutObject")}
-# Results under s3://bucket/prefix/ (auditor.report.remote): the same object calls, and
+# Results under s3://bucket/prefix/ (auditor.app.results): the same object calls, and
 # ListObjectsV2 (s3:ListBucket, granted with the history's statements) to find the shards.
 RESULTS_CALLER = {("s3", "ListObjectsV2")}
 

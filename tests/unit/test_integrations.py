@@ -11,7 +11,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.integrations.push import AccountClients, topic_region
 from auditor.report.formats import asff
 from auditor.sim import simulated_aws

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.report.document import exit_code, sort_findings
 from auditor.report.formats.csv_table import neutralise, render_csv
 from auditor.report.load import load_document

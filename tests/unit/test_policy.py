@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 from auditor.evaluate.policy import load_policy
 
 CHECKS = {"mlflow_artifact_bucket_exists", "mlflow_s3_owner_verification_enabled"}

@@ -1,4 +1,4 @@
-"""Findings documents under s3://bucket/prefix/ (auditor.report.remote), on the simulation."""
+"""Findings documents under s3://bucket/prefix/ (auditor.app.results), on the simulation."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from auditor.app.results import S3Prefix, S3Results, parse_prefix
 from auditor.aws.errors import ConfigError
 from auditor.report.document import make_document, make_run
 from auditor.report.outputs import ReportWriteError
-from auditor.report.remote import S3Prefix, S3Results, parse_prefix
 from auditor.sim import simulated_aws
 
 ACCOUNT = "123456789012"

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from auditor.aws.errors import ConfigError
 from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.errors import ConfigError
 from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.evaluate.engine import evaluate_all
 from auditor.evaluate.facts import TrustContext, build_facts

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.aws.errors import ConfigError
+from auditor.core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,6 @@ class OutputFormat:
     name: str  # the --format value
     filename: str  # written in --output-dir
     renderer: str  # "module:function", imported when used
-    default: bool = True  # part of scan's default --format
 
     def render(self, doc: dict[str, Any]) -> str | Iterable[str]:
         module, func = self.renderer.split(":")
@@ -33,12 +32,11 @@ _FORMATS = (
     OutputFormat("json", "findings.json", "auditor.report.formats.json_doc:render_json"),
     OutputFormat("csv", "findings.csv", "auditor.report.formats.csv_table:render_csv"),
     OutputFormat("html", "report.html", "auditor.report.formats.html:render_html_chunks"),
-    OutputFormat("ocsf", "findings.ocsf.json", "auditor.report.formats.ocsf:render_file", False),
-    OutputFormat("asff", "findings.asff.json", "auditor.report.formats.asff:render_file", False),
+    OutputFormat("ocsf", "findings.ocsf.json", "auditor.report.formats.ocsf:render_file"),
+    OutputFormat("asff", "findings.asff.json", "auditor.report.formats.asff:render_file"),
 )
 REGISTRY: dict[str, OutputFormat] = {f.name: f for f in _FORMATS}
 FORMATS: tuple[str, ...] = tuple(REGISTRY)
-DEFAULT_FORMATS: tuple[str, ...] = tuple(f.name for f in _FORMATS if f.default)
 
 
 def output_format(name: str) -> OutputFormat:

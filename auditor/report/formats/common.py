@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
-from auditor.history.database import identity
+from auditor.core.checks import shipped_checks
+from auditor.core.model import finding_identity as identity
 
 __all__ = ["identity"]
 
@@ -85,14 +85,8 @@ def resolved_text(closed: dict[str, Any]) -> str:
     )
 
 
-@lru_cache(maxsize=1)
 def _rules() -> dict[str, Any]:
-    from auditor.evaluate.rules import load_rules
-
-    try:
-        return {r.id: r for r in load_rules()}
-    except Exception:  # metadata is a nicety: a broken rules dir must not stop a report
-        return {}
+    return dict(shipped_checks())
 
 
 def rule_title(check_id: str) -> str:

@@ -28,9 +28,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor.aws.clients import ClientCache
-from auditor.aws.errors import ConfigError, error_code, error_message
-from auditor.report.document import MAX_DOCUMENT_BYTES, load_document
+from auditor.aws.errors import error_code, error_message
+from auditor.core.errors import ConfigError
 from auditor.report.formats import output_format
+from auditor.report.load import MAX_DOCUMENT_BYTES, load_document
 from auditor.report.outputs import ReportWriteError
 
 S3_SCHEME = "s3://"

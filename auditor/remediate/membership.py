@@ -1,10 +1,11 @@
 """Which accounts belong to the caller's AWS Organization, when that can be read.
 
 ``--remediate`` must not cut a working server off a bucket that S3 proves its pinned
-owner owns, unless that owner is known to be outside the Organization (SPEC.md,
-"Remediation"). A run without ``--org`` learns membership here when the caller may call
-``organizations:ListAccounts`` (the management account or a delegated administrator);
-otherwise membership is unknown and such servers are skipped with a reason.
+owner owns, unless that owner is known to be outside the Organization (the fail-closed
+owner choice, ``auditor.evaluate.fixes.choose_owner``). A run without ``--org`` learns
+membership here when the caller may call ``organizations:ListAccounts`` (the management
+account or a delegated administrator); otherwise membership is unknown and such servers
+are skipped with a reason.
 """
 
 from __future__ import annotations
