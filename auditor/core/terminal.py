@@ -8,8 +8,8 @@ and warnings appear in order with the child processes' output.
 from __future__ import annotations
 
 import re
+import select
 import sys
-from contextlib import redirect_stdout
 from typing import TextIO
 
 _ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")
@@ -47,6 +47,27 @@ class Interrupted(Exception):
     """Ctrl-C or Ctrl-D instead of an answer."""
 
 
+def _read_line() -> str:
+    """One line of stdin; EOFError at its end.
+
+    A blocking read can miss a Ctrl-C that lands between the prompt being written and
+    the read starting (the signal is noted, but nothing runs Python until a line comes),
+    so stdin is polled: every wait returns to Python, which raises the pending
+    KeyboardInterrupt at once.
+    """
+    stream = sys.stdin
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file: read it as it is
+        fd = None
+    while fd is not None and not select.select([fd], [], [], 0.1)[0]:
+        pass
+    line = stream.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
 def ask_yes_no(question: str) -> bool:
     """``question [y/N]:`` on stderr until the answer is yes or no; Enter is no.
 
@@ -55,8 +76,8 @@ def ask_yes_no(question: str) -> bool:
     prompt = f"{question} [y/N]: "
     while True:
         try:
-            with redirect_stdout(sys.stderr):  # input() writes its prompt to stdout
-                value = input(prompt).lower().strip()
+            echo(prompt, nl=False)
+            value = _read_line().lower().strip()
         except (KeyboardInterrupt, EOFError):
             raise Interrupted from None
         if value in ("y", "yes"):
