@@ -15,6 +15,7 @@ import boto3
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from auditor.app.pushes import push_lake
 from auditor.app.results import S3Output, load_sources, parse_prefix
 from auditor.aws.clients import ClientCache
 from auditor.aws.credentials import CredentialFactory, caller_account_id, caller_credentials
@@ -25,7 +26,6 @@ from auditor.core.terminal import echo
 from auditor.core.textsafe import visible
 from auditor.integrations.push import (
     AccountClients,
-    push_lake,
     push_security_hub,
     summary_lines,
     warn,

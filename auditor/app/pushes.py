@@ -10,19 +10,21 @@ exit code as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.credentials import Credentials
 
 from auditor.app.results import S3Output
 from auditor.aws.clients import ClientCache
 from auditor.aws.credentials import caller_credentials
+from auditor.core.errors import ConfigError
 from auditor.core.model import Account
 from auditor.core.request import ScanRequest
 from auditor.integrations.push import (
     AccountClients,
-    push_lake,
     push_notification,
     push_security_hub,
     record_results,
@@ -70,3 +72,30 @@ def run_integrations(
         remote.rewrite_document(doc)
     else:
         record_results(doc, out_dir, request.formats)
+
+
+def push_lake(
+    doc: dict[str, Any],
+    uri: str,
+    cache: ClientCache,
+    caller: Callable[[], Credentials],
+    role_arn: str | None,
+    external_id: str | None,
+) -> dict[str, Any]:
+    """Write ``doc``'s findings to the Security Lake custom source at ``uri`` as its
+    provider role (assumed as the caller); every failure is a warning in the result."""
+    from auditor.integrations.securitylake import parse_destination, push_security_lake
+
+    try:
+        destination = parse_destination(uri)
+        credentials = caller()
+    except Exception as exc:  # no credentials: the same warning as a failed write
+        message = exc.message if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        return {
+            "destination": uri,
+            "status": "failed",
+            "records": 0,
+            "objects": [],
+            "warnings": [f"Security Lake: nothing written: {str(message)[:300]}"],
+        }
+    return push_security_lake(doc, destination, cache, credentials, role_arn, external_id)

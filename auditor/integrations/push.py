@@ -155,33 +155,6 @@ def push_notification(
     return publish(doc, topic_arn, sns, report_location=report_location)
 
 
-def push_lake(
-    doc: dict[str, Any],
-    uri: str,
-    cache: ClientCache,
-    caller: Callable[[], Credentials],
-    role_arn: str | None,
-    external_id: str | None,
-) -> dict[str, Any]:
-    """Write ``doc``'s findings to the Security Lake custom source at ``uri`` as its
-    provider role (assumed as the caller); every failure is a warning in the result."""
-    from auditor.integrations.securitylake import parse_destination, push_security_lake
-
-    try:
-        destination = parse_destination(uri)
-        credentials = caller()
-    except Exception as exc:  # no credentials: the same warning as a failed write
-        message = exc.message if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
-        return {
-            "destination": uri,
-            "status": "failed",
-            "records": 0,
-            "objects": [],
-            "warnings": [f"Security Lake: nothing written: {str(message)[:300]}"],
-        }
-    return push_security_lake(doc, destination, cache, credentials, role_arn, external_id)
-
-
 def lake_line(result: dict[str, Any]) -> str:
     """The terminal line of a Security Lake push."""
     objects, records = len(result.get("objects") or []), int(result.get("records") or 0)
