@@ -149,10 +149,11 @@ def handle_config_event(event: Any, request: ScanRequest, session: boto3.Session
     refused = refusal(event, request, cache, session)
     if refused is not None:
         return {"status": "refused", "message": refused}
-    credentials_for = role_credentials(session, cache, request.role_name, request.external_id)
-    clients = AccountClients(cache, credentials_for, service="config")
 
     def config_for(invocation: ConfigInvocation) -> Any:
+        # asked only once the invocation parsed: a malformed event makes no AWS call
+        credentials_for = role_credentials(session, cache, request.role_name, request.external_id)
+        clients = AccountClients(cache, credentials_for, service="config")
         return clients(invocation.account_id, invocation.region)
 
     return handle_event(event, lambda invocation: recheck(invocation, request, session), config_for)
