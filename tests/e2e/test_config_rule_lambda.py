@@ -107,7 +107,7 @@ def test_change_notifications_answer_non_compliant_compliant_and_deleted(lambda_
 
 
 def test_periodic_run_evaluates_every_server_of_the_account_region(lambda_env):
-    sim, demo = lambda_env
+    _sim, demo = lambda_env
     account = demo.case("verification-disabled").account_id
     invoking = {
         "awsAccountId": account,
@@ -153,7 +153,7 @@ def test_malformed_event_is_one_line_and_no_evaluation(lambda_env, capsys):
 
 
 def test_an_account_outside_the_organization_is_refused(lambda_env):
-    sim, demo = lambda_env
+    sim, _demo = lambda_env
     outsider = "999999999999"
     summary = lambda_handler(change_event(outsider, "anything"), None)
     assert summary["status"] == "refused" and outsider in summary["message"]
