@@ -17,19 +17,10 @@ import click
 
 from auditor import __version__
 from auditor.app import options
+from auditor.core import request as defaults
 from auditor.core.errors import ConfigError, RunFailure, UsageError
 from auditor.core.model import DEFAULT_ROLE_NAME, FAIL_ON_CHOICES
-from auditor.core.request import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_FAIL_ON,
-    DEFAULT_FORMATS,
-    DEFAULT_HISTORY_KEEP,
-    DEFAULT_MAX_CHANGES,
-    DEFAULT_OUTPUT_DIR,
-    DEFAULT_STABLE_WAIT_S,
-    HISTORY_FILENAME,
-    ScanRequest,
-)
+from auditor.core.request import ScanRequest
 from auditor.report.formats import FORMATS
 
 _FORMAT_HELP = f"Comma list of {', '.join(FORMATS)}."
@@ -167,18 +158,18 @@ _POLICY_OPTIONS = _apply(
     ),
     _RULES_DIR,
 )
-_FORMATS_OPTION = _format_option(",".join(DEFAULT_FORMATS))
+_FORMATS_OPTION = _format_option(",".join(defaults.DEFAULT_FORMATS))
 _FAIL_ON_CHOICE = click.Choice(FAIL_ON_CHOICES, case_sensitive=False)
 _FAIL_ON = click.option(
     "--fail-on",
     type=_FAIL_ON_CHOICE,
-    default=DEFAULT_FAIL_ON,
+    default=defaults.DEFAULT_FAIL_ON,
     help="Exit 1 when an unmuted FAIL at or above this severity is found.",
 )
 _HISTORY_KEEP = click.option(
     "--history-keep",
     type=click.IntRange(min=1),
-    default=DEFAULT_HISTORY_KEEP,
+    default=defaults.DEFAULT_HISTORY_KEEP,
     help="Runs kept per scope in the history database; older ones are pruned.",
 )
 _REMEDIATION_OPTIONS = _apply(
@@ -188,16 +179,34 @@ _REMEDIATION_OPTIONS = _apply(
     click.option(
         "--max-changes",
         type=click.IntRange(min=0),
-        default=DEFAULT_MAX_CHANGES,
+        default=defaults.DEFAULT_MAX_CHANGES,
         help="With --remediate: apply at most this many updates; plan the rest.",
     ),
     click.option(
         "--stable-wait",
         type=click.FloatRange(min=0),
-        default=f"{DEFAULT_STABLE_WAIT_S:g}",  # shown as "60", read as 60.0
+        default=f"{defaults.DEFAULT_STABLE_WAIT_S:g}",  # shown as "60", read as 60.0
         help="With --remediate: seconds to wait for a server in flux (updating, "
         "starting, ...) to become stable before skipping it.",
     ),
+)
+_LAKE = "With --security-lake:"
+_LAKE_OPTIONS = _apply(
+    click.option(
+        "--security-lake",
+        metavar="S3_URI",
+        callback=_parsed(options.security_lake),
+        help="After the reports are written, write the findings as OCSF Parquet to this Amazon "
+        "Security Lake custom source, s3://BUCKET/ext/SOURCE/ (needs the extra "
+        "mlflow-audit[securitylake]). A failed write is a warning.",
+    ),
+    click.option(
+        "--security-lake-role",
+        metavar="ARN",
+        callback=_parsed(options.security_lake_role),
+        help=f"{_LAKE} the custom source's provider role, assumed to write.",
+    ),
+    click.option("--security-lake-external-id", help=f"{_LAKE} the role's external id."),
 )
 _PUSH_OPTIONS = _apply(
     _flag(
@@ -213,6 +222,7 @@ _PUSH_OPTIONS = _apply(
         help="After the reports are written, publish one message about the run to this SNS "
         "topic (as the caller, in the topic's region). A failed publish is a warning.",
     ),
+    _LAKE_OPTIONS,
 )
 
 
@@ -234,7 +244,7 @@ _PUSH_OPTIONS = _apply(
 @_flag("--org", help="Audit every ACTIVE account of the AWS Organization.")
 @_ROLE_OPTIONS
 @_POLICY_OPTIONS
-@_out_dir("Where the reports are written.", default=DEFAULT_OUTPUT_DIR)
+@_out_dir("Where the reports are written.", default=defaults.DEFAULT_OUTPUT_DIR)
 @_FORMATS_OPTION
 @_FAIL_ON
 @_flag(
@@ -244,7 +254,7 @@ _PUSH_OPTIONS = _apply(
 )
 @_history_option(
     "Run history database (SQLite path or s3://bucket/key), e.g. one shared by every "
-    f"nightly run; default: OUTPUT_DIR/{HISTORY_FILENAME}."
+    f"nightly run; default: OUTPUT_DIR/{defaults.HISTORY_FILENAME}."
 )
 @_flag(
     "--no-history",
@@ -255,7 +265,7 @@ _PUSH_OPTIONS = _apply(
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=512),
-    default=DEFAULT_CONCURRENCY,
+    default=defaults.DEFAULT_CONCURRENCY,
     help="Parallel API workers.",
 )
 @click.option(
@@ -283,7 +293,8 @@ def scan(**kwargs: Any) -> None:
 @_format_option(None, _FORMAT_HELP + " With --output-dir; default: scan's.")
 @_FAIL_ON
 @_history_option(
-    f"History database (path or s3://bucket/key); default: OUTPUT_DIR/{HISTORY_FILENAME} "
+    "History database (path or s3://bucket/key); default: "
+    f"OUTPUT_DIR/{defaults.HISTORY_FILENAME} "
     "with --output-dir, none without."
 )
 @_flag("--no-history", help="Neither read nor record the history.")
@@ -317,33 +328,26 @@ def rules_cmd(rules_dirs: tuple[str, ...]) -> None:
     "and region (as a scan would: the caller's account as the caller, others through "
     "--role-name). Prints the result; exits 0 even when an import failed.",
 )
-@click.option("--profile", help=f"{_HUB} AWS profile of the caller.")
+@click.option("--profile", help="With --security-hub or --security-lake: the caller's profile.")
 @click.option(
     "--role-name", help=f"{_HUB} role assumed in member accounts [default: {DEFAULT_ROLE_NAME}]."
 )
 @click.option("--external-id", help=f"{_HUB} external id passed to sts:AssumeRole.")
-def report(findings_file: str, output_dir: str | None, formats: list[str], **hub: Any) -> None:
-    """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally import it
-    into Security Hub."""
-    from auditor.app.documents import rerender
+@_LAKE_OPTIONS
+def report(findings_file: str, output_dir: str | None, formats: list[str], **push: Any) -> None:
+    """Re-render a findings.json to HTML/CSV (from the JSON alone); optionally push it to
+    Security Hub or Security Lake."""
+    from auditor.app.documents import report_pushes, rerender
 
-    wanted = hub.pop("security_hub")
-    if not wanted and any(hub.values()):
-        raise click.UsageError("--profile, --role-name and --external-id need --security-hub")
-    hub["role_name"] = hub["role_name"] or DEFAULT_ROLE_NAME
-    rerender(findings_file, output_dir, formats, hub if wanted else None)
+    rerender(findings_file, output_dir, formats, *report_pushes(push))
 
 
 @main.command("history")
 @_history_option(
-    "Run history database written by `scan`.", default=f"{DEFAULT_OUTPUT_DIR}/{HISTORY_FILENAME}"
+    "Run history database written by `scan`.",
+    default=f"{defaults.DEFAULT_OUTPUT_DIR}/{defaults.HISTORY_FILENAME}",
 )
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    help="Show at most this many runs (newest first).",
-)
+@click.option("--limit", type=click.IntRange(min=1), default=20, help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""

@@ -46,6 +46,7 @@ PARAMETER_EXAMPLES = {
     "OrganizationId": "o-exampleorgid",
     "HistoryBucketName": "mlflow-audit-history-example",
     "ExternalId": "example-external-id",
+    "SecurityLakeRoleArn": f"arn:aws:iam::{ACCOUNT}:role/AmazonSecurityLake-Provider-x-{REGION}",
 }
 # (resource type) -> (Ref value, Arn attribute), {name} being the logical id in lower case.
 RESOURCE_EXAMPLES = {
@@ -194,7 +195,8 @@ def sagemaker_operations() -> set[str]:
 
 
 def _only_assumes_roles(policy: dict[str, Any]) -> bool:
-    """True when every sts/iam credential-returning grant is sts:AssumeRole on named roles."""
+    """True when every sts/iam credential-returning grant is sts:AssumeRole on named roles
+    (or on one family of names, such as Security Lake's ``AmazonSecurityLake-Provider-*``)."""
     for statement in policy.get("Statement") or []:
         actions = statement.get("Action")
         actions = [actions] if isinstance(actions, str) else actions or []
@@ -203,7 +205,7 @@ def _only_assumes_roles(policy: dict[str, Any]) -> bool:
         risky = [a for a in actions if a.lower().startswith(("sts:", "iam:"))]
         if risky and (
             risky != ["sts:AssumeRole"]
-            or not all(re.search(r":role/[\w+=,.@-]+$", r) for r in resources)
+            or not all(re.search(r":role/[\w+=,.@-]+\*?$", r) for r in resources)
         ):
             return False
     return True

@@ -21,6 +21,7 @@ from auditor.aws.session import make_session
 from auditor.core.errors import ConfigError
 from auditor.core.model import ACCOUNT_ID_RE, DEFAULT_ROLE_NAME
 from auditor.core.request import ScanRequest
+from auditor.events.config import is_config_event
 from auditor.events.parse import parse_events
 
 ENV_PREFIX = "MLFLOW_AUDIT_"
@@ -39,6 +40,9 @@ class LambdaConfig:
     history: str | None = None
     org: bool = False
     config_path: str | None = None
+    security_lake: str | None = None
+    security_lake_role: str | None = None
+    security_lake_external_id: str | None = None
 
     def request(self, output_dir: str) -> ScanRequest:
         return ScanRequest(
@@ -56,6 +60,9 @@ class LambdaConfig:
             no_history=self.history is None,
             remediate=self.remediate,
             yes=self.remediate,
+            security_lake=self.security_lake,
+            security_lake_role=self.security_lake_role,
+            security_lake_external_id=self.security_lake_external_id,
         )
 
 
@@ -87,6 +94,7 @@ def config_from_env(env: dict[str, str] | None = None) -> LambdaConfig:
             topic_region(topic)
         except ConfigError as exc:
             raise ConfigError(f"{ENV_PREFIX}TOPIC_ARN: {exc.message}") from None
+    lake, lake_role = _security_lake(text("SECURITY_LAKE"), text("SECURITY_LAKE_ROLE"))
     return LambdaConfig(
         role_name=text("ROLE_NAME") or DEFAULT_ROLE_NAME,
         external_id=text("EXTERNAL_ID"),
@@ -97,12 +105,43 @@ def config_from_env(env: dict[str, str] | None = None) -> LambdaConfig:
         history=text("HISTORY"),
         org=_flag(env, "ORG"),
         config_path=text("CONFIG"),
+        security_lake=lake,
+        security_lake_role=lake_role,
+        security_lake_external_id=text("SECURITY_LAKE_EXTERNAL_ID") if lake else None,
     )
+
+
+def _security_lake(uri: str | None, role: str | None) -> tuple[str | None, str | None]:
+    """``SECURITY_LAKE`` and ``SECURITY_LAKE_ROLE`` checked as the CLI checks its options
+    (the destination, the role ARN, pyarrow in the deployment zip); ConfigError."""
+    from auditor.integrations.securitylake import parse_destination, parse_role, require_pyarrow
+
+    if uri is None:
+        if role is not None:
+            raise ConfigError(f"{ENV_PREFIX}SECURITY_LAKE_ROLE needs {ENV_PREFIX}SECURITY_LAKE")
+        return None, None
+    try:
+        uri = parse_destination(uri).uri
+        if role is not None:
+            parse_role(role)
+        require_pyarrow()
+    except ConfigError as exc:
+        raise ConfigError(f"{ENV_PREFIX}SECURITY_LAKE: {exc.message}") from None
+    return uri, role
 
 
 def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
     """Re-check what ``event`` (an EventBridge event, a CloudTrail record or log file, or
-    a list) touched; returns a small JSON-able summary and logs it as one line."""
+    a list) touched, or answer an AWS Config rule's invocation (auditor.app.config_rule);
+    returns a small JSON-able summary and logs it as one line."""
+    if is_config_event(event):
+        from auditor.app.config_rule import handle_config_event
+
+        with temporary_output() as tmp:
+            request = config_from_env().request(tmp)
+            summary = handle_config_event(event, request, make_session(None))
+        print(json.dumps({"mlflow_audit": summary}, default=str))
+        return summary
     parsed = parse_events(event)
     if bad_input(parsed):
         summary: dict[str, Any] = {

@@ -15,14 +15,21 @@ import boto3
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from auditor.app.pushes import push_lake
+from auditor.app.results import S3Output, load_sources, parse_prefix
 from auditor.aws.clients import ClientCache
 from auditor.aws.credentials import CredentialFactory, caller_account_id, caller_credentials
 from auditor.aws.session import make_session
-from auditor.core.errors import ConfigError
-from auditor.core.model import Account
+from auditor.core.errors import ConfigError, UsageError
+from auditor.core.model import DEFAULT_ROLE_NAME, Account
 from auditor.core.terminal import echo
 from auditor.core.textsafe import visible
-from auditor.integrations.push import AccountClients, push_security_hub, summary_lines, warn
+from auditor.integrations.push import (
+    AccountClients,
+    push_security_hub,
+    summary_lines,
+    warn,
+)
 from auditor.report.console import print_summary
 from auditor.report.load import load_document
 from auditor.report.merge import merge_documents, merge_warnings
@@ -61,17 +68,63 @@ def import_document(
     return push_security_hub(doc, AccountClients(cache, credentials_for))
 
 
+def lake_document(
+    doc: dict[str, Any],
+    profile: str | None,
+    security_lake: str,
+    security_lake_role: str | None,
+    security_lake_external_id: str | None,
+) -> dict[str, Any]:
+    """``mlflow-audit report FILE --security-lake``: write an earlier run's findings to the
+    custom source, as the scan would have (the provider role assumed as the caller)."""
+    session = make_session(profile)
+    cache = ClientCache(session, pool_size=4)
+    caller = lambda: caller_credentials(session)  # noqa: E731
+    return push_lake(
+        doc, security_lake, cache, caller, security_lake_role, security_lake_external_id
+    )
+
+
+def report_pushes(
+    values: dict[str, Any],
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``report``'s push options as (Security Hub's, Security Lake's) arguments, None for
+    a push not asked for; UsageError for an option without the push it belongs to."""
+    values = dict(values)
+    hub = values.pop("security_hub")
+    if not hub and (values["role_name"] or values["external_id"]):
+        raise UsageError("--role-name and --external-id need --security-hub")
+    if not (hub or values["security_lake"]) and values["profile"]:
+        raise UsageError("--profile needs --security-hub or --security-lake")
+    if not values["security_lake"] and (
+        values["security_lake_role"] or values["security_lake_external_id"]
+    ):
+        raise UsageError(
+            "--security-lake-role and --security-lake-external-id need --security-lake"
+        )
+    lake_keys = ("security_lake", "security_lake_role", "security_lake_external_id")
+    lake = {k: values[k] for k in ("profile", *lake_keys)} if values["security_lake"] else None
+    hub_values = {
+        "profile": values["profile"],
+        "role_name": values["role_name"] or DEFAULT_ROLE_NAME,
+        "external_id": values["external_id"],
+    }
+    return (hub_values if hub else None), lake
+
+
 def rerender(
     findings_file: str,
     output_dir: str | None,
     formats: list[str],
     security_hub: dict[str, Any] | None = None,
+    security_lake: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``formats`` of ``findings_file`` (beside it by default; never over itself).
 
     ``security_hub``: ``import_document``'s ``profile``, ``role_name`` and ``external_id``
-    to also import the findings into Security Hub; the result is told on stderr and never
-    changes the exit code.
+    to also import the findings into Security Hub; ``security_lake``: ``lake_document``'s
+    arguments to also write them to a Security Lake custom source. Each result is told on
+    stderr and never changes the exit code.
     """
     doc = load_document(findings_file)
     out = prepare_output_dir(output_dir or Path(findings_file).resolve().parent)
@@ -85,6 +138,11 @@ def rerender(
         warn(result)
         for line in summary_lines({"security_hub": result}):
             echo(visible(line))
+    if security_lake is not None:
+        result = lake_document(doc, **security_lake)
+        warn(result)
+        for line in summary_lines({"security_lake": result}):
+            echo(visible(line))
     return written
 
 
@@ -95,10 +153,14 @@ def merge_command(
     fail_on: str | None,
     quiet: bool,
 ) -> int:
-    """``mlflow-audit merge``: the merged reports written; returns their exit code."""
-    docs = [load_document(path) for path in findings_files]
-    merged = merge_documents(docs, findings_files, fail_on.lower() if fail_on else None)
-    for warning in merge_warnings(docs, findings_files):
+    """``mlflow-audit merge``: the merged reports written; returns their exit code.
+
+    A source or ``output_dir`` may be ``s3://bucket/prefix/``: every findings.json under a
+    prefix is merged, and the merged reports are written as objects (auditor.app.results).
+    """
+    docs, sources = load_sources(findings_files, lambda: make_session(None))
+    merged = merge_documents(docs, sources, fail_on.lower() if fail_on else None)
+    for warning in merge_warnings(docs, sources):
         echo(warning)
     missing = merged["run"].get("missing_shards") or []
     if missing:
@@ -106,8 +168,11 @@ def merge_command(
             f"warning: incomplete merge: shard(s) {', '.join(missing)} missing "
             f"(merged {', '.join(str(d['run'].get('shard')) for d in docs)})"
         )
-    out = prepare_output_dir(output_dir)
-    written = write_outputs(merged, out, formats)
+    remote = parse_prefix(output_dir)
+    if remote is not None:
+        written: list[Any] = S3Output(make_session(None), remote).write(merged, formats)
+    else:
+        written = write_outputs(merged, prepare_output_dir(output_dir), formats)
     if not quiet:
         print_summary(merged, written)
     return int(merged["summary"]["exit_code"])

@@ -16,6 +16,7 @@ import boto3
 from auditor.app.interrupt import INTERRUPTED_EXIT
 from auditor.app.pushes import run_integrations
 from auditor.app.recording import Recorder, write_with_history
+from auditor.app.results import S3Output
 from auditor.core.model import ScanResult
 from auditor.core.request import ScanRequest
 from auditor.core.terminal import echo
@@ -34,6 +35,8 @@ class RunContext:
     session: boto3.Session
     policy: Policy
     out_dir: Path
+    #: ``--output-dir s3://...``: the reports go there (``out_dir`` is then a temporary one)
+    remote: S3Output | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ def _report_writer(doc: dict[str, Any], run: RunContext, interrupted: bool) -> A
             gate_on_new(doc, history_ok)
         if interrupted:  # the recorded exit code is the real one
             doc["summary"]["exit_code"] = INTERRUPTED_EXIT
+        if run.remote is not None:
+            return run.remote.write(doc, run.request.formats)  # type: ignore[return-value]
         return write_outputs(doc, run.out_dir, run.request.formats)
 
     return write
@@ -122,11 +127,11 @@ def finish_run(result: ScanResult, run: RunContext, after: AfterScan) -> tuple[d
     doc = _document(result, run, remediations)
     write = _report_writer(doc, run, interrupted)
     written = write_with_history(doc, request, run.out_dir, write, run.session, after.recorder)
-    pushes = request.security_hub or request.notify
+    pushes = request.security_hub or request.notify or request.security_lake
     if interrupted and pushes:
-        echo("mlflow-audit: interrupted; Security Hub and SNS were not notified")
+        echo("mlflow-audit: interrupted; nothing was pushed (Security Hub, SNS, Security Lake)")
     elif pushes:
-        run_integrations(doc, request, run.session, result.accounts, run.out_dir)
+        run_integrations(doc, request, run.session, result.accounts, run.out_dir, run.remote)
     if after.show_summary:
         print_summary(doc, written, summary_lines(doc))
     if interrupted:

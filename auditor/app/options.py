@@ -99,6 +99,32 @@ def topic(value: str | None) -> str | None:
     return value.strip()
 
 
+def security_lake(value: str | None) -> str | None:
+    """A Security Lake custom source's location, s3://BUCKET/ext/SOURCE/. The writer
+    (pyarrow, the ``securitylake`` extra) is checked now: a run that cannot write the lake
+    stops before it scans (ConfigError, exit 2), not after."""
+    if value is None:
+        return None
+    from auditor.integrations.securitylake import parse_destination, require_pyarrow
+
+    destination = parse_destination(value)
+    require_pyarrow()
+    return destination.uri
+
+
+def security_lake_role(value: str | None) -> str | None:
+    """The provider role's ARN (``arn:aws:iam::ACCOUNT:role/NAME``)."""
+    if value is None:
+        return None
+    from auditor.integrations.securitylake import parse_role
+
+    try:
+        parse_role(value)
+    except RunFailure as exc:
+        raise ValueError(exc.message) from None
+    return value.strip()
+
+
 def check_lines(rules_dirs: Iterable[str]) -> list[str]:
     """``mlflow-audit rules``: one line per check (id, severity, title), most severe first."""
     from auditor.core.model import Severity

@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import error_code, error_message
 from auditor.core.errors import ConfigError
+from auditor.core.terminal import echo
 from auditor.report.formats import output_format
 from auditor.report.load import MAX_DOCUMENT_BYTES, load_document
 from auditor.report.outputs import ReportWriteError
@@ -181,3 +182,64 @@ class S3Results:
             raise ConfigError(f"{where}: no {DOCUMENT_NAME} under this prefix")
         docs = [self.get_document(where.bucket, key) for key in keys]
         return docs, [f"{S3_SCHEME}{where.bucket}/{key}" for key in keys]
+
+
+class S3Output:
+    """``scan --output-dir s3://bucket/prefix/``: the run's reports as objects there.
+
+    The run itself works in a local temporary directory (the remediation journal, the
+    history's copy); its reports are written here instead of to that directory, inside
+    the history's recording block as a local run's are.
+    """
+
+    def __init__(self, session: boto3.Session, where: S3Prefix) -> None:
+        try:
+            self.store = S3Results(session)
+        except NoCredentialsError:
+            raise ConfigError(
+                "no AWS credentials found (set AWS_PROFILE or use --profile)"
+            ) from None
+        self.where = where
+
+    def history(self, name: str) -> str:
+        """The default history database under the prefix (``--history`` not given)."""
+        return self.where.url(name)
+
+    def write(self, doc: dict[str, Any], formats: Any) -> list[str]:
+        """Each format as one object; ReportWriteError (exit 4) when one fails."""
+        return self.store.write_outputs(doc, self.where, formats)
+
+    def rewrite_document(self, doc: dict[str, Any]) -> None:
+        """findings.json again, with the pushes' results; a failure is a warning."""
+        try:
+            self.store.put_document(doc, self.where)
+        except ReportWriteError as exc:
+            echo(f"warning: could not add the integration results: {exc.message}")
+
+
+def load_sources(
+    sources: tuple[str, ...] | list[str], session_of: Any
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every findings document ``merge`` was given: local files as they are, and every
+    findings.json under each ``s3://bucket/prefix/`` (``session_of()`` gives the caller's
+    session, built only when a prefix is named). Returns the documents and their names."""
+    docs: list[dict[str, Any]] = []
+    names: list[str] = []
+    store: S3Results | None = None
+    for source in sources:
+        where = parse_prefix(source)
+        if where is None:
+            docs.append(load_document(source))
+            names.append(source)
+            continue
+        if store is None:
+            try:
+                store = S3Results(session_of())
+            except NoCredentialsError:
+                raise ConfigError(
+                    "no AWS credentials found (set AWS_PROFILE or use --profile)"
+                ) from None
+        found, urls = store.load_documents(where)
+        docs.extend(found)
+        names.extend(urls)
+    return docs, names

@@ -9,6 +9,8 @@ pushes (auditor.app.pushes) each have a module of their own; this one puts them 
 from __future__ import annotations
 
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,13 @@ from auditor.app.finish import AfterScan, RunContext, finish_interrupted_scan, f
 from auditor.app.interrupt import first_interrupt_only
 from auditor.app.pipeline import ScanInterrupted, run_scan
 from auditor.app.recording import scan_recorder
+from auditor.app.results import S3Output, S3Prefix, parse_prefix
 from auditor.aws.errors import error_code, error_message
 from auditor.aws.session import make_session
 from auditor.collect.stage import Targets
-from auditor.core.errors import ConfigError
+from auditor.core.errors import ConfigError, UsageError
 from auditor.core.model import ScanResult
-from auditor.core.request import ScanRequest
+from auditor.core.request import HISTORY_FILENAME, ScanRequest
 from auditor.core.terminal import echo
 from auditor.evaluate.policy import Policy, load_policy
 from auditor.evaluate.rules import load_rules
@@ -72,10 +75,38 @@ def run_scan_command(request: ScanRequest) -> int:
 
     Ctrl-C during the scan still writes the reports, of an incomplete run (exit 130).
     """
+    where = parse_prefix(request.output_dir)
+    if where is not None:
+        return _scan_to_s3(request, where)
     out_dir = prepare_output_dir(request.output_dir)
     rules, policy = load_run_policy(request)
+    return _scan(request, make_session(request.profile), (rules, policy), Path(out_dir))
+
+
+def _scan_to_s3(request: ScanRequest, where: S3Prefix) -> int:
+    """``--output-dir s3://bucket/prefix/``: the reports as objects under the prefix, the
+    history (unless ``--history`` names one) beside them; the run itself works in a
+    temporary directory, which a remediation journal could not outlive."""
+    if request.remediate and not request.dry_run:
+        raise UsageError("--remediate needs a local --output-dir (its journal is written there)")
+    rules, policy = load_run_policy(request)
     session = make_session(request.profile)
-    run = RunContext(request, session, policy, Path(out_dir))
+    remote = S3Output(session, where)
+    if not request.no_history and not request.history_path:
+        request = replace(request, history_path=remote.history(HISTORY_FILENAME))
+    with tempfile.TemporaryDirectory(prefix="mlflow-audit-scan-") as tmp:
+        return _scan(request, session, (rules, policy), Path(tmp), remote)
+
+
+def _scan(
+    request: ScanRequest,
+    session: boto3.Session,
+    loaded: tuple[list[Any], Policy],
+    out_dir: Path,
+    remote: S3Output | None = None,
+) -> int:
+    rules, policy = loaded
+    run = RunContext(request, session, policy, out_dir, remote)
     progress = TerminalProgress(enabled=not request.quiet and sys.stderr.isatty())
     with first_interrupt_only():
         try:

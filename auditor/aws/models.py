@@ -65,6 +65,8 @@ OPERATIONS: dict[str, frozenset[str]] = {
     # integrations after the reports are written (auditor.integrations.push)
     "securityhub": frozenset({"BatchImportFindings"}),
     "sns": frozenset({"Publish"}),
+    # the AWS Config custom rule's answer (auditor.integrations.config_rule)
+    "config": frozenset({"PutEvaluations"}),
 }
 
 

@@ -54,6 +54,11 @@ class ScanRequest:
     # integrations, after the reports are written (auditor.integrations.push)
     security_hub: bool = False
     notify: str | None = None  # SNS topic ARN
+    # Security Lake custom source: s3://BUCKET/ext/SOURCE/, its provider role and the
+    # external id Security Lake gave (not --external-id, which is for the member roles)
+    security_lake: str | None = None
+    security_lake_role: str | None = None
+    security_lake_external_id: str | None = None
     # history
     history_path: str | None = None
     history_keep: int = DEFAULT_HISTORY_KEEP
@@ -73,6 +78,10 @@ class ScanRequest:
             raise UsageError(
                 "--no-history cannot be combined with --history or "
                 "--fail-on-new (which needs the previous run)"
+            )
+        if (self.security_lake_role or self.security_lake_external_id) and not self.security_lake:
+            raise UsageError(
+                "--security-lake-role and --security-lake-external-id need --security-lake"
             )
 
     @classmethod

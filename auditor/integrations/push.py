@@ -1,9 +1,10 @@
-"""The pushes that follow a run's reports: Security Hub import and SNS notification.
+"""The pushes that follow a run's reports: Security Hub import, SNS notification and the
+Security Lake custom source.
 
-Both run only after the reports are written (and the run recorded in the history): a
+All run only after the reports are written (and the run recorded in the history): a
 failed push is a warning line, never a lost report, and never changes the exit code. Their
-results go into ``findings.json`` (``security_hub``, ``notification``), re-written
-atomically, and into the terminal summary.
+results go into ``findings.json`` (``security_hub``, ``notification``, ``security_lake``),
+re-written atomically, and into the terminal summary.
 
 Clients are built through ``auditor.aws.clients.ClientCache`` (one per region and service,
 lean models): :class:`AccountClients` gives the importer ``client_for(account, region)``,
@@ -154,6 +155,17 @@ def push_notification(
     return publish(doc, topic_arn, sns, report_location=report_location)
 
 
+def lake_line(result: dict[str, Any]) -> str:
+    """The terminal line of a Security Lake push."""
+    objects, records = len(result.get("objects") or []), int(result.get("records") or 0)
+    where = result.get("destination")
+    if result.get("status") == "written":
+        return f"security lake: {records} record(s) in {objects} object(s) written to {where}"
+    if result.get("status") == "partial":
+        return f"security lake: PARTIAL: {records} record(s) in {objects} object(s) to {where}"
+    return f"security lake: FAILED to write to {where}"
+
+
 def record_results(
     doc: dict[str, Any], out_dir: Path, formats: tuple[str, ...] | list[str]
 ) -> None:
@@ -197,4 +209,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         else:
             code = (note.get("error") or {}).get("code", "error")
             lines.append(f"notification: FAILED to publish to {note.get('topic_arn')} ({code})")
+    lake = doc.get("security_lake")
+    if isinstance(lake, dict):
+        lines.append(lake_line(lake))
     return lines

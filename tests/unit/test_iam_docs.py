@@ -32,6 +32,12 @@ HISTORY_CALLER = {("s3", "GetObject"), ("s3", "PutObject")}
 # Results under s3://bucket/prefix/ (auditor.app.results): the same object calls, and
 # ListObjectsV2 (s3:ListBucket, granted with the history's statements) to find the shards.
 RESULTS_CALLER = {("s3", "ListObjectsV2")}
+# The AWS Config rule's answer (auditor.integrations.config_rule): PutEvaluations in the
+# account that invoked the rule, as the caller there or as the member role elsewhere.
+CONFIG_RULE = {("config", "PutEvaluations")}
+# --security-lake assumes the custom source's provider role (the caller's sts:AssumeRole,
+# in an optional statement scoped to AmazonSecurityLake-Provider-* roles).
+SECURITY_LAKE_CALLER = {("sts", "AssumeRole")}
 
 
 def actions(policy: dict, optional: bool = False) -> set[str]:
@@ -57,7 +63,8 @@ def needed(kind: set) -> set[str]:
 
 def test_policies_cover_every_call_and_nothing_more():
     every = {(svc, op) for svc, ops in OPERATIONS.items() for op in ops}
-    every -= OPTIONAL_CALLER | HISTORY_CALLER | RESULTS_CALLER  # optional statements, tested below
+    # optional statements, tested below
+    every -= OPTIONAL_CALLER | HISTORY_CALLER | RESULTS_CALLER | CONFIG_RULE
     readonly = every - NO_PERMISSION_NEEDED - CALLER_ONLY - REMEDIATION_ONLY
     assert actions(json.loads((IAM / "audit-readonly-policy.json").read_text())) == needed(readonly)
     assert actions(json.loads((IAM / "auditor-caller-policy.json").read_text())) == needed(
@@ -138,9 +145,12 @@ def test_optional_statements_grant_exactly_the_integration_calls():
     assert calls == OPTIONAL_CALLER
     member = json.loads((IAM / "audit-readonly-policy.json").read_text())
     caller = json.loads((IAM / "auditor-caller-policy.json").read_text())
-    assert actions(member, optional=True) == needed_of(OPTIONAL_MEMBER)
+    assert actions(member, optional=True) == needed_of(OPTIONAL_MEMBER | CONFIG_RULE)
     history = needed_of(HISTORY_CALLER) | {"s3:ListBucket"}
-    assert actions(caller, optional=True) == needed_of(OPTIONAL_CALLER) | history
+    assert (
+        actions(caller, optional=True)
+        == needed_of(OPTIONAL_CALLER | CONFIG_RULE | SECURITY_LAKE_CALLER) | history
+    )
     template = yaml.load((IAM / "member-role.cfn.yaml").read_text(), Loader=_CfnLoader)
     resources = template["Resources"]
     hub_policy = resources["SecurityHubImportPolicy"]
@@ -149,8 +159,17 @@ def test_optional_statements_grant_exactly_the_integration_calls():
         OPTIONAL_MEMBER
     )
     assert template["Parameters"]["EnableSecurityHubImport"]["Default"] == "false"
+    config_policy = resources["ConfigRulePolicy"]
+    assert config_policy["Condition"] == "AnswerConfigRule"
+    assert actions(config_policy["Properties"]["PolicyDocument"], optional=True) == needed_of(
+        CONFIG_RULE
+    )
+    assert template["Parameters"]["EnableConfigRule"]["Default"] == "false"
+    caller_lake = [s for s in caller["Statement"] if s["Sid"] == "OptionalSecurityLakeProvider"]
+    assert caller_lake[0]["Resource"] == "arn:aws:iam::*:role/AmazonSecurityLake-Provider-*"
     readme = (IAM / "README.md").read_text()
     assert "securityhub:BatchImportFindings" in readme and "sns:Publish" in readme
+    assert "config:PutEvaluations" in readme and "AmazonSecurityLake-Provider-" in readme
 
 
 def needed_of(pairs: set) -> set[str]:
