@@ -192,7 +192,11 @@ def push(
         warn(merged["security_hub"])
     if base.topic_arn:
         merged["notification"] = push_notification(
-            merged, base.topic_arn, session, report_location=str(report), cache=cache
+            merged,
+            base.topic_arn,
+            cache,
+            lambda: caller_credentials(session),
+            report_location=str(report),
         )
         warn(merged["notification"])
     S3Results(session).put_document(merged, report)
