@@ -89,6 +89,26 @@ def sort_findings(
     )
 
 
+def severity_first(
+    items: list[dict[str, Any]], findings: list[dict[str, Any]], checks: Exposure | None = None
+) -> list[dict[str, Any]]:
+    """``items`` (some of ``findings``) in the terminal's order: by severity, then those of
+    resources exploitable now first (decided over all ``findings``, as
+    :func:`sort_findings` does), then where they are."""
+    exposed = exploitable_resources(findings, checks)
+    return sorted(
+        items,
+        key=lambda f: (
+            -Severity(f["severity"]).rank,
+            0 if f["resource_arn"] in exposed else 1,
+            f["account_id"],
+            f["region"],
+            f["resource_name"],
+            f["check_id"],
+        ),
+    )
+
+
 def exit_code(findings: list[dict[str, Any]], complete: bool, fail_on: str) -> int:
     """0 clean, 1 an unmuted FAIL at or above ``fail_on``, 3 incomplete scan otherwise."""
     if fail_on != "none":
