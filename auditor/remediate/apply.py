@@ -16,7 +16,6 @@ from auditor.aws.tasks import TaskGroup
 from auditor.core.request import DEFAULT_STABLE_WAIT_S
 from auditor.core.terminal import echo
 from auditor.remediate.journal import JOURNAL_NAME, Journal
-from auditor.remediate.membership import organization_members
 from auditor.remediate.plan import plan
 from auditor.remediate.prompt import PromptInterrupted, confirm, show_plan
 from auditor.remediate.update import POLL_INTERVAL_S, Applier
@@ -27,16 +26,6 @@ __all__ = ["JOURNAL_NAME", "RemediationInterrupted", "run_remediation", "stdin_i
 def stdin_is_terminal() -> bool:
     """Whether a person can answer a prompt (the one environment fact the CLI reads)."""
     return sys.stdin.isatty()
-
-
-def _learn_membership(facts_list: list[dict[str, Any]], session: Any) -> None:
-    """Organization membership for the plan (``trust.org_accounts``), unless the caller
-    already set it (``--org``): asked once; None when Organizations cannot be read."""
-    if all("org_accounts" in f["trust"] for f in facts_list):
-        return
-    members = organization_members(session)
-    for facts in facts_list:
-        facts["trust"].setdefault("org_accounts", members)
 
 
 def run_remediation(
@@ -58,7 +47,6 @@ def run_remediation(
     waits end at once (no waiting out ``--stable-wait``), updates in flight finish and
     are journalled, nothing more is sent.
     """
-    _learn_membership(result.facts, session)
     actions = plan(result.facts)
     todo = [a for a in actions if a.status == "planned"]
     for a in todo[max_changes:]:

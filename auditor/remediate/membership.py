@@ -10,6 +10,8 @@ are skipped with a reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,3 +40,28 @@ def organization_members(session: boto3.Session) -> frozenset[str] | None:
         return None
     except BotoCoreError:
         return None
+
+
+def membership_for_fixes(
+    session: boto3.Session,
+    org: bool,
+    trusted: Iterable[str],
+    pins: Iterable[tuple[str, str | None, str | None]],
+) -> frozenset[str] | None:
+    """The Organization membership the fixes and the remediation plan decide with.
+
+    With ``--org`` every member is trusted, so the trusted set is the membership that
+    matters (an untrusted owner is known to be outside). Otherwise it is read, once, only
+    when a decision depends on it: some ``(account, pinned owner, proven bucket owner)``
+    of a resource in ``pins`` where S3 proves that an untrusted pinned owner (not the
+    resource's own account) owns the bucket. None: unknown.
+    """
+    trusted_set = frozenset(trusted)
+    if org:
+        return trusted_set
+    if not any(
+        p is not None and p == owner and p not in trusted_set and p != account
+        for account, p, owner in pins
+    ):
+        return None
+    return organization_members(session)
