@@ -3,9 +3,10 @@
 ``--remediate`` must not cut a working server off a bucket that S3 proves its pinned
 owner owns, unless that owner is known to be outside the Organization (the fail-closed
 owner choice, ``auditor.evaluate.fixes.choose_owner``). A run without ``--org`` learns
-membership here when the caller may call ``organizations:ListAccounts`` (the management
-account or a delegated administrator); otherwise membership is unknown and such servers
-are skipped with a reason.
+membership here, during the scan and only when such a decision depends on it, when the
+caller may call ``organizations:ListAccounts`` (the management account or a delegated
+administrator); otherwise membership is unknown and such servers are skipped with a
+reason. The findings' fixes and the remediation plan decide with the same answer.
 """
 
 from __future__ import annotations
