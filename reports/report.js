@@ -184,6 +184,7 @@ function init() {
     kv(dl, "Expected owner", f.expected_owner);
     kv(dl, "Actual owner", f.actual_owner || "not proven");
     if (f.muted_reason) kv(dl, "Waiver", f.muted_reason);
+    if (f.caused_by) kv(dl, "Follows from the FAIL of", f.caused_by);
     if (f.change) kv(dl, "Change", f.change);
     box.appendChild(dl);
     if (f.risk) {

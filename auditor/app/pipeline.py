@@ -38,6 +38,7 @@ from auditor.evaluate.facts import TrustContext
 from auditor.evaluate.policy import Policy
 from auditor.evaluate.stage import evaluate_resources
 from auditor.prove.stage import gather_integrity, prove_buckets
+from auditor.remediate.membership import membership_for_fixes
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
 NOT_PROVEN_REASON = "the run was interrupted before S3 was asked who owns this bucket"
@@ -125,10 +126,14 @@ def run_scan(
         group.close()
 
     resources = sorted(found.resources, key=lambda r: (r.account_id, r.region, r.name))
+    pins = [
+        (r.account_id, r.s3_bucket_owner_account_id, _owner(r, uris, proofs)) for r in resources
+    ]
     trust = TrustContext(
         trusted_accounts=frozenset(trusted),
         inventoried_accounts=frozenset(found.inventories),
         trusted_orgs=frozenset(selection.organization_ids),
+        org_accounts=membership_for_fixes(base, request.org, trusted, [] if interrupted else pins),
     )
     facts, findings, expired = evaluate_resources(
         resources,
@@ -156,6 +161,12 @@ def run_scan(
     if interrupted:
         raise ScanInterrupted(result)
     return result
+
+
+def _owner(resource: Any, uris: dict[str, Any], proofs: dict[str, BucketProof]) -> str | None:
+    """The proven owner of a resource's bucket, if any."""
+    proof = proofs.get(uris[resource.arn].bucket or "")
+    return proof.owner_account_id if proof is not None else None
 
 
 def _mark_unproven(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from botocore.credentials import Credentials
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
@@ -170,6 +170,9 @@ class Finding(TypedDict):
     evidence: list[EvidenceRecord]
     remediation: Fix
     muted_reason: str | None
+    # The check whose FAIL on the same resource makes this UNKNOWN undecidable (a
+    # follow-on of it, with no fix of its own); None otherwise.
+    caused_by: str | None
     change: NotRequired[str | None]  # new | unchanged | None; filled by auditor.history.database
     first_seen: NotRequired[str | None]  # ISO 8601 UTC; filled by auditor.history.database
 

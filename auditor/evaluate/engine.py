@@ -3,6 +3,11 @@
 A rule that reads a fact which is null yields ``UNKNOWN`` with the reason the facts stage
 recorded: never a guessed PASS or FAIL. The policy's severity overrides and waivers are
 applied here (``make_finding``); rules are loaded by ``auditor.evaluate.rules``.
+
+Once every check of a resource is evaluated, an UNKNOWN that only reads facts which a
+FAILing check of the same resource leaves unknowable (the rules' ``root_cause_of``) is
+that FAIL's follow-on: ``caused_by`` names the root check and it carries no fix of its
+own (the fix is the root's). It is not a problem to investigate on its own.
 """
 
 from __future__ import annotations
@@ -118,8 +123,49 @@ def make_finding(
             and facts["fix"]["owner"] is not None,
         },
         "muted_reason": muted_reason,
+        "caused_by": None,
     }
     return finding, expired_record
+
+
+def _fails(rule: Rule, finding: Finding, facts: dict[str, Any]) -> bool:
+    """FAIL, or FAIL under a waiver: a muted root still leaves the same facts unknowable."""
+    if finding["status"] == Status.MUTED.value:
+        return evaluate(rule, facts)[0] == Status.FAIL.value
+    return finding["status"] == Status.FAIL.value
+
+
+def link_follow_ons(made: list[tuple[Rule, Finding]], facts: dict[str, Any]) -> None:
+    """Mark each UNKNOWN of one resource that a FAILing root check explains (in place).
+
+    Only an UNKNOWN whose every unknown fact the root's FAIL explains is linked: one that
+    also misses a fact for another reason (S3 denied, a rule error) stays a real unknown.
+    """
+    roots = [(r, f) for r, f in made if r.root_cause_of and _fails(r, f, facts)]
+    if not roots:
+        return
+    for rule, finding in made:
+        if finding["status"] != Status.UNKNOWN.value:
+            continue
+        missing = [p for p in rule.reads if jmespath.search(p, facts) is None]
+        root = next(
+            (
+                r
+                for r, _ in roots
+                if r.id != rule.id and missing and all(r.explains(p) for p in missing)
+            ),
+            None,
+        )
+        if root is not None:
+            finding["caused_by"] = root.id
+            finding["remediation"] = {
+                "text": _shared(
+                    f"Nothing to fix on its own: decided once {root.id} passes "
+                    f"({root.title.rstrip('.')}); fix that first."
+                ),
+                "command": "",
+                "auto": False,
+            }
 
 
 def evaluate_all(
@@ -130,14 +176,17 @@ def evaluate_all(
     findings: list[dict[str, Any]] = []
     expired: dict[int, dict[str, Any]] = {}
     for facts in facts_list:
+        made: list[tuple[Rule, Finding]] = []
         for rule in active:
             if facts["resource"]["type"] not in rule.resource_types:
                 continue
             finding, expired_waiver = make_finding(rule, facts, policy, today)
-            findings.append(finding)
+            made.append((rule, finding))
             if expired_waiver is not None:
                 expired[expired_waiver["line"]] = expired_waiver
+        link_follow_ons(made, facts)
+        findings.extend(f for _, f in made)
     return findings, list(expired.values())
 
 
-__all__ = ["Rule", "evaluate", "evaluate_all", "make_finding"]
+__all__ = ["Rule", "evaluate", "evaluate_all", "link_follow_ons", "make_finding"]

@@ -25,6 +25,9 @@ class TrustContext:
     trusted_accounts: frozenset[str]  # --trusted-account, policy, Organization accounts
     inventoried_accounts: frozenset[str]  # accounts whose ListBuckets succeeded
     trusted_orgs: frozenset[str] = frozenset()  # Organization ids (--org): all trusted
+    # The Organization's accounts, when known (with --org, or read because a fix depends
+    # on it); None when unknown. The fix of a finding and the remediation plan read it.
+    org_accounts: frozenset[str] | None = None
 
     def trusted_for(self, resource: Resource) -> frozenset[str]:
         """The trusted set for a resource: the same object for every resource whose
@@ -97,6 +100,7 @@ def build_facts(
         "trust": {
             "trusted_accounts": trusted,  # a shared frozenset; facts are never serialised
             "all_trusted_inventoried": trusted <= trust.inventoried_accounts,
+            "org_accounts": trust.org_accounts,
         },
         "unknown": unknown,
     }

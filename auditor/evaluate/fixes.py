@@ -1,14 +1,15 @@
 """The one fail-closed choice of the account a resource must verify owns its bucket.
 
-Used both for the fix command printed on every finding and by ``--remediate``, so the
-report never recommends something the remediator would not do. The kind
-(``auditor.core.kinds``) says whether a resource can verify its bucket's owner and
-which call and parameters change it.
+:func:`decide` is the one decision both the fix printed on every finding and
+``--remediate`` read, so the report never recommends something the remediator would not
+do. The kind (``auditor.core.kinds``) says whether a resource can verify its bucket's
+owner and which call and parameters change it.
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from typing import Any
 
 from auditor.core.kinds import ResourceKind, kind_of
@@ -81,7 +82,7 @@ def _command(kind: ResourceKind, resource: dict[str, Any], *options: str) -> str
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def update_command(resource: dict[str, Any], owner: str | None) -> str:
+def update_command(resource: dict[str, Any], owner: str) -> str:
     """The ``aws`` CLI command that makes the resource verify that ``owner`` owns its bucket."""
     kind = kind_of(resource["type"])
     return _command(
@@ -89,12 +90,13 @@ def update_command(resource: dict[str, Any], owner: str | None) -> str:
         resource,
         f"--{kind.cli(kind.param(kind.verification_param, kind.verification_field))}",
         f"--{kind.cli(kind.param(kind.owner_param, kind.owner_field))}",
-        owner or "<ACCOUNT_ID_THAT_OWNS_THE_BUCKET>",
+        owner,
     )
 
 
 def uri_command(resource: dict[str, Any]) -> str:
-    """The ``aws`` CLI command that points the resource at another bucket."""
+    """The ``aws`` CLI command that points the resource at another bucket (which bucket
+    only its owner can say: the one placeholder a fix may carry)."""
     kind = kind_of(resource["type"])
     placeholder = "s3://<BUCKET_YOUR_ACCOUNT_OWNS>/<PREFIX>"
     return _command(
@@ -102,34 +104,56 @@ def uri_command(resource: dict[str, Any]) -> str:
     )
 
 
-def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    """The ``fix`` part of a facts record: chosen owner, why, and the commands."""
-    owner, reason = choose_owner(facts)
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What ``--remediate`` does to one resource, and so what its findings recommend."""
+
+    action: str  # "pin" | "none" (already verifies the chosen owner) | "skip" | "cannot"
+    owner: str | None  # the account pinned by "pin"; the verified one for "none"
+    reason: str
+    command: str  # the owner fix a person can run: update_command for "pin", else ""
+
+
+def decide(facts: dict[str, Any]) -> Decision:
+    """The one decision, over the facts alone (trusted set, Organization membership in
+    ``trust.org_accounts``, expected owner): the finding's fix (:func:`fix_facts`) and
+    the remediation plan (``auditor.remediate.plan``) both read it, so the report never
+    recommends what the remediator would not do."""
     resource = facts["resource"]
     kind = kind_of(resource["type"])
-    owner_fix = kind.has_owner_verification and kind.update_api is not None
-    owner_fix = owner_fix and facts["uri"]["valid"]
-    # Already verifying and pinned to the chosen owner: the fail-closed fix is applied,
-    # never offer it again; what is left is the bucket (or the URI).
-    applied = (
-        owner is not None
-        and owner_fix
-        and resource["owner_verification"] is True
+    owner, reason = choose_owner(facts)
+    if not kind.remediable:
+        return Decision("cannot", None, reason, "")
+    if owner is None:
+        return Decision("skip", None, reason, "")
+    if owner not in facts["trust"]["trusted_accounts"]:  # defence in depth
+        return Decision("skip", None, f"refusing to pin {owner}: not a trusted account", "")
+    # Already verifying and pinned to the chosen owner: the fail-closed fix is applied;
+    # what is left is the bucket (or the URI).
+    if (
+        resource["owner_verification"] is True
         and (resource["pinned_owner"] or resource["account_id"]) == owner
-    )
-    if applied:
+    ):
         why = f"the {kind.short} already verifies the bucket owner {owner}: it fails closed"
-        return {
-            "owner": None,
-            "applied": True,
-            "reason": why,
-            "command": uri_command(resource),
-            "uri_command": uri_command(resource),
-        }
+        return Decision("none", owner, why, "")
+    return Decision("pin", owner, reason, update_command(resource, owner))
+
+
+def fix_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The ``fix`` part of a facts record: chosen owner, why, and the commands.
+
+    ``owner`` is the account ``--remediate`` pins (None when it pins nothing) and
+    ``command`` its update command; when the owner fix is applied already, or the kind has
+    none, the URI command (point the resource at a bucket you own); when no safe pin
+    exists, nothing to run (``reason`` says why, as the plan does).
+    """
+    decision = decide(facts)
+    uri = uri_command(facts["resource"])
+    command = {"pin": decision.command, "skip": ""}.get(decision.action, uri)
     return {
-        "owner": owner,
-        "applied": False,
-        "reason": reason,
-        "command": update_command(resource, owner) if owner_fix else uri_command(resource),
-        "uri_command": uri_command(resource),
+        "owner": decision.owner if decision.action == "pin" else None,
+        "applied": decision.action == "none",
+        "reason": decision.reason,
+        "command": command,
+        "uri_command": uri,
     }

@@ -2,15 +2,19 @@
 
 A rule is data (one YAML file): which resource types it applies to, which facts it
 reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
-failure, small Jinja2 templates for the message and the fix, and two optional flags
-that order findings.json (``exposes``: a FAIL on a resource that does not verify its
-bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does). Templates
-run in Jinja2's sandbox and only ever receive AWS strings as data.
+failure, small Jinja2 templates for the message and the fix, two optional flags that
+order findings.json (``exposes``: a FAIL on a resource that does not verify its bucket's
+owner is exploitable now; ``verifies_owner``: a PASS says it does), and
+``root_cause_of``: the facts a FAIL of this check leaves unknowable (a check of the same
+resource that is UNKNOWN only because it reads them is that FAIL's follow-on, not a
+problem of its own). Templates run in Jinja2's sandbox and only ever receive AWS strings
+as data.
 ``auditor.evaluate.engine`` evaluates the loaded rules.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +44,16 @@ _REQUIRED = (
     "risk",
     "fix",
 )
-_OPTIONAL = ("severity_when", "references", "description", "exposes", "verifies_owner")
+_OPTIONAL = (
+    "severity_when",
+    "references",
+    "description",
+    "exposes",
+    "verifies_owner",
+    "root_cause_of",
+)
+# A fact path (``bucket.owner_trusted``) or a section of them (``integrity``).
+_FACT_PATH = re.compile(r"[a-z_]+(\.[a-z_]+)*")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
@@ -65,6 +78,13 @@ class Rule:
     exposes: bool = False
     # A PASS of this check means the resource verifies its bucket's owner.
     verifies_owner: bool = False
+    # Facts (paths, or sections such as ``integrity``) that a FAIL of this check leaves
+    # unknowable: the engine links another check's UNKNOWN that reads only these to it.
+    root_cause_of: tuple[str, ...] = ()
+
+    def explains(self, path: str) -> bool:
+        """Whether a FAIL of this check is why fact ``path`` is unknown."""
+        return any(path == p or path.startswith(p + ".") for p in self.root_cause_of)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -105,6 +125,15 @@ def _fix(data: dict[str, Any], source: str) -> dict[str, Any]:
         if not isinstance(data.get(flag, False), bool):
             raise ConfigError(f"{source}: {flag} must be true or false")
     return fix
+
+
+def _root_cause_of(data: dict[str, Any], source: str) -> tuple[str, ...]:
+    paths = data.get("root_cause_of") or []
+    if not isinstance(paths, list) or not all(
+        isinstance(p, str) and _FACT_PATH.fullmatch(p) for p in paths
+    ):
+        raise ConfigError(f"{source}: root_cause_of must list fact paths (bucket.exists)")
+    return tuple(paths)
 
 
 def parse_rule(data: Any, source: str) -> Rule:
@@ -165,6 +194,7 @@ def parse_rule(data: Any, source: str) -> Rule:
         source=source,
         exposes=bool(data.get("exposes", False)),
         verifies_owner=bool(data.get("verifies_owner", False)),
+        root_cause_of=_root_cause_of(data, source),
     )
     rehearse(rule)
     return rule

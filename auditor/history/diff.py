@@ -113,7 +113,8 @@ def diff_findings(
         now[key] = f["status"]
         prev = previous.get(key)
         prev_status = prev["status"] if prev else None
-        change = change_for(f["status"], prev_status)
+        # A follow-on of a FAIL (``caused_by``) is neither new nor unchanged: its root is.
+        change = None if f.get("caused_by") else change_for(f["status"], prev_status)
         result.changes[key] = change
         stored = (prev or {}).get("first_seen") or (prev or {}).get("run_started_at")
         result.first_seen[key] = started_at if change == "new" else stored

@@ -100,7 +100,9 @@ def insert_run(
                 diff.first_seen.get(identity(f)) or run["started_at"],
             )
             for f in doc["findings"]
-            if f["status"] in PROBLEM_STATUSES
+            # A follow-on is not stored: the next run sees it as never a problem of its
+            # own (so only the run it became one carries a first_seen for it).
+            if f["status"] in PROBLEM_STATUSES and not f.get("caused_by")
         ]
         + [
             (

@@ -7,7 +7,10 @@ by ``auditor.remediate.update.Applier``, the only writer, and journalled to
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,19 @@ from auditor.aws.clients import ClientCache
 from auditor.aws.tasks import TaskGroup
 from auditor.core.request import DEFAULT_STABLE_WAIT_S
 from auditor.core.terminal import echo
+from auditor.core.textsafe import visible
 from auditor.remediate.journal import JOURNAL_NAME, Journal
-from auditor.remediate.membership import organization_members
 from auditor.remediate.plan import plan
 from auditor.remediate.prompt import PromptInterrupted, confirm, show_plan
 from auditor.remediate.update import POLL_INTERVAL_S, Applier
 
-__all__ = ["JOURNAL_NAME", "RemediationInterrupted", "run_remediation", "stdin_is_terminal"]
+__all__ = [
+    "JOURNAL_NAME",
+    "RemediationInterrupted",
+    "remediate",
+    "run_remediation",
+    "stdin_is_terminal",
+]
 
 
 def stdin_is_terminal() -> bool:
@@ -29,17 +38,16 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _learn_membership(facts_list: list[dict[str, Any]], session: Any) -> None:
-    """Organization membership for the plan (``trust.org_accounts``), unless the caller
-    already set it (``--org``): asked once; None when Organizations cannot be read."""
-    if all("org_accounts" in f["trust"] for f in facts_list):
-        return
-    members = organization_members(session)
-    for facts in facts_list:
-        facts["trust"].setdefault("org_accounts", members)
+def run_remediation(result: Any, session: Any, **options: Any) -> list[dict[str, Any]]:
+    """Plan, confirm and apply (see :func:`remediate`); the run's ``finished_at`` then
+    moves to when remediation ended, so the run's times include its writes."""
+    try:
+        return remediate(result, session, **options)
+    finally:
+        result.finished_at = max(result.finished_at, dt.datetime.now(dt.UTC))
 
 
-def run_remediation(
+def remediate(
     result: Any,
     session: Any,
     *,
@@ -58,7 +66,6 @@ def run_remediation(
     waits end at once (no waiting out ``--stable-wait``), updates in flight finish and
     are journalled, nothing more is sent.
     """
-    _learn_membership(result.facts, session)
     actions = plan(result.facts)
     todo = [a for a in actions if a.status == "planned"]
     for a in todo[max_changes:]:
@@ -93,6 +100,7 @@ def run_remediation(
         acting_as=lambda acct: clients.acting_as(credentials[acct]),
         journal=Journal(Path(out_dir) / JOURNAL_NAME),
         stable_wait_s=stable_wait_s,
+        on_wait=None if quiet else _waiting(stable_wait_s),
         poll_s=min(POLL_INTERVAL_S, max(0.05, stable_wait_s / 10)),
     )
     group = TaskGroup(max_workers=max(1, min(concurrency, len(todo))))
@@ -110,7 +118,21 @@ def run_remediation(
                 a.reason = f"{a.reason}; not applied: interrupted"
         raise RemediationInterrupted([a.to_dict() for a in actions]) from None
     group.close()
+    if not quiet:  # what was written: the same table as the plan, with each outcome
+        counts = Counter(a.status for a in actions)
+        show_plan(actions, "remediation: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return [a.to_dict() for a in actions]
+
+
+def _waiting(stable_wait_s: float) -> Callable[[Any, str], None]:
+    def say(action: Any, status: str) -> None:
+        echo(
+            f"remediation: waiting up to {stable_wait_s:g}s for "
+            f"{visible(action.resource_name)} ({action.account_id}/{action.region}) "
+            f"to leave {visible(status)}"
+        )
+
+    return say
 
 
 class RemediationInterrupted(KeyboardInterrupt):

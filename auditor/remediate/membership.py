@@ -3,12 +3,15 @@
 ``--remediate`` must not cut a working server off a bucket that S3 proves its pinned
 owner owns, unless that owner is known to be outside the Organization (the fail-closed
 owner choice, ``auditor.evaluate.fixes.choose_owner``). A run without ``--org`` learns
-membership here when the caller may call ``organizations:ListAccounts`` (the management
-account or a delegated administrator); otherwise membership is unknown and such servers
-are skipped with a reason.
+membership here, during the scan and only when such a decision depends on it, when the
+caller may call ``organizations:ListAccounts`` (the management account or a delegated
+administrator); otherwise membership is unknown and such servers are skipped with a
+reason. The findings' fixes and the remediation plan decide with the same answer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,3 +41,28 @@ def organization_members(session: boto3.Session) -> frozenset[str] | None:
         return None
     except BotoCoreError:
         return None
+
+
+def membership_for_fixes(
+    session: boto3.Session,
+    org: bool,
+    trusted: Iterable[str],
+    pins: Iterable[tuple[str, str | None, str | None]],
+) -> frozenset[str] | None:
+    """The Organization membership the fixes and the remediation plan decide with.
+
+    With ``--org`` every member is trusted, so the trusted set is the membership that
+    matters (an untrusted owner is known to be outside). Otherwise it is read, once, only
+    when a decision depends on it: some ``(account, pinned owner, proven bucket owner)``
+    of a resource in ``pins`` where S3 proves that an untrusted pinned owner (not the
+    resource's own account) owns the bucket. None: unknown.
+    """
+    trusted_set = frozenset(trusted)
+    if org:
+        return trusted_set
+    if not any(
+        p is not None and p == owner and p not in trusted_set and p != account
+        for account, p, owner in pins
+    ):
+        return None
+    return organization_members(session)

@@ -1,8 +1,9 @@
 """The remediation plan: pure, one action per resource that needs (or cannot get) a pin.
 
-The plan pins the bucket's owner with the fail-closed choice of
-``auditor.evaluate.fixes.choose_owner``, on every resource whose kind can verify its
-bucket's owner (``ResourceKind.remediable``). ``before`` and ``after`` name the values
+The plan pins the bucket's owner as ``auditor.evaluate.fixes.decide`` decides (the same
+decision the findings' fixes show), on every resource whose kind can verify its bucket's
+owner (``ResourceKind.remediable``); a skipped resource has no command, its reason says
+why. ``before`` and ``after`` name the values
 as findings.json's remediation records do (``S3BucketOwnerVerification``,
 ``S3BucketOwnerAccountId``), whatever the kind calls them.
 """
@@ -12,8 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from auditor.core.kinds import kind_of
-from auditor.evaluate.fixes import choose_owner, update_command
+from auditor.evaluate.fixes import decide
 
 
 @dataclass(slots=True)
@@ -50,41 +50,32 @@ def complies(verification: bool | None, pinned: str | None, account_id: str, own
 
 
 def plan(facts_list: list[dict[str, Any]]) -> list[Action]:
-    """Pure: one action per remediable resource that needs (or cannot get) a change."""
+    """Pure: one action per remediable resource that needs (or cannot get) a change, as
+    ``auditor.evaluate.fixes.decide`` decides (the decision its findings' fixes show)."""
     actions = []
     for facts in facts_list:
         resource = facts["resource"]
-        if not kind_of(resource["type"]).remediable:
+        decision = decide(facts)
+        if decision.action in ("cannot", "none"):
             continue
         verification = (
             resource["owner_verification"] if resource["owner_verification_reported"] else None
         )
         before = values(verification, resource["pinned_owner"])
-        owner, reason = choose_owner(facts)
-        common = {
-            "account_id": resource["account_id"],
-            "region": resource["region"],
-            "resource_name": resource["name"],
-            "resource_arn": resource["arn"],
-            "before": before,
-            "command": update_command(resource, owner),
-            "artifact_store_uri": resource["artifact_store_uri"],
-            "resource_type": resource["type"],
-        }
-        if owner is None:
-            actions.append(Action(status="skipped", reason=reason, after=before, **common))
-            continue
-        if owner not in facts["trust"]["trusted_accounts"]:  # defence in depth
-            actions.append(
-                Action(
-                    status="skipped",
-                    after=before,
-                    **common,
-                    reason=f"refusing to pin {owner}: not a trusted account",
-                )
+        planned = decision.action == "pin"
+        actions.append(
+            Action(
+                account_id=resource["account_id"],
+                region=resource["region"],
+                resource_name=resource["name"],
+                resource_arn=resource["arn"],
+                status="planned" if planned else "skipped",
+                reason=decision.reason,
+                before=before,
+                after=values(True, decision.owner) if planned else before,
+                command=decision.command,
+                artifact_store_uri=resource["artifact_store_uri"],
+                resource_type=resource["type"],
             )
-            continue
-        if complies(verification, resource["pinned_owner"], resource["account_id"], owner):
-            continue
-        actions.append(Action(status="planned", reason=reason, after=values(True, owner), **common))
+        )
     return actions

@@ -32,8 +32,9 @@ def _owner(value: Any, account_id: str) -> str:
 
 
 def describe_change(action: PlannedAction) -> str:
-    """``verification off -> on; owner 111.. -> 222..`` (or ``no change``)."""
-    if action.status != "planned":
+    """``verification off -> on; owner 111.. -> 222..`` (or ``no change``): what is
+    planned, or, once applied, what was written (a failed row: what was attempted)."""
+    if action.status == "skipped":
         return "no change"
     parts = []
     was_on = action.before.get("S3BucketOwnerVerification")

@@ -45,6 +45,9 @@ class Applier:
     update_calls: int = field(default=0)
     #: Set on Ctrl-C: every wait ends at once and no further update is sent.
     stop: threading.Event = field(default_factory=threading.Event)
+    #: Told once per action when it starts waiting for the resource to become stable
+    #: (``on_wait(action, status)``), so a person sees why nothing seems to happen.
+    on_wait: Callable[[Action, str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _pause(self, seconds: float) -> None:
@@ -70,6 +73,7 @@ class Applier:
     ) -> dict[str, Any] | None:
         """Describe until the resource is in a stable status, within the bounded wait."""
         deadline = self.monotonic() + self.stable_wait_s
+        told = False
         while True:
             if self._interrupted(action):
                 return None
@@ -91,6 +95,9 @@ class Applier:
                     f"{self.stable_wait_s:g}s; re-run later"
                 )
                 return None
+            if not told and self.on_wait is not None:
+                self.on_wait(action, str(status))
+                told = True
             self._pause(self.poll_s)
 
     def apply(self, action: Action) -> None:

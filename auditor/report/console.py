@@ -6,6 +6,7 @@ stdout stays clean for scripts; cron (no terminal) and ``--quiet`` get no progre
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 from auditor.core.model import Status
 from auditor.core.terminal import echo, style
 from auditor.core.textsafe import visible
+from auditor.report.document import severity_first
 
-#: At most this many lines per list (scopes, waivers, new FAILs) in the summary.
+#: At most this many lines per list (scopes, waivers, new FAILs) in the summary; every
+#: FAIL of a NAMED_SEVERITIES severity is listed whatever the limit.
 SUMMARY_LIST_LIMIT = 20
+NAMED_SEVERITIES = ("critical", "high")
 
 if TYPE_CHECKING:
     from auditor.core.model import ProgressSnapshot
@@ -67,6 +71,13 @@ def print_summary(doc: dict[str, Any], written: list[Path], push_lines: Iterable
     summary = doc["summary"]
     run = doc["run"]
     counts = ", ".join(f"{summary['by_status'][s.value]} {s.value}" for s in Status)
+    follow_ons = summary.get("unknown_follow_on") or 0
+    if follow_ons:  # the UNKNOWNs to review, and apart those a FAIL already explains
+        unknown = summary["by_status"][Status.UNKNOWN.value]
+        counts = counts.replace(
+            f"{unknown} {Status.UNKNOWN.value}",
+            f"{unknown - follow_ons} {Status.UNKNOWN.value} (+{follow_ons} following from a FAIL)",
+        )
     echo(
         f"mlflow-audit {run['tool_version']}: {len(run['accounts'])} account(s), "
         f"{len(run['regions'])} region(s), {summary['resources']} resource(s), "
@@ -138,13 +149,36 @@ def _print_history(doc: dict[str, Any]) -> None:
     new_fails = [f for f in doc["findings"] if f["status"] == "FAIL" and f.get("change") == "new"]
     if new_fails:
         echo(f"new FAIL(s) since the previous run: {len(new_fails)}")
-        _print_list(
-            [
-                f"{f['severity']} {f['check_id']} {f['account_id']}/{f['region']} "
-                f"{f['resource_name']}"
-                for f in new_fails
-            ]
+        for line in failure_lines(new_fails, doc["findings"]):
+            echo(visible(line))
+
+
+def failure_lines(fails: list[dict[str, Any]], findings: list[dict[str, Any]]) -> list[str]:
+    """``fails`` worst first (severity, then exploitable now): every critical and high
+    named, each with the UNKNOWNs that only follow from it; the rest named while they fit
+    in SUMMARY_LIST_LIMIT lines and then counted by severity."""
+    follow: dict[tuple[str, str], list[str]] = {}
+    for f in findings:
+        if f.get("caused_by") and f["status"] == Status.UNKNOWN:
+            follow.setdefault((f["resource_arn"], f["caused_by"]), []).append(f["check_id"])
+    ordered = severity_first(fails, findings)
+    named = [f for f in ordered if f["severity"] in NAMED_SEVERITIES]
+    rest = ordered[len(named) :]
+    shown = rest[: max(0, SUMMARY_LIST_LIMIT - len(named))]
+    lines = []
+    for f in named + shown:
+        lines.append(
+            f"  {f['severity']} {f['check_id']} {f['account_id']}/{f['region']} "
+            f"{f['resource_name']}"
         )
+        checks = follow.get((f["resource_arn"], f["check_id"]))
+        if checks:
+            lines.append(f"    + {len(checks)} UNKNOWN following from it: {', '.join(checks)}")
+    hidden = Counter(f["severity"] for f in rest[len(shown) :])
+    if hidden:
+        by_sev = ", ".join(f"{n} {sev}" for sev, n in hidden.items())
+        lines.append(f"  ... and {sum(hidden.values())} more: {by_sev} (see the reports)")
+    return lines
 
 
 def _print_list(lines: list[str]) -> None:

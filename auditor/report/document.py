@@ -72,14 +72,35 @@ def sort_findings(
 ) -> list[dict[str, Any]]:
     """Worst first: FAIL before UNKNOWN before MUTED before PASS; among FAILs, those of
     resources exploitable now (verification off and a missing or foreign bucket) first;
-    then by severity."""
+    among UNKNOWNs, follow-ons of a FAIL (``caused_by``) last; then by severity."""
     exposed = exploitable_resources(findings, checks)
     return sorted(
         findings,
         key=lambda f: (
             _STATUS_ORDER.get(f["status"], 9),
             0 if f["status"] == Status.FAIL and f["resource_arn"] in exposed else 1,
+            1 if f.get("caused_by") else 0,
             -Severity(f["severity"]).rank,
+            f["account_id"],
+            f["region"],
+            f["resource_name"],
+            f["check_id"],
+        ),
+    )
+
+
+def severity_first(
+    items: list[dict[str, Any]], findings: list[dict[str, Any]], checks: Exposure | None = None
+) -> list[dict[str, Any]]:
+    """``items`` (some of ``findings``) in the terminal's order: by severity, then those of
+    resources exploitable now first (decided over all ``findings``, as
+    :func:`sort_findings` does), then where they are."""
+    exposed = exploitable_resources(findings, checks)
+    return sorted(
+        items,
+        key=lambda f: (
+            -Severity(f["severity"]).rank,
+            0 if f["resource_arn"] in exposed else 1,
             f["account_id"],
             f["region"],
             f["resource_name"],
@@ -129,9 +150,14 @@ def summarize(
     if fail_on != "none":
         rank = Severity(fail_on).rank
         at_threshold = sum(n for sev, n in fail_by_severity.items() if Severity(sev).rank >= rank)
+    follow_ons = sum(1 for f in findings if f["status"] == Status.UNKNOWN and f.get("caused_by"))
     return {
         "total": len(findings),
         "by_status": {s: by_status.get(s, 0) for s in _STATUSES},
+        # UNKNOWNs that only follow from a FAIL of the same resource (``caused_by``): part
+        # of by_status.UNKNOWN, but nothing to investigate on their own.
+        "unknown_follow_on": follow_ons,
+        "unknown_to_review": by_status.get(Status.UNKNOWN, 0) - follow_ons,
         "fail_by_severity": {s: fail_by_severity.get(s, 0) for s in _SEVERITIES},
         "by_check": {k: {s: v.get(s, 0) for s in _STATUSES} for k, v in sorted(by_check.items())},
         "by_account": {

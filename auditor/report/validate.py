@@ -30,6 +30,7 @@ _FINDING_TYPES: dict[str, tuple[type, ...]] = {
     "message": _OPT_STR,
     "risk": _OPT_STR,
     "muted_reason": _OPT_STR,
+    "caused_by": _OPT_STR,
     "change": _OPT_STR,
     "first_seen": _OPT_STR,
     "evidence": (list,),

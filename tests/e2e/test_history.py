@@ -84,10 +84,14 @@ def test_three_runs_new_resolved_and_reappearing(fresh_org, tmp_path):
     doc1 = load(out1)
     assert doc1["history"]["previous_run_id"] is None
     non_pass = {
-        (f["resource_name"], f["check_id"]) for f in doc1["findings"] if f["status"] != "PASS"
+        (f["resource_name"], f["check_id"])
+        for f in doc1["findings"]
+        if f["status"] != "PASS" and not f["caused_by"]
     }
     assert new_set(doc1) == non_pass and doc1["history"]["new"] == len(non_pass)
     assert all(f["change"] is None for f in doc1["findings"] if f["status"] == "PASS")
+    # an UNKNOWN that follows from a FAIL of its resource is not new: its root is
+    assert all(f["change"] is None for f in doc1["findings"] if f["caused_by"])
     assert r1.exit_code == 1 and doc1["run"]["fail_on_new"] is True
     assert "First recorded run of this scope" in history_section(out1)
 

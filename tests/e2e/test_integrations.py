@@ -73,10 +73,11 @@ def stored(sim, account: str) -> list[dict]:
 
 
 def problem_ids(doc: dict) -> dict[str, set[str]]:
-    """Expected ACTIVE Security Hub Ids per account: every FAIL, UNKNOWN and MUTED finding."""
+    """Expected ACTIVE Security Hub Ids per account: every FAIL, UNKNOWN and MUTED finding
+    but the follow-ons (an UNKNOWN ``caused_by`` a FAIL, which is the finding to act on)."""
     out: dict[str, set[str]] = defaultdict(set)
     for f in doc["findings"]:
-        if f["status"] != "PASS":
+        if f["status"] != "PASS" and not f.get("caused_by"):
             out[f["account_id"]].add(asff.finding_id(f["check_id"], f["resource_arn"]))
     return out
 
@@ -181,9 +182,10 @@ def test_two_nights_update_the_same_ids_and_archive_exactly_the_resolved(fresh_o
         assert {f["Id"] for f in held} == expected1.get(account, set())
         assert all(f["AwsAccountId"] == account and f["RecordState"] == "ACTIVE" for f in held)
         assert {f["CreatedAt"] for f in held} <= {doc1["run"]["started_at"]}
-    assert {f["first_seen"] for f in doc1["findings"] if f["status"] != "PASS"} == {
-        doc1["run"]["started_at"]
-    }
+    problems = [f for f in doc1["findings"] if f["status"] != "PASS" and not f["caused_by"]]
+    assert {f["first_seen"] for f in problems} == {doc1["run"]["started_at"]}
+    follow_ons = [f for f in doc1["findings"] if f["caused_by"]]
+    assert follow_ons and {(f["first_seen"], f["change"]) for f in follow_ons} == {(None, None)}
 
     fixed = org.case("verification-disabled")
     set_verification(sim, fixed.account_id, fixed.resource_name, True)
@@ -397,8 +399,10 @@ def test_a_denied_scope_archives_nothing_and_keeps_its_findings_active(fresh_org
     r2 = invoke(*base, "--output-dir", str(tmp_path / "n2"))
     doc2 = load(tmp_path / "n2")
     assert r2.exit_code == 1 and doc2["history"]["resolved"] == []
-    assert doc2["history"]["carried_forward"] == sum(
-        1 for f in doc1["findings"] if f["status"] != "PASS" and f["account_id"] == denied
+    assert doc2["history"]["carried_forward"] == sum(  # follow-ons are not stored
+        1
+        for f in doc1["findings"]
+        if f["status"] != "PASS" and f["account_id"] == denied and not f["caused_by"]
     )
     after = {f["Id"]: f for f in stored(sim, denied)}
     assert after.keys() == before.keys()

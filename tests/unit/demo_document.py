@@ -3,7 +3,8 @@
 Built once per test session by running ``mlflow-audit demo`` (the real scan of the
 simulated organisation) and then given a history block, as a second night would have:
 one finding fixed (PASS now), one resource gone, one resolved entry of a scope the run
-did not read (which must never be closed).
+did not read (which must never be closed). Every UNKNOWN of the demo follows from a FAIL
+of its resource (``caused_by``); one is made a real unknown (S3 denied).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def demo_document() -> dict[str, Any]:
     failing = [f for f in findings if f["status"] == "FAIL"]
     for n, f in enumerate(failing):
         f["change"] = "new" if n % 2 == 0 else "unchanged"
+    real = next(f for f in findings if f["status"] == "UNKNOWN" and f["caused_by"])
+    real["caused_by"] = None
+    real["message"] = "Could not evaluate: s3:GetBucketPolicy was denied (AccessDenied)."
     gone = dict(failing[0], resource_name="deleted-server", now=None, status="FAIL")
     gone["resource_arn"] = failing[0]["resource_arn"].rsplit("/", 1)[0] + "/deleted-server"
     unread = dict(gone, account_id="999999999999", region="ap-south-1", now=None)

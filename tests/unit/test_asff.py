@@ -102,6 +102,10 @@ def test_status_and_severity_mapping(doc, records):
         r = by_id.get(asff.finding_id(f["check_id"], f["resource_arn"]))
         if f["status"] == "PASS":
             continue
+        if f.get("caused_by"):  # a follow-on: never active, archived once if it was sent
+            assert r is None if not f.get("first_seen") else r["RecordState"] == "ARCHIVED"
+            if r is None:
+                continue
         assert r is not None, f
         assert r["ProductFields"]["mlflow-audit/RuleSeverity"] == f["severity"]
         if f["status"] == "UNKNOWN":  # could not evaluate: nothing to page on
@@ -127,11 +131,44 @@ def test_only_resolved_findings_of_read_scopes_are_archived(doc, records):
         if (e["account_id"], e["region"]) in read
     }
     assert len(expected) == 2  # the third resolved entry is of a scope not read
-    assert {r["Id"] for r in archived} == expected
-    assert all(r["Compliance"]["Status"] == "PASSED" for r in archived)
-    problems = [f for f in doc["findings"] if f["status"] != "PASS"]
-    assert len(records) == len(problems) + len(expected)  # no never-failing PASS is sent
+    superseded = {
+        asff.finding_id(f["check_id"], f["resource_arn"])
+        for f in doc["findings"]
+        if f.get("caused_by") and f.get("first_seen")
+    }
+    assert {r["Id"] for r in archived} == expected | superseded
+    assert all(r["Compliance"]["Status"] == "PASSED" for r in archived if r["Id"] in expected)
+    problems = [f for f in doc["findings"] if f["status"] != "PASS" and not f.get("caused_by")]
+    # no never-failing PASS and no follow-on (beyond the one archived) is sent
+    assert len(records) == len(problems) + len(expected) + len(superseded)
     assert len({r["Id"] for r in records}) == len(records)
+
+
+def test_follow_ons_are_never_active_and_archived_once_when_sent_before():
+    doc = demo_document()
+    follow = [f for f in doc["findings"] if f.get("caused_by")]
+    assert len(follow) > 10
+    # A problem of its own the night before (history carried its first_seen): the record
+    # sent then is archived now; the others were never sent and are not now.
+    follow[0]["first_seen"] = "2026-11-21T02:00:04Z"
+    records = asff.render(doc)
+    assert (
+        ParamValidator().validate({"Findings": records[:100]}, IMPORT_INPUT).has_errors() is False
+    )
+    by_id = {r["Id"]: r for r in records}
+    sent = [f for f in follow if asff.finding_id(f["check_id"], f["resource_arn"]) in by_id]
+    assert sent == [follow[0]]
+    for f in sent:
+        r = by_id[asff.finding_id(f["check_id"], f["resource_arn"])]
+        assert r["RecordState"] == "ARCHIVED"
+        assert r["Compliance"]["Status"] == "WARNING"
+        assert r["Description"].startswith(f"Follows from the FAIL of {f['caused_by']}")
+        assert r["ProductFields"]["mlflow-audit/CausedBy"] == f["caused_by"]
+    real = [f for f in doc["findings"] if f["status"] == "UNKNOWN" and not f.get("caused_by")]
+    assert real and all(
+        by_id[asff.finding_id(f["check_id"], f["resource_arn"])]["RecordState"] == "ACTIVE"
+        for f in real
+    )
 
 
 def test_an_archived_record_is_described_as_resolved_not_by_its_failure(doc, records):

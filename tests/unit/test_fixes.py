@@ -1,5 +1,7 @@
 """The fail-closed owner choice (SPEC.md, Remediation), over facts built by the facts stage."""
 
+import pytest
+
 from auditor.core.artifacts import parse_artifact_store_uri
 from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.evaluate.facts import TrustContext, build_facts
@@ -17,6 +19,7 @@ def facts_for(
     inventoried=(OWN, CENTRAL),
     kind=TRACKING_SERVER,
     uri="s3://ml-bucket/x",
+    org=None,
 ):
     resource = Resource(
         kind,
@@ -33,7 +36,7 @@ def facts_for(
         resource,
         parse_artifact_store_uri(uri),
         proof,
-        TrustContext(frozenset(trusted), frozenset(inventoried)),
+        TrustContext(frozenset(trusted), frozenset(inventoried), org_accounts=org),
     )
 
 
@@ -114,3 +117,51 @@ def test_plan_makes_no_action_for_a_server_that_already_complies():
     assert plan([facts]) == []
     (action,) = plan([facts_for(BucketProof("ml-bucket", True, CENTRAL), verification=True)])
     assert action.after == {"S3BucketOwnerVerification": True, "S3BucketOwnerAccountId": CENTRAL}
+
+
+def _cases():
+    """Every branch of the owner decision, as (name, facts)."""
+    foreign = BucketProof("ml-bucket", True, STRANGER)
+    unproven = BucketProof("ml-bucket", True, not_owned_by=frozenset({OWN}), unknown_reason="403")
+    outside = BucketProof(
+        "ml-bucket", True, not_owned_by=frozenset({OWN, CENTRAL}), unknown_reason="outside"
+    )
+    member = facts_for(foreign, pinned=STRANGER, org=frozenset({OWN, STRANGER}))
+    not_member = facts_for(foreign, pinned=STRANGER, org=frozenset({OWN, CENTRAL}))
+    return [
+        ("trusted owner", facts_for(BucketProof("ml-bucket", True, CENTRAL), pinned=STRANGER)),
+        ("missing, trusted pin", facts_for(missing(), pinned=CENTRAL)),
+        ("missing, foreign pin", facts_for(missing(), pinned=STRANGER)),
+        ("foreign pin proven, membership unknown", facts_for(foreign, pinned=STRANGER)),
+        ("foreign pin proven, a member", member),
+        ("foreign pin proven, not a member", not_member),
+        ("foreign owner, no pin", facts_for(foreign)),
+        ("outside by exclusion", facts_for(outside, pinned=CENTRAL)),
+        ("owner unknown", facts_for(unproven, inventoried=(OWN,))),
+        ("already fails closed", facts_for(foreign, verification=True)),
+        ("complies", facts_for(BucketProof("ml-bucket", True, OWN), verification=True)),
+        ("unparseable uri", facts_for(None, uri="https://example.com/x")),
+        ("app", facts_for(missing(), kind=MLFLOW_APP)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "facts"), _cases(), ids=[n for n, _ in _cases()])
+def test_the_fix_of_a_finding_is_exactly_what_the_plan_does(name, facts):
+    fix = facts["fix"]
+    actions = plan([facts])
+    assert "<ACCOUNT" not in fix["command"]
+    if fix["owner"] is not None:  # the finding pins an account: the plan pins that one
+        (action,) = actions
+        assert action.status == "planned"
+        assert action.after["S3BucketOwnerAccountId"] == fix["owner"]
+        assert action.command == fix["command"]
+        assert f"--s3-bucket-owner-account-id {fix['owner']}" in fix["command"]
+        assert fix["owner"] in facts["trust"]["trusted_accounts"]
+        return
+    assert "--s3-bucket-owner-account-id" not in fix["command"]
+    if actions:  # nothing pinned, and the plan says why in the same words
+        (action,) = actions
+        assert action.status == "skipped" and action.command == ""
+        assert action.reason == fix["reason"] and fix["reason"]
+    else:  # already applied, or a kind with nothing to pin
+        assert fix["applied"] or facts["resource"]["type"] == MLFLOW_APP

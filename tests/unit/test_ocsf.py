@@ -124,7 +124,22 @@ def test_check_status_severity_and_resource_are_mapped(doc, records):
         if f["status"] == "MUTED":
             assert r["status_id"] == 3 and r["status_detail"] == f["muted_reason"]
         expected_status = {"FAIL": 1, "UNKNOWN": 1, "MUTED": 3, "PASS": 4}[f["status"]]
+        if f.get("caused_by"):  # a follow-on: its root FAIL is the finding to act on
+            expected_status = 3
+            assert r["status_detail"] == f"follows from the FAIL of {f['caused_by']}"
+            assert r["unmapped"]["mlflow_audit"]["caused_by"] == f["caused_by"]
         assert r["status_id"] == expected_status  # PASS: Resolved, as Security Hub does
+
+
+def test_follow_ons_are_suppressed_and_real_unknowns_stay_new(doc, records):
+    by_uid = {r["finding_info"]["uid"]: r for r in records}
+    unknown = [f for f in doc["findings"] if f["status"] == "UNKNOWN"]
+    real = [f for f in unknown if not f["caused_by"]]
+    follow = [f for f in unknown if f["caused_by"]]
+    assert real and follow
+    for f in unknown:
+        r = by_uid[asff.finding_id(f["check_id"], f["resource_arn"])]
+        assert (r["status_id"], r["status"]) == ((3, "Suppressed") if f in follow else (1, "New"))
 
 
 def test_history_drives_the_activity(doc, records):

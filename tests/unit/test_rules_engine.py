@@ -143,7 +143,11 @@ def test_proven_untrusted_owner_fails_owner_trusted():
     assert f["actual_owner"] == STRANGER
     # the fix never pins the untrusted owner, and never replaces a pin S3 proves correct
     # while the run cannot tell whether that owner is in the Organization (SPEC.md)
-    assert STRANGER not in f["remediation"]["command"].split("--s3-bucket-owner-account-id")[1]
+    # (nothing is pinned, as --remediate would pin nothing: no command, the text says why)
+    assert "--s3-bucket-owner-account-id" not in f["remediation"]["command"]
+    assert STRANGER not in f["remediation"]["command"]
+    assert "No account is pinned automatically" in f["remediation"]["text"]
+    assert f"--trusted-account {STRANGER}" in f["remediation"]["text"]
     assert f["remediation"]["auto"] is False
 
 

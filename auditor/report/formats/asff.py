@@ -1,7 +1,8 @@
 """AWS Security Finding Format (ASFF): what Security Hub's BatchImportFindings takes.
 
 ``render(doc)`` turns a findings document into ASFF findings, one per *problem* finding
-(FAIL, UNKNOWN, MUTED) plus one per finding resolved since the previous run:
+(FAIL, UNKNOWN, MUTED; not a follow-on, see below) plus one per finding resolved since the
+previous run:
 
 - ``Id`` is derived from the history identity ``(check_id, resource_arn)`` only, so the same
   finding has the same Id every night and Security Hub updates it instead of duplicating it.
@@ -27,6 +28,10 @@
   was found", ``Severity`` in the Security Hub API reference), and rules keyed on HIGH or
   CRITICAL must not page on it. The rule's severity is always in
   ``ProductFields["mlflow-audit/RuleSeverity"]``.
+- A follow-on (an UNKNOWN ``caused_by`` a FAIL of the same resource) is never ACTIVE: its
+  root FAIL is the finding to act on. It is rendered only on the run it became a
+  follow-on while it was a problem of its own before (``first_seen`` carried from the
+  history), ARCHIVED, so a record sent by an earlier run is closed exactly once.
 - PASS findings that were never a problem are not rendered: re-sending them as ACTIVE every
   night would re-open findings archived the night they were fixed.
 - ``Severity`` and ``Types`` are also in ``FindingProviderFields``: providers must update those
@@ -141,6 +146,7 @@ def _product_fields(finding: dict[str, Any], run_id: str, resolved: bool) -> dic
     fix = {} if resolved else finding.get("remediation") or {}
     optional = {
         "mlflow-audit/Change": finding.get("change"),
+        "mlflow-audit/CausedBy": finding.get("caused_by"),
         "mlflow-audit/MutedReason": finding.get("muted_reason"),
         "mlflow-audit/Risk": finding.get("risk"),
         "mlflow-audit/RemediationCommand": fix.get("command"),
@@ -181,8 +187,11 @@ def to_asff(
     label = SEVERITY_LABEL.get(severity, "INFORMATIONAL")
     types = [f"{TYPE_PREFIX}/{check_id}"]
     title = finding.get("title") or rule_title(check_id)
-    resolved = record_state == "ARCHIVED"
+    follow_on = finding.get("caused_by")
+    resolved = record_state == "ARCHIVED" and not follow_on
     description = resolved_text(finding) if resolved else finding.get("message") or title
+    if follow_on:
+        description = f"Follows from the FAIL of {follow_on} on this resource: {description}"
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(check_id, arn),
@@ -221,8 +230,12 @@ def render(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for source in closed.values()
     ]
     for finding in doc.get("findings") or []:
-        if identity(finding) not in closed and finding.get("status") != "PASS":
+        if identity(finding) in closed or finding.get("status") == "PASS":
+            continue
+        if not finding.get("caused_by"):
             out.append(to_asff(finding, run=run))
+        elif finding.get("first_seen"):  # a problem of its own until this run
+            out.append(to_asff(finding, run=run, record_state="ARCHIVED"))
     return out
 
 

@@ -29,6 +29,7 @@ _INTERNED_FIELDS: tuple[str, ...] = (
     "message",
     "risk",
     "muted_reason",
+    "caused_by",
     "change",
     "remediation_command",
     "remediation_text",

@@ -45,6 +45,9 @@ def build_context(doc: dict[str, Any], *, static_limit: int) -> dict[str, Any]:
     by_sev_status: dict[str, Counter[str]] = defaultdict(Counter)
     fail_by_account: Counter[str] = Counter()
     non_pass: list[dict[str, Any]] = []
+    # "ARN|root check" -> the checks that are UNKNOWN only because that check FAILs: shown
+    # under their root, not as findings to review of their own.
+    follow_ons: dict[str, list[str]] = defaultdict(list)
     has_change = False
     new_count = 0
     for f in findings:
@@ -53,7 +56,9 @@ def build_context(doc: dict[str, Any], *, static_limit: int) -> dict[str, Any]:
         by_sev_status[severity][status] += 1
         if status == "FAIL":
             fail_by_account[f.get("account_id")] += 1
-        if status != "PASS":
+        if status == "UNKNOWN" and f.get("caused_by"):
+            follow_ons[f"{f.get('resource_arn')}|{f.get('caused_by')}"].append(str(f["check_id"]))
+        elif status != "PASS":
             non_pass.append(f)
         change = f.get("change")
         if change:
@@ -98,6 +103,8 @@ def build_context(doc: dict[str, Any], *, static_limit: int) -> dict[str, Any]:
         "statuses": STATUSES,
         "total": len(findings),
         "by_status": {s: by_status.get(s, 0) for s in STATUSES},
+        "follow_ons": follow_ons,
+        "unknown_follow_on": sum(len(v) for v in follow_ons.values()),
         "fail_by_severity": {s: by_sev_status[s].get("FAIL", 0) for s in SEVERITIES},
         "by_sev_status": {
             s: {st: by_sev_status[s].get(st, 0) for st in STATUSES} for s in SEVERITIES

@@ -37,7 +37,9 @@ Every ``*_id`` travels with its sibling set to the id's caption in the OCSF 1.5.
 gives ``type_uid``, class and activity ("Compliance Finding: Close"; "...: Other" for the
 nightly evaluation of a finding without history, whose ``activity_name`` the source defines).
 
-Finding ``status_id``: FAIL and UNKNOWN New, MUTED Suppressed, PASS and closed findings
+Finding ``status_id``: FAIL and UNKNOWN New, MUTED and follow-ons (an UNKNOWN
+``caused_by`` a FAIL of the same resource, which is the finding to act on) Suppressed, PASS
+and closed findings
 Resolved (as Security Hub sets the workflow of a PASSED control finding to RESOLVED,
 "Setting the workflow status of findings", Security Hub user guide). A finding closes
 exactly when the ASFF rendering archives it (``common.closed_findings``): fixed (its
@@ -254,6 +256,7 @@ def to_ocsf(
                 "resource_type": finding.get("resource_type"),
                 "risk": finding.get("risk"),
                 "muted_reason": finding.get("muted_reason"),
+                "caused_by": finding.get("caused_by"),
                 "remediation_auto": fix.get("auto"),
                 "remediation_command": fix.get("command"),
                 "run_id": run.get("id"),
@@ -262,9 +265,13 @@ def to_ocsf(
         },
     }
     status_id = 4 if resolved else FINDING_STATUS.get(status, 1)
+    if finding.get("caused_by") and not resolved:
+        status_id = 3  # a follow-on: its root FAIL is the finding to act on
     record.update(status_id=status_id, status=FINDING_STATUS_CAPTION[status_id])
     if resolved:
         record["status_detail"] = "passes now" if passes_now(finding) else "no longer found"
+    elif finding.get("caused_by"):
+        record["status_detail"] = f"follows from the FAIL of {finding['caused_by']}"
     elif status == "MUTED":
         record["status_detail"] = finding.get("muted_reason")
     evidences = _evidence(finding.get("evidence") or [])
