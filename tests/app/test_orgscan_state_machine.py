@@ -206,10 +206,12 @@ def test_batches_merge_to_exactly_what_one_scan_finds(stack, tmp_path):
 
 
 def problems(doc, accounts=None):
+    """The problems the history keeps: a follow-on of a root FAIL is none of its own."""
     return {
         (f["check_id"], f["resource_arn"])
         for f in doc["findings"]
         if f["status"] in ("FAIL", "UNKNOWN", "MUTED")
+        and not f.get("caused_by")
         and (accounts is None or f["account_id"] in accounts)
     }
 
