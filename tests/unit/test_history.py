@@ -223,7 +223,28 @@ def test_three_runs_and_a_reappearing_finding(tmp_path):
     assert [r["fail_delta"] for r in runs] == [1, -1, None]
     assert runs[0]["counts"] == {"FAIL": 2, "UNKNOWN": 0, "MUTED": 0, "PASS": 0}
     lines = format_table(runs)
-    assert lines[0].startswith("RUN") and "first run" in lines[-1] and "r3" in lines[1]
+    assert lines[0] == f"scope {KEY}" and lines[1].split()[0] == "RUN"
+    assert "r3" in lines[2] and "first run" in lines[-1]
+
+
+def test_the_history_table_fits_a_terminal_with_every_region(tmp_path):
+    """17 regions and a long scope: counts in the table, the lists in --json."""
+    db = tmp_path / "h.sqlite"
+    regions = [f"ap-southeast-{i}" for i in range(1, 18)]
+    key = scope_key(org=False, accounts=[A, B], regions=regions, shard=None, caller=A)
+    for day in (1, 2):
+        doc = document(f"2026-01-0{day}T00-00-00Z-abcdef", f"2026-01-0{day}T00:00:00Z", [])
+        doc["run"]["regions"] = regions
+        doc["run"]["complete"] = day == 1
+        record_run(db, doc, key)
+    record_run(db, document("other", "2026-01-03T00:00:00Z", [finding("x")]), KEY)
+    lines = format_table(list_runs(db))
+    assert max(len(line) for line in lines) <= 100, "\n".join(lines)
+    # grouped by scope, the newest run's scope first; a region count, not the list
+    assert lines[0] == f"scope {KEY}" and lines[3] == ""
+    assert lines[4].startswith("scope accounts:") and lines[4].endswith("~")
+    assert lines[6].split()[:3] == ["2026-01-02T00-00-00Z-abcdef*", "1", "17"]
+    assert lines[-1].startswith("* incomplete")
 
 
 def test_previous_run_is_the_latest_of_the_same_scope(tmp_path):
