@@ -385,3 +385,47 @@ def test_a_format_1_history_is_migrated_and_first_seen_backfilled(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT count(*) FROM findings WHERE first_seen IS NULL").fetchone()[0] == 0
     conn.close()
+
+
+def test_the_trend_lists_the_newest_earlier_runs_of_the_scope_oldest_first(tmp_path):
+    db = tmp_path / "h.sqlite"
+    first = document("r1", "2026-01-01T00:00:00Z", [finding("x", severity="critical")])
+    record_run(db, first, KEY)
+    assert first["history"]["trend"] == []  # no earlier run: no trend
+    record_run(db, document("o1", "2026-01-01T12:00:00Z", [finding("o")]), "other scope")
+    second = document(
+        "r2",
+        "2026-01-02T00:00:00Z",
+        [finding("x", severity="critical"), finding("y", "UNKNOWN"), finding("z", severity="low")],
+        failed=((B, "eu-west-1"),),
+    )
+    record_run(db, second, KEY)
+    third = document("r3", "2026-01-03T00:00:00Z", [finding("z", severity="low")])
+    record_run(db, third, KEY)
+    zero = dict.fromkeys(("critical", "high", "medium", "low", "info"), 0)
+    assert third["history"]["trend"] == [
+        {
+            "run_id": "r1",
+            "started_at": "2026-01-01T00:00:00Z",
+            "complete": True,
+            "fail_by_severity": {**zero, "critical": 1},
+            "new": 1,
+            "resolved": 0,
+        },
+        {
+            "run_id": "r2",
+            "started_at": "2026-01-02T00:00:00Z",
+            "complete": False,
+            "fail_by_severity": {**zero, "critical": 1, "low": 1},  # UNKNOWN is not a FAIL
+            "new": 2,
+            "resolved": 0,
+        },
+    ]
+    assert third["history"]["previous_run_id"] == "r2"
+    # at most 29 earlier runs: with the current one, the report's 30 columns
+    for day in range(1, 29):
+        record_run(db, document(f"d{day}", f"2026-02-{day:02d}T00:00:00Z", []), KEY)
+    last = document("last", "2026-03-01T00:00:00Z", [])
+    record_run(db, last, KEY)
+    trend = last["history"]["trend"]
+    assert [t["run_id"] for t in trend] == ["r3"] + [f"d{day}" for day in range(1, 29)]
