@@ -29,16 +29,13 @@ _HUB = "With --security-hub:"
 
 
 def _parsed(parse: Callable[[Any], Any]) -> Callable[[Any, click.Parameter, Any], Any]:
-    """A click callback over a parser of auditor.app.options: its ValueError names the
-    option; its UsageError (the AWS configuration is broken) is a usage error."""
+    """A click callback over a parser of auditor.app.options (a ValueError names the option)."""
 
     def callback(_: Any, param: click.Parameter, value: Any) -> Any:
         try:
             return parse(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param=param) from None
-        except UsageError as exc:
-            raise click.UsageError(exc.message) from None
 
     return callback
 
@@ -51,6 +48,14 @@ class Failure(click.ClickException):
         self.exit_code = failure.exit_code
 
 
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    """A usage error as one line, exit 2 (not click's usage block); a bare command: help."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+    return Failure(UsageError(exc.format_message() + where))
+
+
 class GuardedGroup(click.Group):
     """Never a traceback: an unexpected failure is one line and exit 2; Ctrl-C exits 130.
 
@@ -58,9 +63,17 @@ class GuardedGroup(click.Group):
     ``MLFLOW_AUDIT_DEBUG=1`` shows the traceback for bug reports.
     """
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except RunFailure as exc:
@@ -80,12 +93,7 @@ class GuardedGroup(click.Group):
             raise Failure(ConfigError(why)) from None
 
 
-def _request(values: dict[str, Any]) -> ScanRequest:
-    """The run's ScanRequest; options that cannot go together are a usage error."""
-    try:
-        return ScanRequest.from_options(values)
-    except UsageError as exc:
-        raise click.UsageError(exc.message) from None
+_request = ScanRequest.from_options  # its UsageError is a RunFailure: one line, exit 2
 
 
 @click.group(
@@ -351,13 +359,9 @@ def report(findings_file: str, output_dir: str | None, formats: list[str], **pus
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def history_cmd(history_path: str, limit: int, as_json: bool) -> None:
     """List past runs: scope, counts, new and resolved findings, FAIL trend."""
-    from auditor.history.database import HistoryError
     from auditor.history.views import history_text
 
-    try:
-        click.echo(history_text(Path(history_path), limit, as_json))
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
+    click.echo(history_text(Path(history_path), limit, as_json))
 
 
 @main.command()

@@ -25,8 +25,6 @@ from auditor.events.config import is_config_event
 from auditor.events.parse import parse_events
 
 ENV_PREFIX = "MLFLOW_AUDIT_"
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +65,11 @@ class LambdaConfig:
 
 
 def _flag(env: dict[str, str], name: str) -> bool:
-    raw = env.get(ENV_PREFIX + name, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
+    """``true`` or ``false`` (any case); unset or empty is false. Nothing else: ``yes`` or
+    ``1`` meaning true would let a typo such as ``REMEDIATE=yes`` turn writes on unseen."""
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if raw.lower() in ("true", "false", ""):
+        return raw.lower() == "true"
     raise ConfigError(f"{ENV_PREFIX}{name}={raw!r}: use true or false")
 
 

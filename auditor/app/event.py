@@ -29,7 +29,7 @@ from auditor.collect.stage import Targets
 from auditor.core.errors import ConfigError
 from auditor.core.kinds import KINDS
 from auditor.core.request import ScanRequest
-from auditor.core.terminal import echo
+from auditor.core.terminal import echo, is_terminal
 from auditor.events.parse import ParseResult, ResourceTarget, parse_text
 from auditor.history.database import HistoryError, bucket_users, recording_event_run
 from auditor.report.console import TerminalProgress
@@ -185,6 +185,8 @@ def temporary_output() -> tempfile.TemporaryDirectory[str]:
 def read_input(source: str) -> str | bytes:
     """The event text from FILE or ``-`` (stdin); an unreadable file is a ConfigError."""
     if source == "-":
+        if is_terminal(sys.stdin):  # a person at a prompt: say what it waits for
+            echo("mlflow-audit event: reading the event from stdin (paste it, then Ctrl-D)")
         return sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
     try:
         return Path(source).read_bytes()

@@ -27,4 +27,4 @@ class ConfigError(RunFailure):
 
 
 class UsageError(ConfigError):
-    """Options that cannot go together: the CLI shows the command's usage above the line."""
+    """Options that cannot go together (a usage error: one line, exit code 2)."""

@@ -18,9 +18,10 @@ _COLOURS["white"] = 37
 _RESET = "\033[0m"
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a terminal (a person), not a file or a pipe."""
     try:
-        return bool(stream.isatty())
+        return stream is not None and bool(stream.isatty())
     except Exception:  # a closed or unusual stream is no terminal
         return False
 
@@ -31,7 +32,7 @@ def echo(message: str = "", *, nl: bool = True, err: bool = True) -> None:
     if stream is None:  # no stream attached (a detached process)
         return
     text = message + "\n" if nl else message
-    if text and not _is_terminal(stream):
+    if text and not is_terminal(stream):
         text = _ANSI.sub("", text)
     if text:
         stream.write(text)

@@ -8,6 +8,7 @@ line for the user, and an open transaction is rolled back: nothing is half store
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -126,6 +127,8 @@ def connection(path: Path, timeout: float, readonly: bool = False) -> Iterator[s
             )
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _create_whole(path, timeout)
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         conn.row_factory = sqlite3.Row
         yield conn
@@ -137,6 +140,36 @@ def connection(path: Path, timeout: float, readonly: bool = False) -> Iterator[s
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             conn.close()
+
+
+def _create_whole(path: Path, timeout: float) -> None:
+    """A new history database appears whole or not at all.
+
+    Its tables are written to a temporary file beside it, which is then hard-linked into
+    place (link fails rather than replace a database another run created meanwhile; that
+    one is used instead). A full disk or an I/O error leaves no empty or half-written
+    file at ``path``, only the error.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        conn = sqlite3.connect(tmp, timeout=timeout, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            _create_schema(conn)
+            _create_event_tables(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another run created it first: the tables are the same
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
 
 
 def check_ours(conn: sqlite3.Connection, path: Path) -> bool:

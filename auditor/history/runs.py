@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from auditor.core.model import PROBLEM_STATUSES, STATUSES
+from auditor.core.model import PROBLEM_STATUSES, SEVERITIES, STATUSES
 from auditor.core.request import DEFAULT_HISTORY_KEEP
 from auditor.history.connection import connection, history_timeout, prepare
 from auditor.history.diff import (
@@ -39,6 +39,43 @@ def previous_run(conn: sqlite3.Connection, key: str, started_at: str) -> sqlite3
         "ORDER BY started_at DESC, seq DESC LIMIT 1",
         (key, started_at),
     ).fetchone()
+
+
+#: Earlier runs given to the report's trend chart, which draws 30 columns: these and the
+#: current run.
+TREND_EARLIER = 29
+
+
+def earlier_runs(
+    conn: sqlite3.Connection, key: str, started_at: str, limit: int = TREND_EARLIER
+) -> list[dict[str, Any]]:
+    """``history.trend``: the newest ``limit`` runs of the scope before this one, oldest
+    first, each with its open FAILs by severity (the stored FAIL findings, carried ones
+    included) and its new / resolved counts."""
+    runs = conn.execute(
+        "SELECT seq, id, started_at, complete, n_new, n_resolved FROM runs "
+        "WHERE scope_key = ? AND started_at <= ? ORDER BY started_at DESC, seq DESC LIMIT ?",
+        (key, started_at, limit),
+    ).fetchall()[::-1]
+    fails: dict[int, dict[str, int]] = {r["seq"]: dict.fromkeys(SEVERITIES, 0) for r in runs}
+    marks = ",".join("?" * len(fails))
+    for seq, severity, n in conn.execute(
+        f"SELECT run_seq, severity, count(*) FROM findings WHERE status = 'FAIL' "  # noqa: S608 - only placeholders
+        f"AND run_seq IN ({marks}) GROUP BY run_seq, severity",
+        list(fails),
+    ):
+        fails[seq][severity] = n
+    return [
+        {
+            "run_id": r["id"],
+            "started_at": r["started_at"],
+            "complete": bool(r["complete"]),
+            "fail_by_severity": fails[r["seq"]],
+            "new": r["n_new"],
+            "resolved": r["n_resolved"],
+        }
+        for r in runs
+    ]
 
 
 def problems_of(conn: sqlite3.Connection, run_seq: int) -> dict[Identity, dict[str, Any]]:
@@ -220,6 +257,7 @@ def recording(
         problems = problems_of(conn, previous["seq"]) if previous else {}
         diff = diff_findings(doc["findings"], problems, scanned_scopes(doc), started)
         summary = history_summary(diff, dict(previous) if previous else None, key, path)
+        summary["trend"] = earlier_runs(conn, key, started)
         annotate(doc, diff, summary)
         yield summary
         seq = insert_run(conn, doc, key, diff, previous["id"] if previous else None)

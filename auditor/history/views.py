@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from auditor.core.errors import ConfigError
 from auditor.history.connection import HistoryError, check_ours, connection, history_timeout
 
 
@@ -59,53 +60,72 @@ def trend(record: dict[str, Any]) -> str:
     if delta is None:
         return "first run"
     arrow = "up" if delta > 0 else "down" if delta < 0 else "same"
-    return f"FAIL {arrow} {delta:+d}" if delta else "FAIL same"
+    return f"{arrow} {delta:+d}" if delta else "same"
+
+
+WIDTH = 100  # the table's lines stay readable in a terminal of this many columns
+_HEAD = (
+    "RUN",
+    "ACCTS",
+    "REGIONS",
+    "FAIL",
+    "UNKN",
+    "MUTED",
+    "PASS",
+    "NEW",
+    "RESOLVED",
+    "FAIL TREND",
+)
+_INCOMPLETE = "* incomplete: an account or region could not be read (see the run's errors)"
+
+
+def _row(r: dict[str, Any]) -> tuple[str, ...]:
+    c = r["counts"]
+    return (
+        r["id"] + ("" if r["complete"] else "*"),
+        str(len(r["accounts"])),
+        str(len(r["regions"])),  # the list is in --json: 17 names do not fit a line
+        *(str(c[s]) for s in ("FAIL", "UNKNOWN", "MUTED", "PASS")),
+        str(r["new"]),
+        str(r["resolved"]),
+        trend(r),
+    )
 
 
 def format_table(records: list[dict[str, Any]]) -> list[str]:
-    """Fixed-width lines for ``mlflow-audit history`` (newest first)."""
-    head = (
-        "RUN",
-        "STARTED",
-        "SCOPE",
-        "ACCTS",
-        "REGIONS",
-        "FAIL",
-        "UNKN",
-        "MUTED",
-        "PASS",
-        "NEW",
-        "RESOLVED",
-        "TREND",
-    )
-    rows = [head]
+    """Lines of at most ``WIDTH`` columns for ``mlflow-audit history``: the runs grouped by
+    scope (the scope of the newest run first), each group newest first; counts of
+    accounts and regions (their lists are in ``--json``)."""
+    scopes: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        scope = r["scope_key"] if len(r["scope_key"]) <= 48 else r["scope_key"][:47] + "~"
-        c = r["counts"]
-        rows.append(
-            (
-                r["id"],
-                r["started_at"],
-                scope,
-                str(len(r["accounts"])),
-                ",".join(r["regions"]) or "-",
-                str(c["FAIL"]),
-                str(c["UNKNOWN"]),
-                str(c["MUTED"]),
-                str(c["PASS"]),
-                str(r["new"]),
-                str(r["resolved"]),
-                trend(r) + ("" if r["complete"] else " (incomplete)"),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+        scopes.setdefault(r["scope_key"], []).append(r)
+    rows = [_HEAD, *(_row(r) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEAD))]
+
+    def line(row: tuple[str, ...]) -> str:
+        # text columns left-aligned, numbers right-aligned under their heading
+        cells = [
+            cell.ljust(w) if i in (0, len(row) - 1) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return ("  " + "  ".join(cells)).rstrip()
+
+    lines: list[str] = []
+    for key, runs in scopes.items():
+        scope = f"scope {key}"
+        lines += [*([""] if lines else []), scope if len(scope) <= WIDTH else scope[:99] + "~"]
+        lines += [line(_HEAD), *(line(_row(r)) for r in runs)]
+    if any(not r["complete"] for r in records):
+        lines.append(_INCOMPLETE)
+    return lines
 
 
 def history_text(path: Path, limit: int, as_json: bool) -> str:
-    """What ``mlflow-audit history`` prints: the newest runs as a table, or as JSON."""
-    records = list_runs(path, limit=limit)
+    """What ``mlflow-audit history`` prints: the newest runs as a table, or as JSON.
+
+    A missing, corrupt or foreign database is a ConfigError: one line, exit code 2."""
+    try:
+        records = list_runs(path, limit=limit)
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
     return json.dumps(records, indent=2) if as_json else "\n".join(format_table(records))

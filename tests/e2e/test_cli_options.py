@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 
 import pytest
 
 from tests.e2e.conftest import verdicts
+from tests.e2e.served import CLI
 
 TRUSTED = "mlflow_artifact_bucket_owner_trusted"
 
@@ -184,8 +186,46 @@ def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, args, message):
     result, doc = run_cli(*args, out=tmp_path / "never")
     assert result.exit_code == 2, result.output
     assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
     assert "Traceback" not in result.output
     assert doc is None
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["scan", "--shard", "3/2"],
+            "Error: Invalid value for '--shard': '3/2' is not K/N with 1 <= K <= N "
+            "(see 'mlflow-audit scan --help')",
+        ),
+        (
+            ["scan", "--format", "json,pdf"],
+            "Error: Invalid value for '--format': use a comma list of json, csv, html, ocsf, "
+            "asff (got 'json,pdf') (see 'mlflow-audit scan --help')",
+        ),
+        (["scan", "--nope"], "Error: No such option '--nope'. (see 'mlflow-audit scan --help')"),
+        (["--nope"], "Error: No such option '--nope'. (see 'mlflow-audit --help')"),
+        (["nope"], "Error: No such command 'nope'. (see 'mlflow-audit --help')"),
+        (["scan", "--dry-run"], "Error: --dry-run and --yes only apply with --remediate"),
+        (
+            ["report", "x.json", "--profile", "p"],
+            "Error: --profile, --role-name and --external-id need --security-hub "
+            "(see 'mlflow-audit report --help')",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_line_on_stderr_and_exit_2(tmp_path, args, line):
+    """The installed command as a process: stderr is the one line, stdout is empty."""
+    proc = subprocess.run(
+        [CLI, *args], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", line + "\n")
+
+
+def test_the_bare_command_still_shows_its_help():
+    proc = subprocess.run([CLI], capture_output=True, text=True, timeout=60, check=False)
+    assert "Commands:" in proc.stdout + proc.stderr and "scan" in proc.stdout + proc.stderr
 
 
 def test_malformed_config_names_the_line(run_cli, tmp_path):

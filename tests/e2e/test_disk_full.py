@@ -44,3 +44,22 @@ def test_disk_full_exits_4_records_nothing_and_leaves_no_temporary_file(served, 
     doc = read(out)
     assert doc["history"]["previous_run_id"] is None
     assert doc["history"]["new"] == problems(doc) > 0
+
+
+def test_disk_full_leaves_no_empty_history_database(served, tmp_path):
+    """The history beside the reports (the default): a full disk leaves no 0-byte or
+    half-written history.sqlite, which the next run or `history` would stumble on."""
+    full = tmp_path / "full"
+    full.mkdir()
+    listing = tmp_path / "left-in-full-dir.txt"
+    argv = [CLI, "scan", *SCOPE, "--output-dir", str(full)]
+    proc = subprocess.run(
+        tmpfs_command(full, listing, argv),
+        env=served.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert listing.read_text().split() == ["filler"], proc.stderr  # no history, no journal
+    assert "No space left on device" in proc.stderr.splitlines()[-1]

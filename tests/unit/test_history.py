@@ -223,7 +223,28 @@ def test_three_runs_and_a_reappearing_finding(tmp_path):
     assert [r["fail_delta"] for r in runs] == [1, -1, None]
     assert runs[0]["counts"] == {"FAIL": 2, "UNKNOWN": 0, "MUTED": 0, "PASS": 0}
     lines = format_table(runs)
-    assert lines[0].startswith("RUN") and "first run" in lines[-1] and "r3" in lines[1]
+    assert lines[0] == f"scope {KEY}" and lines[1].split()[0] == "RUN"
+    assert "r3" in lines[2] and "first run" in lines[-1]
+
+
+def test_the_history_table_fits_a_terminal_with_every_region(tmp_path):
+    """17 regions and a long scope: counts in the table, the lists in --json."""
+    db = tmp_path / "h.sqlite"
+    regions = [f"ap-southeast-{i}" for i in range(1, 18)]
+    key = scope_key(org=False, accounts=[A, B], regions=regions, shard=None, caller=A)
+    for day in (1, 2):
+        doc = document(f"2026-01-0{day}T00-00-00Z-abcdef", f"2026-01-0{day}T00:00:00Z", [])
+        doc["run"]["regions"] = regions
+        doc["run"]["complete"] = day == 1
+        record_run(db, doc, key)
+    record_run(db, document("other", "2026-01-03T00:00:00Z", [finding("x")]), KEY)
+    lines = format_table(list_runs(db))
+    assert max(len(line) for line in lines) <= 100, "\n".join(lines)
+    # grouped by scope, the newest run's scope first; a region count, not the list
+    assert lines[0] == f"scope {KEY}" and lines[3] == ""
+    assert lines[4].startswith("scope accounts:") and lines[4].endswith("~")
+    assert lines[6].split()[:3] == ["2026-01-02T00-00-00Z-abcdef*", "1", "17"]
+    assert lines[-1].startswith("* incomplete")
 
 
 def test_previous_run_is_the_latest_of_the_same_scope(tmp_path):
@@ -364,3 +385,47 @@ def test_a_format_1_history_is_migrated_and_first_seen_backfilled(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT count(*) FROM findings WHERE first_seen IS NULL").fetchone()[0] == 0
     conn.close()
+
+
+def test_the_trend_lists_the_newest_earlier_runs_of_the_scope_oldest_first(tmp_path):
+    db = tmp_path / "h.sqlite"
+    first = document("r1", "2026-01-01T00:00:00Z", [finding("x", severity="critical")])
+    record_run(db, first, KEY)
+    assert first["history"]["trend"] == []  # no earlier run: no trend
+    record_run(db, document("o1", "2026-01-01T12:00:00Z", [finding("o")]), "other scope")
+    second = document(
+        "r2",
+        "2026-01-02T00:00:00Z",
+        [finding("x", severity="critical"), finding("y", "UNKNOWN"), finding("z", severity="low")],
+        failed=((B, "eu-west-1"),),
+    )
+    record_run(db, second, KEY)
+    third = document("r3", "2026-01-03T00:00:00Z", [finding("z", severity="low")])
+    record_run(db, third, KEY)
+    zero = dict.fromkeys(("critical", "high", "medium", "low", "info"), 0)
+    assert third["history"]["trend"] == [
+        {
+            "run_id": "r1",
+            "started_at": "2026-01-01T00:00:00Z",
+            "complete": True,
+            "fail_by_severity": {**zero, "critical": 1},
+            "new": 1,
+            "resolved": 0,
+        },
+        {
+            "run_id": "r2",
+            "started_at": "2026-01-02T00:00:00Z",
+            "complete": False,
+            "fail_by_severity": {**zero, "critical": 1, "low": 1},  # UNKNOWN is not a FAIL
+            "new": 2,
+            "resolved": 0,
+        },
+    ]
+    assert third["history"]["previous_run_id"] == "r2"
+    # at most 29 earlier runs: with the current one, the report's 30 columns
+    for day in range(1, 29):
+        record_run(db, document(f"d{day}", f"2026-02-{day:02d}T00:00:00Z", []), KEY)
+    last = document("last", "2026-03-01T00:00:00Z", [])
+    record_run(db, last, KEY)
+    trend = last["history"]["trend"]
+    assert [t["run_id"] for t in trend] == ["r3"] + [f"d{day}" for day in range(1, 29)]

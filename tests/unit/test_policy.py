@@ -1,9 +1,11 @@
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from auditor.core.errors import ConfigError
 from auditor.evaluate.policy import load_policy
+from auditor.evaluate.rules import load_rules
 
 CHECKS = {"mlflow_artifact_bucket_exists", "mlflow_s3_owner_verification_enabled"}
 
@@ -101,3 +103,17 @@ def test_configuration_errors_name_the_line(tmp_path, text, message):
 def test_unreadable_policy_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read policy file"):
         load_policy(tmp_path / "missing.yaml", CHECKS)
+
+
+def test_the_shipped_example_policy_has_no_waiver_expired_or_too_far_ahead():
+    """docs/policy.example.yaml is copied by users: a waiver in it that has expired (or
+    lies beyond max_waiver_days) would teach a policy that does not work. Today's date,
+    so the example cannot rot silently."""
+    today = dt.datetime.now(dt.UTC).date()
+    example = Path(__file__).resolve().parents[2] / "docs" / "policy.example.yaml"
+    policy = load_policy(example, {r.id for r in load_rules()}, today=today)
+    assert policy.waivers
+    latest = today + dt.timedelta(days=policy.max_waiver_days)
+    for waiver in policy.waivers:
+        assert not waiver.expired(today), f"{example}:{waiver.line}: expired {waiver.expires}"
+        assert waiver.expires <= latest, f"{example}:{waiver.line}: beyond max_waiver_days"
