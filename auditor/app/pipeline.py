@@ -37,7 +37,7 @@ from auditor.evaluate.engine import Rule
 from auditor.evaluate.facts import TrustContext
 from auditor.evaluate.policy import Policy
 from auditor.evaluate.stage import evaluate_resources
-from auditor.prove.stage import gather_integrity, prove_buckets
+from auditor.prove.stage import RoleRun, gather_integrity, prove_buckets, read_roles
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
 NOT_PROVEN_REASON = "the run was interrupted before S3 was asked who owns this bucket"
@@ -99,6 +99,7 @@ def run_scan(
     lock = threading.Lock()  # proofs and integrity, filled as they arrive
     proofs: dict[str, BucketProof] = {}
     integrity: dict[str, Any] = {}
+    roles: RoleRun | None = None  # an interrupted run leaves every role unread (UNKNOWN)
     interrupted = False
     try:
         found = collect_all(group, collector, scan, inventory_only)
@@ -109,6 +110,7 @@ def run_scan(
         # any account we hold credentials for reads its own buckets, whichever shard lists it
         readers = [*scan, *inventory_only]
         gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+        roles = read_roles(group, clients, readers, found.resources, proofs, found.inventories)
     except KeyboardInterrupt:
         interrupted = True
         group.cancel()
@@ -140,6 +142,7 @@ def run_scan(
         policy,
         today or dt.date.today(),
         integrity,
+        roles,
     )
     stats = {
         "clients_built": clients.built,
@@ -148,6 +151,8 @@ def run_scan(
         "buckets_configuration_read": len(integrity),
         "throttled": clients.pacer.throttled_count,
         "paced_deferrals": clients.pacer.deferred_count,
+        "execution_roles": len(roles.roles) if roles else 0,
+        "managed_policies_read": roles.managed_policies_read if roles else 0,
     }
     result = _result(caller, scan, resources, found, proofs, facts, findings, started, stats)
     result.expired_waivers = expired

@@ -2,9 +2,10 @@
 
 A rule is data (one YAML file): which resource types it applies to, which facts it
 reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
-failure, small Jinja2 templates for the message and the fix, and two optional flags
+failure, small Jinja2 templates for the message and the fix, and three optional flags
 that order findings.json (``exposes``: a FAIL on a resource that does not verify its
-bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does). Templates
+bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does;
+``compensates``: a PASS is a compensating control). Templates
 run in Jinja2's sandbox and only ever receive AWS strings as data.
 ``auditor.evaluate.engine`` evaluates the loaded rules.
 """
@@ -40,7 +41,15 @@ _REQUIRED = (
     "risk",
     "fix",
 )
-_OPTIONAL = ("severity_when", "references", "description", "exposes", "verifies_owner")
+_OPTIONAL = (
+    "severity_when",
+    "references",
+    "description",
+    "exposes",
+    "verifies_owner",
+    "compensates",
+)
+_FLAGS = ("exposes", "verifies_owner", "compensates")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
@@ -65,6 +74,10 @@ class Rule:
     exposes: bool = False
     # A PASS of this check means the resource verifies its bucket's owner.
     verifies_owner: bool = False
+    # A PASS of this check is a compensating control (the execution role cannot write
+    # outside the trusted accounts): an exploitable resource with it is listed after
+    # those without; a FAIL at critical is listed before every other.
+    compensates: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -101,7 +114,7 @@ def _fix(data: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: fix needs text and command")
     if not isinstance(fix.get("auto", False), bool):
         raise ConfigError(f"{source}: fix.auto must be true or false")
-    for flag in ("exposes", "verifies_owner"):
+    for flag in _FLAGS:
         if not isinstance(data.get(flag, False), bool):
             raise ConfigError(f"{source}: {flag} must be true or false")
     return fix
@@ -165,6 +178,7 @@ def parse_rule(data: Any, source: str) -> Rule:
         source=source,
         exposes=bool(data.get("exposes", False)),
         verifies_owner=bool(data.get("verifies_owner", False)),
+        compensates=bool(data.get("compensates", False)),
     )
     rehearse(rule)
     return rule
@@ -199,15 +213,17 @@ class Exposure:
 
     exposing: frozenset[str]  # a FAIL exposes a resource that does not verify its owner
     verifying: frozenset[str]  # a PASS says the resource verifies its bucket's owner
+    compensating: frozenset[str] = frozenset()  # a PASS limits what the resource can write
 
 
 @functools.lru_cache(maxsize=8)
 def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
-    """The ``exposes`` and ``verifies_owner`` checks of the shipped rules (and of
-    ``extra_dirs``), read without compiling them: a merge or a re-render sorts findings
-    without loading the rules. A file that cannot be read marks nothing."""
+    """The ``exposes``, ``verifies_owner`` and ``compensates`` checks of the shipped
+    rules (and of ``extra_dirs``), read without compiling them: a merge or a re-render
+    sorts findings without loading the rules. A file that cannot be read marks nothing."""
     exposing: set[str] = set()
     verifying: set[str] = set()
+    compensating: set[str] = set()
     for directory in (data_dir("rules"), *(Path(d) for d in extra_dirs)):
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
             try:
@@ -220,4 +236,6 @@ def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
                 exposing.add(data["id"])
             if data.get("verifies_owner") is True:
                 verifying.add(data["id"])
-    return Exposure(frozenset(exposing), frozenset(verifying))
+            if data.get("compensates") is True:
+                compensating.add(data["id"])
+    return Exposure(frozenset(exposing), frozenset(verifying), frozenset(compensating))
