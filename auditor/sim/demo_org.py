@@ -20,7 +20,7 @@ from .demo_roles import (
     ORG_SCOPED_ROLE,
     create_execution_role,
     create_role_cases,
-    deny_management_iam,
+    deny_iam,
 )
 from .identity import MANAGEMENT_ACCOUNT_ID
 from .org_builder import (
@@ -86,7 +86,7 @@ def build_demo_org(
     _plant_uri_and_status_cases(sim, b, org)
     _plant_app_management_and_region_cases(sim, b, org)
     plant_integrity_cases(sim, org)
-    deny_management_iam(b, org)
+    deny_iam(b, org, org.accounts["dev"])
     return org
 
 
@@ -332,8 +332,17 @@ def _plant_app_management_and_region_cases(sim: SimulatedAWS, b: OrgBuilder, org
         dev,
         f"s3://{app_sniped}/app",
         app_sniped,
-        "MLflow App in dev whose bucket is owned by the external attacker; its role may "
-        "write only to buckets of the organisation (aws:ResourceOrgID: mitigated).",
+        "MLflow App in dev whose bucket is owned by the external attacker; dev's roles "
+        "cannot be read (IAM denied): no compensating control is known.",
+    )
+    gone = f"mlflow-app-missing-{prod}"
+    b.app(
+        "app-missing-bucket",
+        prod,
+        f"s3://{gone}/app",
+        gone,
+        "MLflow App on a bucket never created (exploitable); its role may write only to "
+        "buckets of the organisation (aws:ResourceOrgID), which mitigates it.",
         role=ORG_SCOPED_ROLE,
     )
     mg = b.bucket(MANAGEMENT_ACCOUNT_ID, f"mlflow-mgmt-{MANAGEMENT_ACCOUNT_ID}")
@@ -342,16 +351,7 @@ def _plant_app_management_and_region_cases(sim: SimulatedAWS, b: OrgBuilder, org
         MANAGEMENT_ACCOUNT_ID,
         f"s3://{mg}/mlflow",
         mg,
-        "Compliant server in the management account, whose roles cannot be read (IAM denied).",
-    )
-    gone = f"mlflow-app-missing-{MANAGEMENT_ACCOUNT_ID}"
-    b.app(
-        "app-mgmt-missing-bucket",
-        MANAGEMENT_ACCOUNT_ID,
-        f"s3://{gone}/app",
-        gone,
-        "MLflow App on a bucket never created, in the management account whose roles cannot "
-        "be read: exploitable, and no compensating control is known.",
+        "Compliant server in the management account.",
     )
     if len(regions) > 1:
         eu = regions[1]

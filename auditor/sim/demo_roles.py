@@ -10,11 +10,10 @@ roles each differ from it in one way, and a planted resource uses each:
   the demo attaches the same document as its own policy;
 - ``MlflowBucketScopedRole`` (prod): S3 access to named buckets of prod only (the
   artifact bucket and one more, whose owner the scan proves for the verdict);
-- ``MlflowOrgScopedRole`` (dev): ``s3:*`` on ``*`` limited by ``aws:ResourceOrgID``;
+- ``MlflowOrgScopedRole`` (prod): ``s3:*`` on ``*`` limited by ``aws:ResourceOrgID``;
 - ``MlflowOpenTrustRole`` (prod): a trust policy without any source condition;
-- the management account's roles cannot be read: its IAM answers AccessDenied (denied
-  by :func:`deny_management_iam` once the demo is built, like an audit role deployed
-  without the IAM read actions).
+- dev's roles cannot be read: its IAM answers AccessDenied (denied by :func:`deny_iam`
+  once the demo is built, like an audit role deployed without the IAM read actions).
 
 Everything goes through the IAM API as an administrator would do it.
 """
@@ -24,7 +23,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .identity import MANAGEMENT_ACCOUNT_ID
 from .org_builder import EXECUTION_ROLE_NAME, DemoOrg, OrgBuilder
 
 FULL_ACCESS_ROLE = "MlflowS3FullAccessRole"
@@ -84,7 +82,7 @@ def create_execution_role(b: OrgBuilder, account: str, trusted: list[str]) -> No
 
 def create_role_cases(b: OrgBuilder, org: DemoOrg, org_id: str) -> dict[str, str]:
     """The planted roles (see the module doc); role name -> ARN."""
-    prod, dev = org.accounts["prod"], org.accounts["dev"]
+    prod = org.accounts["prod"]
     arns: dict[str, str] = {}
     iam = b.client(prod, "iam")
     policy = iam.create_policy(
@@ -119,11 +117,10 @@ def create_role_cases(b: OrgBuilder, org: DemoOrg, org_id: str) -> dict[str, str
         PolicyDocument=_policy(_scoped_by_account([prod])),
     )
 
-    dev_iam = b.client(dev, "iam")
-    arns[ORG_SCOPED_ROLE] = dev_iam.create_role(
-        RoleName=ORG_SCOPED_ROLE, AssumeRolePolicyDocument=_trust(dev)
+    arns[ORG_SCOPED_ROLE] = iam.create_role(
+        RoleName=ORG_SCOPED_ROLE, AssumeRolePolicyDocument=_trust(prod)
     )["Role"]["Arn"]
-    dev_iam.put_role_policy(
+    iam.put_role_policy(
         RoleName=ORG_SCOPED_ROLE,
         PolicyName="OrganisationBuckets",
         PolicyDocument=_policy(
@@ -139,8 +136,8 @@ def create_role_cases(b: OrgBuilder, org: DemoOrg, org_id: str) -> dict[str, str
     return arns
 
 
-def deny_management_iam(b: OrgBuilder, org: DemoOrg) -> None:
-    """The management account's IAM answers AccessDenied from now on: its servers'
-    execution roles cannot be read (the role checks are UNKNOWN with the reason)."""
-    b.sim.faults.deny(MANAGEMENT_ACCOUNT_ID, None, "iam")
-    org.denied.append((MANAGEMENT_ACCOUNT_ID, None, "iam"))
+def deny_iam(b: OrgBuilder, org: DemoOrg, account: str) -> None:
+    """``account``'s IAM answers AccessDenied from now on: the execution roles of its
+    resources cannot be read (the role checks are UNKNOWN with the reason)."""
+    b.sim.faults.deny(account, None, "iam")
+    org.denied.append((account, None, "iam"))
