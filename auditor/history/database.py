@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.core.model import PROBLEM_STATUSES, STATUSES
+from auditor.evaluate.evidence import ROLE_ANSWER_PREFIX
 
 HISTORY_FILENAME = "history.sqlite"
 DEFAULT_KEEP = 90
@@ -98,6 +99,7 @@ CREATE TABLE IF NOT EXISTS resources (
   resource_type TEXT,
   resource_name TEXT,
   bucket        TEXT,
+  role_arn      TEXT,  -- the execution role: IAM events re-check the resources using it
   PRIMARY KEY (run_seq, resource_arn)
 );
 CREATE INDEX IF NOT EXISTS resources_by_bucket ON resources (bucket, run_seq);
@@ -372,6 +374,8 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 def _create_event_tables(conn: sqlite3.Connection) -> None:
     for statement in filter(str.strip, _EVENT_SCHEMA.split(";")):
         conn.execute(statement)
+    if "role_arn" not in {r[1] for r in conn.execute("PRAGMA table_info(resources)")}:
+        conn.execute("ALTER TABLE resources ADD COLUMN role_arn TEXT")
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
@@ -470,25 +474,40 @@ def _insert_run(
     return seq
 
 
+def _role_of(finding: dict[str, Any]) -> str | None:
+    """The execution role a finding's evidence names (the role checks' Describe record)."""
+    for item in finding.get("evidence") or ():
+        answer = str(item.get("answer") or "")
+        if answer.startswith(ROLE_ANSWER_PREFIX):
+            role = answer[len(ROLE_ANSWER_PREFIX) :].split(",", 1)[0]
+            return role if role.startswith("arn:") else None
+    return None
+
+
 def resources_of(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """ARN -> (account, region, type, name, bucket) of every resource the run evaluated
-    (every resource has findings, PASS included)."""
-    return {
-        str(f["resource_arn"]): (
-            f["account_id"],
-            f["region"],
-            f["resource_type"],
-            f["resource_name"],
-            f.get("bucket"),
-        )
-        for f in doc["findings"]
-    }
+    """ARN -> (account, region, type, name, bucket, execution role) of every resource the
+    run evaluated (every resource has findings, PASS included)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for f in doc["findings"]:
+        arn = str(f["resource_arn"])
+        role = _role_of(f) or (out[arn][5] if arn in out else None)
+        row = (f["account_id"], f["region"], f["resource_type"], f["resource_name"])
+        out[arn] = (*row, f.get("bucket"), role)
+    return out
+
+
+_SELECT_RESOURCES = (
+    "SELECT resource_arn, account_id, region, resource_type, resource_name, bucket, role_arn "
+    "FROM resources WHERE run_seq = ?"
+)
+_SELECT_RESOURCES_WITHOUT_ROLE = _SELECT_RESOURCES.replace(", role_arn ", ", NULL ")
 
 
 def _resources_in(conn: sqlite3.Connection, run_seq: int) -> dict[str, tuple[Any, ...]]:
+    # a history written before roles were recorded has no role_arn column
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(resources)")}
     rows = conn.execute(
-        "SELECT resource_arn, account_id, region, resource_type, resource_name, bucket "
-        "FROM resources WHERE run_seq = ?",
+        _SELECT_RESOURCES if "role_arn" in columns else _SELECT_RESOURCES_WITHOUT_ROLE,
         (run_seq,),
     )
     return {r[0]: tuple(r[1:]) for r in rows}
@@ -499,7 +518,7 @@ def _store_resources(
 ) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO resources (run_seq, resource_arn, account_id, region, "
-        "resource_type, resource_name, bucket) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "resource_type, resource_name, bucket, role_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(seq, arn, *row) for arn, row in sorted(resources.items())],
     )
 
@@ -607,14 +626,42 @@ def bucket_users(path: Path, bucket: str, timeout: float | None = None) -> list[
         for run in _latest_runs(conn):
             for arn, row in _resources_in(conn, run["seq"]).items():
                 if row[4] == bucket:
-                    users[arn] = dict(
-                        zip(
-                            ("account_id", "region", "resource_type", "resource_name", "bucket"),
-                            row,
-                            strict=True,
-                        ),
-                        resource_arn=arn,
-                    )
+                    users[arn] = _user(arn, row)
+    return [users[a] for a in sorted(users)]
+
+
+_USER_FIELDS = ("account_id", "region", "resource_type", "resource_name", "bucket", "role_arn")
+
+
+def _user(arn: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(_USER_FIELDS, row, strict=True), resource_arn=arn)
+
+
+def role_users(
+    path: Path, account: str, role_name: str | None, timeout: float | None = None
+) -> list[dict[str, Any]]:
+    """Every resource that the newest run of any scope saw using the execution role
+    ``role_name`` of ``account`` (whatever its path), or any role of ``account`` when
+    ``role_name`` is None (a customer managed policy of the account may be attached to
+    any of them). Read-only; an absent database knows no users."""
+    timeout = history_timeout() if timeout is None else timeout
+    if not path.is_file():
+        return []
+    prefix = f":iam::{account}:role/"
+    with _connection(path, timeout, readonly=True) as conn:
+        if (
+            not _check_ours(conn, path)
+            or not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resources'"
+            ).fetchone()
+        ):
+            return []
+        users: dict[str, dict[str, Any]] = {}
+        for run in _latest_runs(conn):
+            for arn, row in _resources_in(conn, run["seq"]).items():
+                role = str(row[5] or "")
+                if prefix in role and role_name in (None, role.rsplit("/", 1)[-1]):
+                    users[arn] = _user(arn, row)
     return [users[a] for a in sorted(users)]
 
 

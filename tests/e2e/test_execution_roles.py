@@ -168,3 +168,59 @@ def test_scoped_role_is_a_compensating_control_in_message_and_order(role_scan):
     ]
     assert order[:3] == names
     assert result.exit_code == 1
+
+
+# Last in the module: it changes the shared organisation (role_scan is already cached).
+def test_a_role_policy_event_rechecks_every_known_user_of_the_role(role_scan, tmp_path):
+    _, _, sim, org = role_scan
+    prod = org.accounts["prod"]
+    key, secret = sim.credentials_for(org.management_account_id)
+    runner = CliRunner(env={"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret})
+    db = tmp_path / "history.sqlite"
+    args = ["scan", "--org", "--region", "us-east-1", "--history", str(db), "--quiet"]
+    night = runner.invoke(main, [*args, "--output-dir", str(tmp_path / "night")])
+    assert night.exit_code == 1, night.output[-2000:]
+    # an administrator grants the open-trust role S3 full access
+    iam = sim.session_for(prod).client("iam")
+    iam.attach_role_policy(
+        RoleName="MlflowOpenTrustRole",
+        PolicyArn=f"arn:aws:iam::{prod}:policy/S3FullAccessCopy",
+    )
+    record = {
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "AttachRolePolicy",
+        "eventID": "attach-1",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": prod,
+        "requestParameters": {
+            "roleName": "MlflowOpenTrustRole",
+            "policyArn": f"arn:aws:iam::{prod}:policy/S3FullAccessCopy",
+        },
+    }
+    event = {
+        "version": "0",
+        "id": "eb-attach-1",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam",
+        "account": prod,
+        "region": "us-east-1",
+        "detail": record,
+    }
+    sim.reset_calls()
+    result = runner.invoke(
+        main, ["event", "--org", "--history", str(db), "-"], input=json.dumps(event)
+    )
+    doc = json.loads(result.stdout)
+    stuck = org.case("stuck-updating")
+    assert {f["resource_arn"] for f in doc["findings"]} == {stuck.resource_arn}
+    assert verdicts(doc)[(stuck.resource_name, WRITE)] == "FAIL"
+    assert doc["run"]["stats"]["execution_roles"] == 1
+    assert sim.count(service="iam", operation="GetRole") == 1
+    # no known user: nothing to do, and no AWS call
+    sim.reset_calls()
+    record.update(eventID="attach-2", requestParameters={"roleName": "UnusedRole"})
+    nothing = runner.invoke(
+        main, ["event", "--org", "--history", str(db), "-"], input=json.dumps(record)
+    )
+    assert "no known resource uses role UnusedRole" in nothing.output
+    assert sim.count() == 0
