@@ -983,12 +983,13 @@ def role_cost(r: Run) -> str:
         sum(iam.values()),
         sum(v for k, v in r.min_by_kind.items() if k.startswith("iam:")),
     )
-    roles = r.by_kind.get("iam:GetRole", 0)
+    roles = r.min_by_kind.get("iam:GetRole", 0)  # one GetRole per distinct role
     span = r.spans.get("iam", 0.0)
     share = 100.0 * span / r.wall_s if r.wall_s else 0.0
     return (
         f"execution roles: {made} extra calls per run (minimum {minimum}; "
-        f"{made / max(1, r.calls - made) * 100:.1f}% more calls) for {roles} distinct roles, "
+        f"{made / max(1, r.calls - made) * 100:.1f}% more calls, throttled retries included) "
+        f"for {roles} distinct roles, "
         f"AmazonS3FullAccess read {r.by_kind.get('iam:GetPolicyVersion', 0)} time(s) "
         f"across accounts; the role stage took {span:.2f} s of the {r.wall_s:.1f} s wall "
         f"({share:.1f}%)"
