@@ -119,10 +119,14 @@ def _create_accounts(b: OrgBuilder, org: DemoOrg) -> None:
 
 
 def _create_roles(b: OrgBuilder, org: DemoOrg) -> None:
-    """The SageMaker execution role everywhere (S3 limited to the organisation's own and
-    shared buckets), the audit role in every member account."""
+    """The SageMaker execution role everywhere (S3 limited to the account's own buckets,
+    and for prod to shared-services' too, whose central bucket it uses), the audit role in
+    every member account."""
+    prod, shared = org.accounts["prod"], org.accounts["shared-services"]
     for account in [MANAGEMENT_ACCOUNT_ID, *org.accounts.values()]:
-        create_execution_role(b, account, sorted({account, org.accounts["shared-services"]}))
+        create_execution_role(
+            b, account, sorted({account, shared} if account == prod else {account})
+        )
         iam = b.client(account, "iam")
         if account != MANAGEMENT_ACCOUNT_ID:
             iam.create_role(
