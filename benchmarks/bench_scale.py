@@ -197,6 +197,7 @@ class Run:
     findings_ok: bool = False
     by_kind: dict[str, int] = field(default_factory=dict)
     min_by_kind: dict[str, int] = field(default_factory=dict)
+    spans: dict[str, float] = field(default_factory=dict)  # service -> first to last call, s
 
     @property
     def over_pct(self) -> float:
@@ -318,6 +319,7 @@ def run_scan(
         findings_ok=ok,
         by_kind=after["by_kind"],
         min_by_kind=exp["calls"],
+        spans=after.get("span_s", {}),
     )
 
 
@@ -435,7 +437,7 @@ def calls_table(r: Run) -> str:
 
 def write_csv(runs: list[Run], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = [k for k in asdict(runs[0]) if k not in ("by_kind", "min_by_kind")]
+    keys = [k for k in asdict(runs[0]) if k not in ("by_kind", "min_by_kind", "spans")]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow([*keys, "over_pct", "wall_over_ideal", "speedup", "wall_s_per_account"])
@@ -942,6 +944,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{'match' if best.findings_ok else 'DIFFER from'} the expected counts"
         )
         print(calls_table(best))
+        print(role_cost(best))
         print(targets(best), flush=True)
 
     if args.series:
@@ -968,6 +971,29 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(runs, csv_path)
         print(f"wrote {csv_path}\nwrote {plot(runs, OUT / 'scale_series')}", flush=True)
     return 0
+
+
+def role_cost(r: Run) -> str:
+    """What reading the execution roles adds to a run: its IAM calls (one read per
+    distinct role, AWS managed policies read once) and the wall time of that stage (the
+    fake's first IAM request to its last answer: the roles are read after the buckets,
+    so the span is the time the stage adds)."""
+    iam = {k: v for k, v in r.by_kind.items() if k.startswith("iam:")}
+    made, minimum = (
+        sum(iam.values()),
+        sum(v for k, v in r.min_by_kind.items() if k.startswith("iam:")),
+    )
+    roles = r.min_by_kind.get("iam:GetRole", 0)  # one GetRole per distinct role
+    span = r.spans.get("iam", 0.0)
+    share = 100.0 * span / r.wall_s if r.wall_s else 0.0
+    return (
+        f"execution roles: {made} extra calls per run (minimum {minimum}; "
+        f"{made / max(1, r.calls - made) * 100:.1f}% more calls, throttled retries included) "
+        f"for {roles} distinct roles, "
+        f"AmazonS3FullAccess read {r.by_kind.get('iam:GetPolicyVersion', 0)} time(s) "
+        f"across accounts; the role stage took {span:.2f} s of the {r.wall_s:.1f} s wall "
+        f"({share:.1f}%)"
+    )
 
 
 def targets(r: Run) -> str:

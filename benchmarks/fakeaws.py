@@ -72,7 +72,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 MANAGEMENT_KEY = "AKIABENCHMANAGEMENT0"
 SECRET_KEY = "benchmark-secret-key-not-a-real-one"
@@ -91,6 +91,52 @@ def offered_regions() -> list[str]:
     import botocore.session
 
     return sorted(botocore.session.get_session().get_available_regions("sagemaker"))
+
+
+# The execution roles: every resource of an account uses its one role, mlflow-exec. Half
+# the accounts attach the AWS managed AmazonS3FullAccess (s3:* on *: the S3 write check
+# FAILs; the one document is read once per run, whatever the accounts), the others an
+# inline policy limited by s3:ResourceAccount to the account itself (PASS). Every trust
+# policy names its account in aws:SourceAccount (the trust check PASSes).
+EXECUTION_ROLE = "mlflow-exec"
+S3_FULL_ACCESS_ARN = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+S3_FULL_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["s3:*", "s3-object-lambda:*"], "Resource": "*"}],
+}
+ROLE_ACTIONS = ("GetRole", "ListAttachedRolePolicies", "ListRolePolicies", "GetRolePolicy")
+
+
+def full_access(account: str) -> bool:
+    return int(account) % 2 == 0
+
+
+def trust_policy(account: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def scoped_policy(account: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"s3:ResourceAccount": account}},
+            }
+        ],
+    }
 
 
 @dataclass(slots=True)
@@ -412,6 +458,18 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
     if owned_used:
         calls["s3control:GetPublicAccessBlock"] = len({b.owner for b in owned_used})
 
+    # Execution roles (auditor/prove/roles.py): each account's one role read once, as its
+    # account: GetRole, ListAttachedRolePolicies, ListRolePolicies, and GetRolePolicy per
+    # inline policy; AmazonS3FullAccess's GetPolicy + GetPolicyVersion once per run.
+    role_accounts = sorted({r.account for r in [*servers, *apps]})
+    for acct in role_accounts:
+        for op in ("GetRole", "ListAttachedRolePolicies", "ListRolePolicies"):
+            calls[f"iam:{op}"] += 1
+        if not full_access(acct):
+            calls["iam:GetRolePolicy"] += 1
+    if any(full_access(a) for a in role_accounts):
+        calls["iam:GetPolicy"] = calls["iam:GetPolicyVersion"] = 1
+
     # Longest dependency chain: every call needs the one before it (pages by NextToken,
     # a HeadBucket the Describe that names the bucket and every ListBuckets).
     chain = {
@@ -426,6 +484,8 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
         # after every proof: the owner's account setting, then the bucket's reads in turn
         "s3control:GetPublicAccessBlock": 1 if owned_used else 0,
         "s3:Get* (integrity)": max((5 + (b.policy is not None) for b in owned_used), default=0),
+        # then a role's reads in turn (GetRole, the lists, a policy's two reads)
+        "iam (execution role)": 5 if role_accounts else 0,
     }
 
     fails: Counter[str] = Counter()
@@ -445,6 +505,8 @@ def expected_figures(org: Org, list_page: int = 100) -> dict[str, Any]:
             # FAIL only on a proven owner (a 403 bucket's owner stays unknown)
             if kind not in ("missing", "outside") and owner != expected_owner:
                 fails["mlflow_s3_expected_owner_matches_bucket"] += 1
+        if full_access(res.account):
+            fails["mlflow_execution_role_s3_write_scoped"] += 1
         bucket = org.buckets[res.bucket]
         if bucket.owner in org_accounts:  # read as its owner: each check PASS or FAIL
             integrity_known += 1
@@ -527,14 +589,20 @@ class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str, bool]] = Counter()
+        # service -> (first request, last answer) on CLOCK_MONOTONIC: the span of a stage
+        self.spans: dict[str, tuple[float, float]] = {}
 
-    def add(self, service: str, operation: str, throttled: bool) -> None:
+    def add(self, service: str, operation: str, throttled: bool, started: float = 0.0) -> None:
+        now = time.monotonic()
         with self._lock:
             self.counts[(service, operation, throttled)] += 1
+            first, _ = self.spans.get(service, (started or now, now))
+            self.spans[service] = (min(first, started or now), now)
 
     def reset(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.spans.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -552,6 +620,7 @@ class Stats:
             "throttled_by_kind": dict(sorted(throttled_by_kind.items())),
             "cpu_s": time.process_time(),
             "threads": threading.active_count(),
+            "span_s": {k: round(b - a, 4) for k, (a, b) in sorted(self.spans.items())},
         }
 
 
@@ -579,6 +648,7 @@ def _xml(text: str, status: int = 200) -> Reply:
 
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 RID = "00000000-0000-0000-0000-000000000000"
@@ -655,6 +725,7 @@ class FakeAWS:
 
     # -- dispatch ------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
+        started = time.monotonic()
         m = _CREDENTIAL_RE.search(headers.get("Authorization", ""))
         if not m:
             return Reply(403, b'{"__type":"MissingAuthenticationTokenException"}')
@@ -665,6 +736,10 @@ class FakeAWS:
             operation, reply = self._s3control(method, path, headers, account)
         elif service == "s3":
             operation, reply = self._s3(method, path, headers, account, region)
+        elif service == "iam":
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            operation = form.get("Action", "?")
+            reply = self._iam(operation, form, account)
         elif service in ("sts", "ec2"):
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
             operation = form.get("Action", "?")
@@ -679,9 +754,9 @@ class FakeAWS:
             throttled = not self.limits.take(account, region, service, operation.split("(")[0])
         if throttled:
             reply = self._throttled(service)
-        self.stats.add(service, operation, throttled)
         if self.faults.latency_s:
             time.sleep(self.faults.latency_s)
+        self.stats.add(service, operation, throttled, started)
         return reply
 
     def _throttled(self, service: str) -> Reply:
@@ -698,7 +773,7 @@ class FakeAWS:
                 f"</RequestID></Response>",
                 503,
             )
-        if service == "sts":
+        if service in ("sts", "iam"):
             return _sts_error("Throttling", "Rate exceeded")
         return _json({"__type": "ThrottlingException", "message": "Rate exceeded"}, 400)
 
@@ -752,6 +827,62 @@ class FakeAWS:
                 "</AssumeRoleResponse>"
             )
         return _sts_error("InvalidAction", f"{action} is not served by fakeaws")
+
+    # -- iam (query): the execution roles ------------------------------------------
+    def _iam(self, action: str, form: dict[str, str], account: str | None) -> Reply:
+        if account is None:
+            return _sts_error("InvalidClientTokenId", "The security token is invalid.", 403)
+        role = form.get("RoleName", "")
+        inline = [] if full_access(account) else ["mlflow-artifacts"]
+        if action in ROLE_ACTIONS and role != EXECUTION_ROLE:
+            return _sts_error("NoSuchEntity", f"The role {role} cannot be found.", 404)
+        if action == "GetRole":
+            trust = quote(json.dumps(trust_policy(account)))
+            body = (
+                f"<Role><Path>/</Path><RoleName>{role}</RoleName><RoleId>AROABENCH{account}"
+                f"</RoleId><Arn>arn:aws:iam::{account}:role/{role}</Arn><CreateDate>"
+                f"2024-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>{trust}"
+                "</AssumeRolePolicyDocument></Role>"
+            )
+        elif action == "ListAttachedRolePolicies":
+            members = "".join(
+                f"<member><PolicyName>{a.rsplit('/', 1)[1]}</PolicyName><PolicyArn>{a}"
+                "</PolicyArn></member>"
+                for a in ([S3_FULL_ACCESS_ARN] if full_access(account) else [])
+            )
+            body = f"<AttachedPolicies>{members}</AttachedPolicies><IsTruncated>false</IsTruncated>"
+        elif action == "ListRolePolicies":
+            members = "".join(f"<member>{n}</member>" for n in inline)
+            body = f"<PolicyNames>{members}</PolicyNames><IsTruncated>false</IsTruncated>"
+        elif action == "GetRolePolicy":
+            if form.get("PolicyName") not in inline:
+                return _sts_error("NoSuchEntity", "The role policy cannot be found.", 404)
+            doc = quote(json.dumps(scoped_policy(account)))
+            body = (
+                f"<RoleName>{role}</RoleName><PolicyName>{inline[0]}</PolicyName>"
+                f"<PolicyDocument>{doc}</PolicyDocument>"
+            )
+        elif action in ("GetPolicy", "GetPolicyVersion"):
+            if form.get("PolicyArn") != S3_FULL_ACCESS_ARN:
+                return _sts_error("NoSuchEntity", "The policy cannot be found.", 404)
+            if action == "GetPolicy":
+                body = (
+                    f"<Policy><PolicyName>AmazonS3FullAccess</PolicyName><Arn>"
+                    f"{S3_FULL_ACCESS_ARN}</Arn><DefaultVersionId>v2</DefaultVersionId></Policy>"
+                )
+            else:
+                doc = quote(json.dumps(S3_FULL_ACCESS))
+                body = (
+                    f"<PolicyVersion><Document>{doc}</Document><VersionId>v2</VersionId>"
+                    "<IsDefaultVersion>true</IsDefaultVersion></PolicyVersion>"
+                )
+        else:
+            return _sts_error("InvalidAction", f"{action} is not served by fakeaws")
+        return _xml(
+            f'<{action}Response xmlns="{IAM_NS}"><{action}Result>{body}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{RID}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
 
     # -- organizations / sagemaker (JSON 1.1) -------------------------------------
     def _json_service(
@@ -829,7 +960,7 @@ class FakeAWS:
                 "ArtifactStoreUri": f"s3://{s.bucket}/mlflow/{s.name}",
                 "TrackingServerSize": "Small",
                 "MlflowVersion": "2.16.2",
-                "RoleArn": f"arn:aws:iam::{s.account}:role/mlflow-exec",
+                "RoleArn": f"arn:aws:iam::{s.account}:role/{EXECUTION_ROLE}",
                 "TrackingServerStatus": "Created",
                 "IsActive": "Active",
                 "TrackingServerUrl": f"https://{s.name}.example.com",
@@ -862,7 +993,7 @@ class FakeAWS:
                     "ArtifactStoreUri": f"s3://{a.bucket}/apps/{a.name}",
                     "MlflowVersion": "3.0",
                     "Status": "Created",
-                    "RoleArn": f"arn:aws:iam::{a.account}:role/mlflow-exec",
+                    "RoleArn": f"arn:aws:iam::{a.account}:role/{EXECUTION_ROLE}",
                     "CreationTime": EPOCH,
                     "LastModifiedTime": EPOCH,
                 }

@@ -31,7 +31,7 @@ from auditor.core.kinds import KINDS
 from auditor.core.request import ScanRequest
 from auditor.core.terminal import echo, is_terminal
 from auditor.events.parse import ParseResult, ResourceTarget, parse_text
-from auditor.history.database import HistoryError, bucket_users, recording_event_run
+from auditor.history.database import HistoryError, bucket_users, recording_event_run, role_users
 from auditor.report.console import TerminalProgress
 from auditor.report.outputs import prepare_output_dir
 
@@ -95,8 +95,9 @@ def target_arn(target: ResourceTarget) -> str | None:
     return None
 
 
-def plan_event(parsed: ParseResult, users_of: Any) -> EventPlan:
-    """Targets of a parsed input; ``users_of(bucket)`` lists the bucket's known users."""
+def plan_event(parsed: ParseResult, users_of: Any, role_users_of: Any = None) -> EventPlan:
+    """Targets of a parsed input; ``users_of(bucket)`` lists the bucket's known users,
+    ``role_users_of(role target)`` the known users of an execution role."""
     scopes: set[tuple[str, str]] = set()
     names: set[str] = set()
     rechecked: set[str] = set()
@@ -115,9 +116,22 @@ def plan_event(parsed: ParseResult, users_of: Any) -> EventPlan:
             scopes.add((user["account_id"], user["region"]))
             names.add(user["resource_arn"])
             rechecked.add(user["resource_arn"])
-    ids = tuple(sorted({t.event_id for t in [*parsed.resources, *parsed.buckets]}))
+    for role in parsed.roles:  # IAM is global: only the role's known users are re-checked
+        for user in role_users_of(role) if role_users_of else ():
+            known += 1
+            scopes.add((user["account_id"], user["region"]))
+            names.add(user["resource_arn"])
+            rechecked.add(user["resource_arn"])
+    ids = tuple(sorted({t.event_id for t in [*parsed.resources, *parsed.buckets, *parsed.roles]}))
     targets = Targets(frozenset(scopes), frozenset(names), frozenset(buckets))
     return EventPlan(targets, frozenset(rechecked), frozenset(buckets), ids, known)
+
+
+def _role_names(parsed: ParseResult) -> list[str]:
+    return sorted(
+        f"role {r.role_name}" if r.role_name else f"a role of account {r.account_id}"
+        for r in parsed.roles
+    )
 
 
 def event_request(request: ScanRequest, plan: EventPlan) -> ScanRequest:
@@ -153,7 +167,23 @@ def run_event(
             warnings.append(f"warning: {exc}; known users of {bucket} not read")
             return []
 
-    plan = plan_event(parsed, users_of)
+    def role_users_of(role: Any) -> list[dict[str, Any]]:
+        if location is None:
+            return []
+        try:
+            found = with_history(
+                session, location, lambda p: role_users(p, role.account_id, role.role_name)
+            )
+            return list(found)
+        except HistoryError as exc:
+            warnings.append(f"warning: {exc}; known users of role {role.role_name} not read")
+            return []
+
+    plan = plan_event(parsed, users_of, role_users_of)
+    if not plan.targets.scopes:  # only roles, and no resource is known to use them
+        names = ", ".join(_role_names(parsed))
+        message = f"{NOTHING_TO_DO}: no known resource uses {names}"
+        return EventOutcome(0, message, warnings=warnings)
     request = event_request(request, plan)
     rules, policy = load_run_policy(request)
     progress = TerminalProgress(enabled=False)

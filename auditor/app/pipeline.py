@@ -31,13 +31,14 @@ from auditor.collect.stage import (
     region_warnings,
 )
 from auditor.core.artifacts import parse_artifact_store_uri
-from auditor.core.model import BucketProof, Progress, ScanResult
+from auditor.core.model import Account, BucketProof, Progress, ScanResult
 from auditor.core.request import ScanRequest
 from auditor.evaluate.engine import Rule
 from auditor.evaluate.facts import TrustContext
 from auditor.evaluate.policy import Policy
+from auditor.evaluate.role_policy import named_buckets
 from auditor.evaluate.stage import evaluate_resources
-from auditor.prove.stage import gather_integrity, prove_buckets
+from auditor.prove.stage import RoleRun, gather_integrity, prove_buckets, read_roles
 from auditor.remediate.membership import membership_for_fixes
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
@@ -55,6 +56,27 @@ class ScanInterrupted(KeyboardInterrupt):
     def __init__(self, result: ScanResult) -> None:
         super().__init__("scan interrupted")
         self.result = result
+
+
+def _prove(
+    group: TaskGroup,
+    clients: ClientCache,
+    scan: list[Account],
+    inventory_only: list[Account],
+    found: Collection,
+    uris: dict[str, Any],
+    proofs: dict[str, BucketProof],
+    integrity: dict[str, Any],
+    lock: threading.Lock,
+) -> RoleRun:
+    """The prove stage: each bucket's owner, its configuration, each execution role."""
+    prove_buckets(group, clients, scan, found.resources, uris, found.inventories, proofs, lock)
+    # any account we hold credentials for reads its own buckets, whichever shard lists it
+    readers = [*scan, *inventory_only]
+    gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+    return read_roles(
+        group, clients, readers, found.resources, proofs, found.inventories, named_buckets
+    )
 
 
 def run_scan(
@@ -100,16 +122,14 @@ def run_scan(
     lock = threading.Lock()  # proofs and integrity, filled as they arrive
     proofs: dict[str, BucketProof] = {}
     integrity: dict[str, Any] = {}
+    roles: RoleRun | None = None  # an interrupted run leaves every role unread (UNKNOWN)
     interrupted = False
     try:
         found = collect_all(group, collector, scan, inventory_only)
         uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
         if targets is not None:
             found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
-        prove_buckets(group, clients, scan, found.resources, uris, found.inventories, proofs, lock)
-        # any account we hold credentials for reads its own buckets, whichever shard lists it
-        readers = [*scan, *inventory_only]
-        gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+        roles = _prove(group, clients, scan, inventory_only, found, uris, proofs, integrity, lock)
     except KeyboardInterrupt:
         interrupted = True
         group.cancel()
@@ -145,6 +165,7 @@ def run_scan(
         policy,
         today or dt.date.today(),
         integrity,
+        roles,
     )
     stats = {
         "clients_built": clients.built,
@@ -153,6 +174,8 @@ def run_scan(
         "buckets_configuration_read": len(integrity),
         "throttled": clients.pacer.throttled_count,
         "paced_deferrals": clients.pacer.deferred_count,
+        "execution_roles": len(roles.roles) if roles else 0,
+        "managed_policies_read": roles.managed_policies_read if roles else 0,
     }
     result = _result(caller, scan, resources, found, proofs, facts, findings, started, stats)
     result.expired_waivers = expired

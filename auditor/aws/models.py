@@ -60,6 +60,17 @@ OPERATIONS: dict[str, frozenset[str]] = {
     ),
     "s3control": frozenset({"GetPublicAccessBlock"}),
     "ec2": frozenset({"DescribeRegions"}),
+    # execution roles (auditor.prove.roles), read once per role as the role's account
+    "iam": frozenset(
+        {
+            "GetRole",
+            "ListAttachedRolePolicies",
+            "GetPolicy",
+            "GetPolicyVersion",
+            "ListRolePolicies",
+            "GetRolePolicy",
+        }
+    ),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
     # integrations after the reports are written (auditor.integrations.push)

@@ -59,6 +59,8 @@ def describe_resource(
     verification = kind.value(d, kind.verification_field)
     owner = kind.value(d, kind.owner_field)
     status = kind.value(d, kind.status_field)
+    role = kind.value(d, kind.role_field)
+    registers = kind.value(d, kind.model_registration_field)
     return Resource(
         resource_type=kind.name,
         account_id=account_id,
@@ -69,6 +71,8 @@ def describe_resource(
         status=status if isinstance(status, str) else None,
         s3_bucket_owner_verification=None if verification is None else bool(verification),
         s3_bucket_owner_account_id=owner if isinstance(owner, str) else None,
+        role_arn=role if isinstance(role, str) and role else None,
+        automatic_model_registration=registers if isinstance(registers, bool) else None,
     )
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.core.model import Evidence
+from auditor.core.model import BucketProof, Evidence
 
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+#: How the role checks' Describe evidence names the execution role: the history reads a
+#: resource's role back from it (IAM events re-check the resources using a role).
+ROLE_ANSWER_PREFIX = "RoleArn="
 
 
 @dataclass(slots=True)
@@ -76,3 +81,13 @@ class RolePolicies:
     evidence: list[Evidence] = field(default_factory=list)
     # (trusted accounts, orgs, bucket owners) -> verdicts; see auditor.evaluate.role_facts
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class RoleRun:
+    """Every execution role the run read, and the proofs of the buckets their policies
+    name (beyond the artifact buckets): what ``role.*`` facts are decided on."""
+
+    roles: dict[str, RolePolicies] = field(default_factory=dict)
+    named_bucket_proofs: dict[str, BucketProof] = field(default_factory=dict)
+    managed_policies_read: int = 0  # distinct managed policy documents read

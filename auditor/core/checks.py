@@ -50,15 +50,17 @@ class Exposure:
 
     exposing: frozenset[str]  # a FAIL exposes a resource that does not verify its owner
     verifying: frozenset[str]  # a PASS says the resource verifies its bucket's owner
+    compensating: frozenset[str] = frozenset()  # a PASS limits what the resource can write
 
 
 @lru_cache(maxsize=8)
 def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
-    """The ``exposes`` and ``verifies_owner`` checks of the shipped rules (and of
+    """The ``exposes``, ``verifies_owner`` and ``compensates`` checks of the shipped rules (and of
     ``extra_dirs``), read without compiling them: a merge or a re-render sorts findings
     without loading the rules. A file that cannot be read marks nothing."""
     exposing: set[str] = set()
     verifying: set[str] = set()
+    compensating: set[str] = set()
     for directory in (data_dir("rules"), *(Path(d) for d in extra_dirs)):
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
             try:
@@ -71,4 +73,6 @@ def exposure(extra_dirs: tuple[str, ...] = ()) -> Exposure:
                 exposing.add(data["id"])
             if data.get("verifies_owner") is True:
                 verifying.add(data["id"])
-    return Exposure(frozenset(exposing), frozenset(verifying))
+            if data.get("compensates") is True:
+                compensating.add(data["id"])
+    return Exposure(frozenset(exposing), frozenset(verifying), frozenset(compensating))

@@ -62,6 +62,10 @@ class ResourceKind:
     uri_field: str = "ArtifactStoreUri"
     verification_field: str | None = None  # S3BucketOwnerVerification, where it exists
     owner_field: str | None = None  # S3BucketOwnerAccountId, where it exists
+    # The execution role, and whether new models go to the Model Registry automatically
+    # (an expression that yields true or false, for a kind whose answer is an enum).
+    role_field: str | None = "RoleArn"
+    model_registration_field: str | None = None
     # The UpdateX parameters that set those values (default: the Describe field's name,
     # for a kind whose fields are top-level).
     uri_param: str | None = None
@@ -161,6 +165,7 @@ TRACKING_SERVER_KIND = ResourceKind(
     status_field="TrackingServerStatus",
     verification_field="S3BucketOwnerVerification",
     owner_field="S3BucketOwnerAccountId",
+    model_registration_field="AutomaticModelRegistration",
     stable_statuses=frozenset(
         {
             "Created",
@@ -197,6 +202,8 @@ MLFLOW_APP_KIND = ResourceKind(
     name_field="Name",
     arn_field="Arn",
     status_field="Status",
+    # An App says AutoModelRegistrationEnabled or AutoModelRegistrationDisabled.
+    model_registration_field="ModelRegistrationMode == 'AutoModelRegistrationEnabled'",
     cfn_type="AWS::SageMaker::MlflowApp",
     api_version="2017-07-24",
 )

@@ -83,6 +83,10 @@ class Resource:
     # None when Describe omitted the field (servers created before the feature).
     s3_bucket_owner_verification: bool | None = None
     s3_bucket_owner_account_id: str | None = None
+    # The execution role (RoleArn) whose policies decide what the resource can write.
+    role_arn: str | None = None
+    # New MLflow models are registered in the SageMaker Model Registry automatically.
+    automatic_model_registration: bool | None = None
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auditor.core.access import ROLE_ANSWER_PREFIX
 from auditor.core.kinds import ResourceKind, kind_of
 
 if TYPE_CHECKING:
@@ -23,9 +24,13 @@ def evidence_for(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     return cache[kinds]
 
 
+_PER_FACT = ("integrity.", "role.")
+
+
 def _evidence_kind(path: str) -> str:
-    # integrity.<fact> has evidence of its own per fact; the others per section
-    return path if path.startswith("integrity.") else path.split(".")[0]
+    # integrity.<fact> and role.<fact> have evidence of their own per fact; the others
+    # per section
+    return path if path.startswith(_PER_FACT) else path.split(".")[0]
 
 
 def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
@@ -50,7 +55,29 @@ def _build_evidence(facts: dict[str, Any], rule: Rule) -> list[dict[str, Any]]:
     for path in rule.reads:
         if path.startswith("integrity."):
             items.extend(facts["integrity"]["evidence_for"].get(path.split(".", 1)[1], []))
+    if any(p.startswith("role.") for p in rule.reads):
+        items.append(role_describe_evidence(kind, resource))
+    for path in rule.reads:
+        if path.startswith("role."):
+            items.extend(facts["role"]["evidence_for"].get(path.split(".", 1)[1], []))
     return items
+
+
+#: How the execution role's evidence names it: ``RoleArn=<arn>`` opens the answer of the
+#: Describe record (auditor.history reads the role of each resource from it).
+
+
+def role_describe_evidence(kind: ResourceKind, resource: dict[str, Any]) -> dict[str, Any]:
+    """What Describe said of the resource's execution role and model registration."""
+    registers = "on" if resource["automatic_model_registration"] else "off"
+    return {
+        "call": f"{kind.service}:{kind.describe_api}",
+        "as_account": resource["account_id"],
+        "params": {kind.describe_param: kind.identifier(resource["name"], resource["arn"])},
+        "answer": f"{ROLE_ANSWER_PREFIX}{resource['role_arn'] or 'absent'}, "
+        f"automatic model registration {registers}",
+        "conclusion": "the execution role whose policies decide what it can write",
+    }
 
 
 def _describe_evidence(kind: ResourceKind, resource: dict[str, Any]) -> dict[str, Any]:

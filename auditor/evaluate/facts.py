@@ -7,15 +7,17 @@ turns a rule that reads it into ``UNKNOWN`` with that reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.core.access import BucketIntegrity
+from auditor.core.access import BucketIntegrity, RolePolicies
 from auditor.core.artifacts import ParsedUri, account_namespace
 from auditor.core.kinds import kind_of
 from auditor.core.model import BucketProof, Resource
 from auditor.evaluate.fixes import fix_facts
 from auditor.evaluate.integrity import integrity_section, unavailable_reason
+from auditor.evaluate.role_facts import role_section
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,13 @@ def build_facts(
     proof: BucketProof | None,
     trust: TrustContext,
     integrity: BucketIntegrity | None = None,
+    role: RolePolicies | None = None,
+    bucket_owners: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
+    """The facts of one resource. ``role`` is its execution role as the run read it
+    (None: not read); ``bucket_owners`` maps the buckets the run proved to their owner
+    (``auditor.evaluate.role_policy.ABSENT`` for one proven not to exist, None when not
+    proven), which decides the role's Allows that name buckets."""
     unknown: dict[str, str] = {}
     trusted = trust.trusted_for(resource)
     expected = resource.s3_bucket_owner_account_id or resource.account_id
@@ -92,6 +100,8 @@ def build_facts(
             # Verifying with a trusted expected owner: a bucket someone else creates or
             # owns is refused, so the residual risk is an outage, not exfiltration.
             "fails_closed": bool(verification) and expected in trusted if verifies else False,
+            "role_arn": resource.role_arn,
+            "automatic_model_registration": bool(resource.automatic_model_registration),
         },
         "uri": {"valid": uri.valid, "bucket": uri.bucket, "style": uri.style, "error": uri.error},
         "expected_owner": expected,
@@ -106,6 +116,10 @@ def build_facts(
     }
     facts["integrity"], why = integrity_section(
         integrity, unavailable_reason(bucket, unknown), trusted, trust.trusted_orgs
+    )
+    unknown.update(why)
+    facts["role"], why = role_section(
+        resource.role_arn, role, trusted, trust.trusted_orgs, bucket_owners
     )
     unknown.update(why)
     if not verifies:

@@ -30,6 +30,7 @@ def _sample_facts() -> list[dict[str, Any]]:
     from auditor.core.model import BucketProof, Resource
     from auditor.evaluate.facts import TrustContext, build_facts
     from auditor.evaluate.integrity import sample_integrity
+    from auditor.evaluate.role_facts import sample_roles
 
     acct = "111122223333"
     trust = TrustContext(frozenset({acct}), frozenset({acct}))
@@ -52,9 +53,12 @@ def _sample_facts() -> list[dict[str, Any]]:
             )
             samples.append(build_facts(resource, parse_artifact_store_uri(uri), proof, trust))
             if proof is not None and proof.exists:
+                parsed = parse_artifact_store_uri(uri)
                 for integrity in sample_integrity("sample-bucket", acct):
-                    parsed = parse_artifact_store_uri(uri)
                     samples.append(build_facts(resource, parsed, proof, trust, integrity))
+                for arn, role in sample_roles(acct):
+                    resource.role_arn, resource.automatic_model_registration = arn, True
+                    samples.append(build_facts(resource, parsed, proof, trust, role=role))
     return samples
 
 

@@ -92,6 +92,11 @@ def role_section(
     writes, trust = _decisions(role, accounts, frozenset(trusted_orgs), bucket_owners or {})
     unknown: dict[str, str] = {}
     calls = [e.to_dict() for e in role.evidence]
+    # the calls made, the denied or failed ones included, whatever is decided below
+    section["evidence_for"] = {
+        "s3_write_scoped": calls,
+        "trust_scoped": [c for c in calls if c["call"] == "iam:GetRole"],
+    }
     if writes is None or writes.status == "UNKNOWN":
         unknown["role.s3_write_scoped"] = (
             "; ".join(writes.reasons)

@@ -2,13 +2,13 @@
 
 A rule is data (one YAML file): which resource types it applies to, which facts it
 reads, a JMESPath ``pass_when`` condition, optional ``severity_when`` adjustments for a
-failure, small Jinja2 templates for the message and the fix, two optional flags that
-order findings.json (``exposes``: a FAIL on a resource that does not verify its bucket's
-owner is exploitable now; ``verifies_owner``: a PASS says it does), and
-``root_cause_of``: the facts a FAIL of this check leaves unknowable (a check of the same
-resource that is UNKNOWN only because it reads them is that FAIL's follow-on, not a
-problem of its own). Templates run in Jinja2's sandbox and only ever receive AWS strings
-as data.
+failure, small Jinja2 templates for the message and the fix, three optional flags
+that order findings.json (``exposes``: a FAIL on a resource that does not verify its
+bucket's owner is exploitable now; ``verifies_owner``: a PASS says it does;
+``compensates``: a PASS is a compensating control), and ``root_cause_of``: the facts a
+FAIL of this check leaves unknowable (a check of the same resource that is UNKNOWN only
+because it reads them is that FAIL's follow-on, not a problem of its own). Templates run
+in Jinja2's sandbox and only ever receive AWS strings as data.
 ``auditor.evaluate.engine`` evaluates the loaded rules.
 """
 
@@ -51,9 +51,11 @@ _OPTIONAL = (
     "exposes",
     "verifies_owner",
     "root_cause_of",
+    "compensates",
 )
 # A fact path (``bucket.owner_trusted``) or a section of them (``integrity``).
 _FACT_PATH = re.compile(r"[a-z_]+(\.[a-z_]+)*")
+_FLAGS = ("exposes", "verifies_owner", "compensates")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
@@ -81,6 +83,11 @@ class Rule:
     # Facts (paths, or sections such as ``integrity``) that a FAIL of this check leaves
     # unknowable: the engine links another check's UNKNOWN that reads only these to it.
     root_cause_of: tuple[str, ...] = ()
+
+    # A PASS of this check is a compensating control (the execution role cannot write
+    # outside the trusted accounts): an exploitable resource with it is listed after
+    # those without; a FAIL at critical is listed before every other.
+    compensates: bool = False
 
     def explains(self, path: str) -> bool:
         """Whether a FAIL of this check is why fact ``path`` is unknown."""
@@ -121,7 +128,7 @@ def _fix(data: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: fix needs text and command")
     if not isinstance(fix.get("auto", False), bool):
         raise ConfigError(f"{source}: fix.auto must be true or false")
-    for flag in ("exposes", "verifies_owner"):
+    for flag in _FLAGS:
         if not isinstance(data.get(flag, False), bool):
             raise ConfigError(f"{source}: {flag} must be true or false")
     return fix
@@ -195,6 +202,7 @@ def parse_rule(data: Any, source: str) -> Rule:
         exposes=bool(data.get("exposes", False)),
         verifies_owner=bool(data.get("verifies_owner", False)),
         root_cause_of=_root_cause_of(data, source),
+        compensates=bool(data.get("compensates", False)),
     )
     rehearse(rule)
     return rule

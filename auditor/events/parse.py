@@ -12,7 +12,9 @@ Accepted input (already JSON-decoded, or text via ``parse_text``):
 
 Each record becomes a ``ResourceTarget`` (a tracking server or an MLflow App was created,
 updated, started or deleted), a ``BucketTarget`` (a bucket was deleted or its ownership
-or access changed: every resource that uses it must be re-checked), or a ``Skipped``
+or access changed: every resource that uses it must be re-checked), a ``RoleTarget``
+(an IAM role's policies or trust changed, or a new default version of a customer managed
+policy: every resource whose execution role it may be must be re-checked), or a ``Skipped``
 with the reason (failed call, an event we do not act on, a duplicate delivery). Input
 that is not an event at all is an ``errors`` line. Records are deduplicated by their
 CloudTrail ``eventID``: EventBridge and CloudTrail deliver at least once.
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.core.model import ACCOUNT_ID_RE, MLFLOW_APP, TRACKING_SERVER
+from auditor.events.roles import IAM_SOURCE, POLICY_EVENTS, ROLE_EVENTS, RoleTarget, role_target
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 SAGEMAKER_SOURCE = "sagemaker.amazonaws.com"
@@ -118,13 +121,14 @@ class Skipped:
 class ParseResult:
     resources: list[ResourceTarget] = field(default_factory=list)
     buckets: list[BucketTarget] = field(default_factory=list)
+    roles: list[RoleTarget] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     duplicates: int = 0
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.resources and not self.buckets
+        return not self.resources and not self.buckets and not self.roles
 
     def summary(self) -> str:
         """One line for the terminal or the Lambda log."""
@@ -138,6 +142,8 @@ class ParseResult:
             parts.append(f"{len(self.resources)} resource(s)")
         if self.buckets:
             parts.append(f"{len(self.buckets)} bucket(s)")
+        if self.roles:
+            parts.append(f"{len(self.roles)} role(s)")
         extra = len(self.skipped) + len(self.errors) + self.duplicates
         tail = f" ({extra} record(s) ignored)" if extra else ""
         return "re-check " + " and ".join(parts) + tail
@@ -254,6 +260,8 @@ def _parse_record(
         _mlflow_target(record, envelope, name, event_id, result)
     elif source == S3_SOURCE and name in BUCKET_EVENTS:
         _bucket_target(record, envelope, name, event_id, result)
+    elif source == IAM_SOURCE and name in ROLE_EVENTS | POLICY_EVENTS:
+        _role_target(record, envelope, name, event_id, result)
     else:
         reason = f"{_quote(name)} from {_quote(source)} is not an event mlflow-audit acts on"
         result.skipped.append(Skipped(event_id, name, reason))
@@ -327,6 +335,21 @@ def _bucket_target(
     result.buckets.append(BucketTarget(*where, bucket, name, event_id))
 
 
+def _role_target(
+    record: dict[str, Any],
+    envelope: dict[str, Any] | None,
+    name: str,
+    event_id: str,
+    result: ParseResult,
+) -> None:
+    account, _ = _where(record, envelope)
+    target = role_target(_lower_keys(record.get("requestParameters")), account, name, event_id)
+    if isinstance(target, str):
+        result.errors.append(f"{name} {event_id}: {target}")
+    else:
+        result.roles.append(target)
+
+
 def _valid_where(
     account: str | None, region: str | None, name: str, event_id: str, result: ParseResult
 ) -> tuple[str, str] | None:
@@ -368,6 +391,7 @@ def targets_of(results: Iterable[ParseResult]) -> ParseResult:
     for r in results:
         merged.resources += r.resources
         merged.buckets += r.buckets
+        merged.roles += r.roles
         merged.skipped += r.skipped
         merged.errors += r.errors
         merged.duplicates += r.duplicates

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS resources (
   resource_type TEXT,
   resource_name TEXT,
   bucket        TEXT,
+  role_arn      TEXT,  -- the execution role: IAM events re-check the resources using it
   PRIMARY KEY (run_seq, resource_arn)
 );
 CREATE INDEX IF NOT EXISTS resources_by_bucket ON resources (bucket, run_seq);
@@ -232,6 +233,8 @@ def prepare(conn: sqlite3.Connection, path: Path) -> None:
 def _create_event_tables(conn: sqlite3.Connection) -> None:
     for statement in filter(str.strip, _EVENT_SCHEMA.split(";")):
         conn.execute(statement)
+    if "role_arn" not in {r[1] for r in conn.execute("PRAGMA table_info(resources)")}:
+        conn.execute("ALTER TABLE resources ADD COLUMN role_arn TEXT")
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:

@@ -7,7 +7,7 @@ The public names of the history, from the modules that do each job:
 - ``auditor.history.connection``: the file (open, prove ours, create, migrate);
 - ``auditor.history.diff``: the comparison of a run with its predecessor (pure);
 - ``auditor.history.runs``: recording a run (``recording``, ``record_run``);
-- ``auditor.history.event_runs``: event runs and the known users of a bucket.
+- ``auditor.history.event_runs``: event runs and the known users of a bucket or a role.
 
 docs/history.md explains the semantics for users.
 """
@@ -21,7 +21,12 @@ from auditor.history.connection import (
     history_timeout,
 )
 from auditor.history.diff import Diff, change_for, diff_findings, identity, scope_key
-from auditor.history.event_runs import bucket_users, record_event_run, recording_event_run
+from auditor.history.event_runs import (
+    bucket_users,
+    record_event_run,
+    recording_event_run,
+    role_users,
+)
 from auditor.history.runs import DEFAULT_KEEP, record_run, recording, resources_of
 
 __all__ = [
@@ -40,5 +45,6 @@ __all__ = [
     "recording",
     "recording_event_run",
     "resources_of",
+    "role_users",
     "scope_key",
 ]

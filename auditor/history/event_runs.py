@@ -48,14 +48,42 @@ def bucket_users(path: Path, bucket: str, timeout: float | None = None) -> list[
         for run in latest_runs(conn):
             for arn, row in resources_in(conn, run["seq"]).items():
                 if row[4] == bucket:
-                    users[arn] = dict(
-                        zip(
-                            ("account_id", "region", "resource_type", "resource_name", "bucket"),
-                            row,
-                            strict=True,
-                        ),
-                        resource_arn=arn,
-                    )
+                    users[arn] = _user(arn, row)
+    return [users[a] for a in sorted(users)]
+
+
+_USER_FIELDS = ("account_id", "region", "resource_type", "resource_name", "bucket", "role_arn")
+
+
+def _user(arn: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(_USER_FIELDS, row, strict=True), resource_arn=arn)
+
+
+def role_users(
+    path: Path, account: str, role_name: str | None, timeout: float | None = None
+) -> list[dict[str, Any]]:
+    """Every resource that the newest run of any scope saw using the execution role
+    ``role_name`` of ``account`` (whatever its path), or any role of ``account`` when
+    ``role_name`` is None (a customer managed policy of the account may be attached to
+    any of them). Read-only; an absent database knows no users."""
+    timeout = history_timeout() if timeout is None else timeout
+    if not path.is_file():
+        return []
+    prefix = f":iam::{account}:role/"
+    with connection(path, timeout, readonly=True) as conn:
+        if (
+            not check_ours(conn, path)
+            or not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resources'"
+            ).fetchone()
+        ):
+            return []
+        users: dict[str, dict[str, Any]] = {}
+        for run in latest_runs(conn):
+            for arn, row in resources_in(conn, run["seq"]).items():
+                role = str(row[5] or "")
+                if prefix in role and role_name in (None, role.rsplit("/", 1)[-1]):
+                    users[arn] = _user(arn, row)
     return [users[a] for a in sorted(users)]
 
 

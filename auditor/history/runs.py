@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from auditor.core.access import ROLE_ANSWER_PREFIX
 from auditor.core.model import PROBLEM_STATUSES, SEVERITIES, STATUSES
 from auditor.core.request import DEFAULT_HISTORY_KEEP
 from auditor.history.connection import connection, history_timeout, prepare
@@ -161,25 +162,40 @@ def insert_run(
     return seq
 
 
+def _role_of(finding: dict[str, Any]) -> str | None:
+    """The execution role a finding's evidence names (the role checks' Describe record)."""
+    for item in finding.get("evidence") or ():
+        answer = str(item.get("answer") or "")
+        if answer.startswith(ROLE_ANSWER_PREFIX):
+            role = answer[len(ROLE_ANSWER_PREFIX) :].split(",", 1)[0]
+            return role if role.startswith("arn:") else None
+    return None
+
+
 def resources_of(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """ARN -> (account, region, type, name, bucket) of every resource the run evaluated
-    (every resource has findings, PASS included)."""
-    return {
-        str(f["resource_arn"]): (
-            f["account_id"],
-            f["region"],
-            f["resource_type"],
-            f["resource_name"],
-            f.get("bucket"),
-        )
-        for f in doc["findings"]
-    }
+    """ARN -> (account, region, type, name, bucket, execution role) of every resource the
+    run evaluated (every resource has findings, PASS included)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for f in doc["findings"]:
+        arn = str(f["resource_arn"])
+        role = _role_of(f) or (out[arn][5] if arn in out else None)
+        row = (f["account_id"], f["region"], f["resource_type"], f["resource_name"])
+        out[arn] = (*row, f.get("bucket"), role)
+    return out
+
+
+_SELECT_RESOURCES = (
+    "SELECT resource_arn, account_id, region, resource_type, resource_name, bucket, role_arn "
+    "FROM resources WHERE run_seq = ?"
+)
+_SELECT_RESOURCES_WITHOUT_ROLE = _SELECT_RESOURCES.replace(", role_arn ", ", NULL ")
 
 
 def resources_in(conn: sqlite3.Connection, run_seq: int) -> dict[str, tuple[Any, ...]]:
+    # a history written before roles were recorded has no role_arn column
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(resources)")}
     rows = conn.execute(
-        "SELECT resource_arn, account_id, region, resource_type, resource_name, bucket "
-        "FROM resources WHERE run_seq = ?",
+        _SELECT_RESOURCES if "role_arn" in columns else _SELECT_RESOURCES_WITHOUT_ROLE,
         (run_seq,),
     )
     return {r[0]: tuple(r[1:]) for r in rows}
@@ -190,7 +206,7 @@ def store_resources(
 ) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO resources (run_seq, resource_arn, account_id, region, "
-        "resource_type, resource_name, bucket) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "resource_type, resource_name, bucket, role_arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(seq, arn, *row) for arn, row in sorted(resources.items())],
     )
 

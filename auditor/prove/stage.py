@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from auditor.aws.clients import ClientCache
 from auditor.aws.tasks import TaskGroup
+from auditor.core.access import RoleRun
 from auditor.core.artifacts import ParsedUri
 from auditor.core.model import Account, BucketProof, Resource
 from auditor.prove.integrity import (
@@ -23,6 +25,7 @@ from auditor.prove.integrity import (
     gather_bucket_integrity,
 )
 from auditor.prove.ownership import prove_bucket
+from auditor.prove.roles import RolePolicies, RoleReader, gather_role, parse_role_arn
 
 
 def prove_buckets(
@@ -132,5 +135,77 @@ def gather_integrity(
 
     for bucket, owner in sorted(owned.items()):
         group.submit(task, bucket, owner)
+    group.wait()
+    return out
+
+
+# ---------------------------------------------------------------- execution roles
+# Kept apart from the bucket proofs above: a fact source of its own (``role.*`` facts).
+
+
+def read_roles(
+    group: TaskGroup,
+    clients: ClientCache,
+    accounts: list[Account],
+    resources: list[Resource],
+    proofs: dict[str, BucketProof],
+    inventories: dict[str, set[str]],
+    names_of: Callable[[list[tuple[str, dict[str, Any]]]], set[str]],
+) -> RoleRun:
+    """Read each distinct execution role once, as the role's account (IAM is global:
+    one read per role, not per region), then prove the owners of the buckets the roles'
+    Allows name that are not artifact buckets already proven (``names_of``: the buckets
+    a role's identity policies name exactly; deciding that is the evaluate stage's).
+
+    A role in an account the run holds no credentials for is read by nobody: its facts
+    are UNKNOWN with that reason (``auditor.prove.roles.gather_role``).
+    """
+    credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
+    region = clients.default_region  # any region of the partition reaches IAM's endpoint
+    reader = RoleReader(lambda account: clients.client(region, "iam"))
+    arns = sorted({r.role_arn for r in resources if r.role_arn})
+
+    def read(arn: str, account: str) -> None:
+        with clients.acting_as(credentials[account], account):
+            reader.read(arn)
+
+    unread: dict[str, RolePolicies] = {}
+    for arn in arns:
+        parsed = parse_role_arn(arn)
+        if parsed is None or parsed[0] not in credentials:
+            unread[arn] = gather_role(arn, None, reader.policies)
+        else:
+            group.submit(read, arn, parsed[0])
+    group.wait()
+    out = RoleRun({**reader.roles, **unread}, managed_policies_read=len(reader.policies))
+    named: dict[str, str] = {}  # bucket -> the account of a role that names it
+    for _arn, role in sorted(out.roles.items()):
+        if role.identity is not None and role.account_id:
+            for bucket in names_of(role.identity) - set(proofs):
+                named.setdefault(bucket, role.account_id)
+    lock = threading.Lock()
+    inventoried = frozenset(inventories)
+
+    def prove(bucket: str, account: str) -> None:
+        probe_from = (account, region) if account in credentials else None
+        try:
+            with clients.acting_as(
+                credentials[account] if probe_from else None, account if probe_from else None
+            ):
+                proof = prove_bucket(
+                    bucket,
+                    probe_from,
+                    {account},
+                    inventories,
+                    lambda _a, r: clients.client(r, "s3"),
+                    inventoried,
+                )
+        except Exception as exc:  # a bug or an unparsable answer: unknown, not fatal
+            proof = BucketProof(name=bucket, unknown_reason=f"proof failed: {exc!r}")
+        with lock:
+            out.named_bucket_proofs[bucket] = proof
+
+    for bucket, account in sorted(named.items()):
+        group.submit(prove, bucket, account)
     group.wait()
     return out

@@ -67,18 +67,45 @@ def exploitable_resources(
     }
 
 
+def exposure_ranks(
+    findings: list[dict[str, Any]], checks: Exposure | None = None
+) -> dict[str, int]:
+    """ARN -> how exploitable the resource is now, 0 worst; resources not listed are not.
+
+    0: exploitable, its execution role can write anywhere, and it registers models
+    automatically (the compensating check FAILs at critical: a poisoned model flows on
+    into the Model Registry); 1: exploitable with no compensating control; 2: exploitable
+    but its role cannot write outside the trusted accounts (the compensating check
+    PASSes: a sniped bucket could not be written with it)."""
+    checks = checks or exposure()
+    exposed = exploitable_resources(findings, checks)
+    ranks = dict.fromkeys(exposed, 1)
+    for f in findings:
+        arn = f["resource_arn"]
+        if arn not in ranks or f["check_id"] not in checks.compensating:
+            continue
+        if f["status"] == Status.PASS:
+            ranks[arn] = 2
+        elif f["status"] == Status.FAIL and f["severity"] == Severity.CRITICAL:
+            ranks[arn] = 0
+    return ranks
+
+
 def sort_findings(
     findings: list[dict[str, Any]], checks: Exposure | None = None
 ) -> list[dict[str, Any]]:
     """Worst first: FAIL before UNKNOWN before MUTED before PASS; among FAILs, those of
-    resources exploitable now (verification off and a missing or foreign bucket) first;
-    among UNKNOWNs, follow-ons of a FAIL (``caused_by``) last; then by severity."""
-    exposed = exploitable_resources(findings, checks)
+    resources exploitable now (verification off and a missing or foreign bucket) first,
+    ranked by :func:`exposure_ranks` (an execution role that can write anywhere on a
+    resource that registers models automatically first, one that cannot write outside
+    the trusted accounts last); among UNKNOWNs, follow-ons of a FAIL (``caused_by``) last;
+    then by severity."""
+    ranks = exposure_ranks(findings, checks)
     return sorted(
         findings,
         key=lambda f: (
             _STATUS_ORDER.get(f["status"], 9),
-            0 if f["status"] == Status.FAIL and f["resource_arn"] in exposed else 1,
+            ranks.get(f["resource_arn"], 3) if f["status"] == Status.FAIL else 3,
             1 if f.get("caused_by") else 0,
             -Severity(f["severity"]).rank,
             f["account_id"],
@@ -93,14 +120,14 @@ def severity_first(
     items: list[dict[str, Any]], findings: list[dict[str, Any]], checks: Exposure | None = None
 ) -> list[dict[str, Any]]:
     """``items`` (some of ``findings``) in the terminal's order: by severity, then those of
-    resources exploitable now first (decided over all ``findings``, as
-    :func:`sort_findings` does), then where they are."""
-    exposed = exploitable_resources(findings, checks)
+    resources exploitable now first, in :func:`exposure_ranks`'s order (decided over all
+    ``findings``, as :func:`sort_findings` does), then where they are."""
+    ranks = exposure_ranks(findings, checks)
     return sorted(
         items,
         key=lambda f: (
             -Severity(f["severity"]).rank,
-            0 if f["resource_arn"] in exposed else 1,
+            ranks.get(f["resource_arn"], 3),
             f["account_id"],
             f["region"],
             f["resource_name"],

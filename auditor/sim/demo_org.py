@@ -13,6 +13,15 @@ import contextlib
 import json
 
 from .demo_integrity import plant_integrity_cases
+from .demo_roles import (
+    BUCKET_SCOPED_ROLE,
+    FULL_ACCESS_ROLE,
+    OPEN_TRUST_ROLE,
+    ORG_SCOPED_ROLE,
+    create_execution_role,
+    create_role_cases,
+    deny_iam,
+)
 from .identity import MANAGEMENT_ACCOUNT_ID
 from .org_builder import (
     ATTACKER_ACCOUNT_ID,
@@ -46,6 +55,12 @@ _AUDIT_READ_ONLY_POLICY = {
                 "s3:ListBucket",
                 "s3:GetBucketLocation",
                 "ec2:DescribeRegions",
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
             ],
         }
     ],
@@ -62,11 +77,16 @@ def build_demo_org(
     b = OrgBuilder(sim, org)
     _create_accounts(b, org)
     _create_roles(b, org)
+    org_id = b.client(MANAGEMENT_ACCOUNT_ID, "organizations").describe_organization()[
+        "Organization"
+    ]["Id"]
+    create_role_cases(b, org, org_id)
     _plant_bucket_ownership_cases(sim, b, org)
     _plant_cross_account_cases(b, org)
     _plant_uri_and_status_cases(sim, b, org)
     _plant_app_management_and_region_cases(sim, b, org)
     plant_integrity_cases(sim, org)
+    deny_iam(b, org, org.accounts["dev"])
     return org
 
 
@@ -113,13 +133,15 @@ def _create_accounts(b: OrgBuilder, org: DemoOrg) -> None:
 
 
 def _create_roles(b: OrgBuilder, org: DemoOrg) -> None:
-    """The SageMaker execution role everywhere, the audit role in every member account."""
+    """The SageMaker execution role everywhere (S3 limited to the account's own buckets,
+    and for prod to shared-services' too, whose central bucket it uses), the audit role in
+    every member account."""
+    prod, shared = org.accounts["prod"], org.accounts["shared-services"]
     for account in [MANAGEMENT_ACCOUNT_ID, *org.accounts.values()]:
-        iam = b.client(account, "iam")
-        iam.create_role(
-            RoleName=EXECUTION_ROLE_NAME,
-            AssumeRolePolicyDocument=trust_policy(service="sagemaker.amazonaws.com"),
+        create_execution_role(
+            b, account, sorted({account, shared} if account == prod else {account})
         )
+        iam = b.client(account, "iam")
         if account != MANAGEMENT_ACCOUNT_ID:
             iam.create_role(
                 RoleName=AUDIT_ROLE_NAME,
@@ -158,8 +180,10 @@ def _plant_bucket_ownership_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg
         prod,
         f"s3://{vd}/mlflow",
         vd,
-        "Own bucket but S3BucketOwnerVerification is false.",
+        "Own bucket but S3BucketOwnerVerification is false; its role may write only to "
+        "named buckets of prod (the IAM scope mitigates it).",
         verification=False,
+        extra={"RoleName": BUCKET_SCOPED_ROLE},
     )
     lg = b.bucket(prod, f"mlflow-legacy-{prod}")
     arn = sim.create_legacy_tracking_server(
@@ -212,8 +236,10 @@ def _plant_bucket_ownership_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg
         prod,
         f"s3://{su}/mlflow",
         su,
-        "Bucket owned by an external attacker and verification off: exploitable.",
+        "Bucket owned by an external attacker and verification off: exploitable; its role "
+        "has S3 full access and it registers models automatically (ranks first).",
         verification=False,
+        extra={"RoleName": FULL_ACCESS_ROLE, "AutomaticModelRegistration": True},
     )
 
 
@@ -289,8 +315,10 @@ def _plant_uri_and_status_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg) 
         prod,
         f"s3://{stuck}/mlflow",
         stuck,
-        "Verification off and the server is stuck in Updating (remediation must wait or skip).",
+        "Verification off and the server is stuck in Updating (remediation must wait or skip); "
+        "its role's trust policy has no source condition.",
         verification=False,
+        extra={"RoleName": OPEN_TRUST_ROLE},
     )
     sim.set_tracking_server_status(prod, home, "stuck-updating", "Updating")
     mk = b.bucket(prod, f"mlflow-markup-{prod}")
@@ -301,7 +329,7 @@ def _plant_uri_and_status_cases(sim: SimulatedAWS, b: OrgBuilder, org: DemoOrg) 
         mk,
         "Own bucket; the URI prefix carries HTML markup and a CSV formula, tags carry "
         "formula-like values (SageMaker's tag pattern forbids <, >, quotes, parentheses).",
-        tags={"owner": "=1+1", "note": "@SUM A1", "cmd": "+cmd:/C calc", "team": "-2+3"},
+        extra={"Tags": {"owner": "=1+1", "note": "@SUM A1", "cmd": "+cmd:/C calc", "team": "-2+3"}},
     )
 
 
@@ -322,7 +350,18 @@ def _plant_app_management_and_region_cases(sim: SimulatedAWS, b: OrgBuilder, org
         dev,
         f"s3://{app_sniped}/app",
         app_sniped,
-        "MLflow App in dev whose bucket is owned by the external attacker.",
+        "MLflow App in dev whose bucket is owned by the external attacker; dev's roles "
+        "cannot be read (IAM denied): no compensating control is known.",
+    )
+    gone = f"mlflow-app-missing-{prod}"
+    b.app(
+        "app-missing-bucket",
+        prod,
+        f"s3://{gone}/app",
+        gone,
+        "MLflow App on a bucket never created (exploitable); its role may write only to "
+        "buckets of the organisation (aws:ResourceOrgID), which mitigates it.",
+        role=ORG_SCOPED_ROLE,
     )
     mg = b.bucket(MANAGEMENT_ACCOUNT_ID, f"mlflow-mgmt-{MANAGEMENT_ACCOUNT_ID}")
     b.server(

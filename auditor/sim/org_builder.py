@@ -163,14 +163,21 @@ class OrgBuilder:
         name: str | None = None,
         verification: bool | None = True,
         pin: str | None = None,
-        tags: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> PlantedCase:
+        """A tracking server; ``extra``: more CreateMlflowTrackingServer parameters
+        (``Tags`` as a mapping, ``RoleName`` for an execution role other than the default,
+        ``AutomaticModelRegistration``)."""
         name = name or case
         sm = self.client(account_id, "sagemaker", region)
+        extra = dict(extra or {})
+        tags = extra.pop("Tags", None)
+        role = extra.pop("RoleName", EXECUTION_ROLE_NAME)
         kwargs: dict[str, Any] = {
             "TrackingServerName": name,
             "ArtifactStoreUri": uri,
-            "RoleArn": f"arn:aws:iam::{account_id}:role/{EXECUTION_ROLE_NAME}",
+            "RoleArn": f"arn:aws:iam::{account_id}:role/{role}",
+            **extra,
         }
         if verification is not None:
             kwargs["S3BucketOwnerVerification"] = verification
@@ -193,12 +200,11 @@ class OrgBuilder:
         bucket: str,
         description: str,
         region: str = "us-east-1",
+        role: str = EXECUTION_ROLE_NAME,
     ) -> PlantedCase:
         sm = self.client(account_id, "sagemaker", region)
         arn = sm.create_mlflow_app(
-            Name=case,
-            ArtifactStoreUri=uri,
-            RoleArn=f"arn:aws:iam::{account_id}:role/{EXECUTION_ROLE_NAME}",
+            Name=case, ArtifactStoreUri=uri, RoleArn=f"arn:aws:iam::{account_id}:role/{role}"
         )["Arn"]
         planted = PlantedCase(
             case, account_id, region, "mlflow-app", case, arn, uri, bucket, description

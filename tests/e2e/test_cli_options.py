@@ -143,7 +143,7 @@ def test_rules_command_lists_every_check(run_cli):
     result, _ = run_cli("rules")
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert len(lines) == 10
+    assert len(lines) == 12
     assert lines[0].split()[:2] in (
         ["mlflow_artifact_bucket_exists", "critical"],
         ["mlflow_artifact_bucket_owner_trusted", "critical"],

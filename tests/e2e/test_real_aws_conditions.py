@@ -3,6 +3,7 @@ token-bucket throttling, failed or incomplete Describe answers. Nothing may be l
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import boto3
@@ -35,7 +36,30 @@ def sim(monkeypatch):
         yield s
 
 
+def _execution_role(sim) -> None:
+    """ROLE, as a sound execution role: SageMaker may assume it only for ACCOUNT, and it
+    grants no S3 write outside it (so the role checks PASS)."""
+    iam = sim.session_for(ACCOUNT).client("iam")
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(
+            RoleName=ROLE.rsplit("/", 1)[1],
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sagemaker.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+                        }
+                    ]
+                }
+            ),
+        )
+
+
 def _servers(sim, n: int, region: str = "us-east-1") -> list[str]:
+    _execution_role(sim)
     s3 = sim.session_for(ACCOUNT, region).client("s3")
     bucket = f"mlflow-{ACCOUNT}-{region}"
     kwargs = (

@@ -81,6 +81,9 @@ EXPECTED = {
     "app-sniped": (
         dict(VERIF=None, MATCH=None, EXISTS="PASS", TRUSTED="FAIL", URI="PASS", NS="FAIL")
     ),
+    "app-missing-bucket": (
+        dict(VERIF=None, MATCH=None, EXISTS="FAIL", TRUSTED="UNKNOWN", URI="PASS", NS="FAIL")
+    ),
     # The artifact store integrity cases (auditor.sim.demo_integrity): prod's own buckets,
     # sound for ownership; each fails exactly one integrity check (INTEGRITY below).
     **{

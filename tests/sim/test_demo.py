@@ -32,6 +32,7 @@ EXPECTED_CASES = {
     "app-compliant",
     "app-sniped",
     "mgmt-compliant",
+    "app-missing-bucket",
     "dev-eu",
 }
 
@@ -47,7 +48,7 @@ def test_build_demo_org_plants_every_case(sim):
     org = build_demo_org(sim)
     prod, shared, dev = (org.accounts[n] for n in ("prod", "shared-services", "dev"))
     assert {c.name for c in org.cases} == EXPECTED_CASES
-    assert org.denied == [(dev, "eu-west-1", "sagemaker")]
+    assert org.denied == [(dev, "eu-west-1", "sagemaker"), (dev, None, "iam")]
     assert org.to_dict()["cases"][0]["name"] == org.cases[0].name
 
     orgs = sim.session_for(MANAGEMENT_ACCOUNT_ID).client("organizations")
@@ -127,6 +128,26 @@ def test_build_demo_org_plants_every_case(sim):
     assert org.case("mgmt-compliant").account_id == MANAGEMENT_ACCOUNT_ID
     assert owner["dev-eu"] == dev
     assert org.case("dev-eu").region == "eu-west-1"
+    assert org.case("app-missing-bucket").account_id == prod
+    assert owner["app-missing-bucket"] is None
+
+    # The execution roles: which role each planted case uses, and the one IAM denies.
+    roles = {n: d["RoleArn"].rsplit("/", 1)[1] for n, d in described.items()}
+    assert roles["sniped-unverified"] == "MlflowS3FullAccessRole"
+    assert described["sniped-unverified"]["AutomaticModelRegistration"] is True
+    assert roles["verification-disabled"] == "MlflowBucketScopedRole"
+    assert roles["stuck-updating"] == "MlflowOpenTrustRole"
+    assert roles["compliant"] == "MlflowTrackingServerRole"
+    app = sim.session_for(prod).client("sagemaker")
+    assert app.describe_mlflow_app(Arn=org.case("app-missing-bucket").resource_arn)[
+        "RoleArn"
+    ].endswith("role/MlflowOrgScopedRole")
+    iam = sim.session_for(prod).client("iam")
+    attached = iam.list_attached_role_policies(RoleName="MlflowS3FullAccessRole")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["S3FullAccessCopy"]
+    with pytest.raises(ClientError) as exc:
+        sim.session_for(dev).client("iam").get_role(RoleName="MlflowTrackingServerRole")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
 
     # Cross-account S3 answers the scanner relies on.
     s3 = sim.session_for(prod).client("s3")

@@ -66,7 +66,7 @@ FORBIDDEN_PACKAGES: dict[str, frozenset[str]] = {
 }
 # click is the command line's business: every other module (the Lambda's path included)
 # runs without it.
-CLICK_MODULES = frozenset({"auditor.cli"})
+CLICK_MODULES = frozenset({"auditor.cli", "auditor.cli.shared"})
 
 
 def module_name(path: Path) -> str:

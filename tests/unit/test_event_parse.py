@@ -36,6 +36,9 @@ import pytest
 from auditor.core.model import MLFLOW_APP, TRACKING_SERVER
 from auditor.events import parse_events, parse_text
 from auditor.events.parse import BUCKET_EVENTS, MLFLOW_EVENTS, targets_of
+from auditor.events.roles import POLICY_EVENTS, ROLE_EVENTS
+
+IAM_EVENTS = ROLE_EVENTS | POLICY_EVENTS
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -293,8 +296,12 @@ def test_every_deployed_rule_matches_exactly_the_events_the_parser_acts_on():
     for _, _, pattern in patterns:
         assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
         detail = pattern["detail"]
-        assert set(detail["eventSource"]) == {"sagemaker.amazonaws.com", "s3.amazonaws.com"}
-        assert set(detail["eventName"]) == set(MLFLOW_EVENTS) | BUCKET_EVENTS
+        assert set(detail["eventSource"]) == {
+            "sagemaker.amazonaws.com",
+            "s3.amazonaws.com",
+            "iam.amazonaws.com",
+        }
+        assert set(detail["eventName"]) == set(MLFLOW_EVENTS) | BUCKET_EVENTS | IAM_EVENTS
         assert len(detail["eventName"]) == len(set(detail["eventName"]))
         assert detail["errorCode"] == [{"exists": False}]  # failed calls never invoke us
 
@@ -332,3 +339,55 @@ def test_policy_check_refuses_an_unexplained_wildcard():
     }
     assert not check._only_assumes_roles(assume_any)
     assert check.main([]) == 0  # and everything we ship is clean
+
+
+# ------------------------------------------------- IAM: execution roles and their policies
+
+
+def iam_record(name: str, event_id: str = "iam-1", **request):
+    return {
+        "eventSource": "iam.amazonaws.com",
+        "eventName": name,
+        "eventID": event_id,
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "444455556666",
+        "requestParameters": request,
+    }
+
+
+def test_iam_event_names_are_real_iam_operations():
+    model = botocore.session.get_session().get_service_model("iam")
+    assert set(IAM_EVENTS) <= set(model.operation_names)
+
+
+@pytest.mark.parametrize("name", sorted(ROLE_EVENTS))
+def test_role_events_name_the_role_of_the_recipient_account(name):
+    result = parse_events(iam_record(name, roleName="MlflowServerRole", policyName="p"))
+    (target,) = result.roles
+    assert (target.account_id, target.role_name, target.event_name) == (
+        "444455556666",
+        "MlflowServerRole",
+        name,
+    )
+    assert result.summary() == "re-check 1 role(s)"
+
+
+@pytest.mark.parametrize("name", sorted(POLICY_EVENTS))
+def test_policy_version_events_target_every_role_of_the_policys_account(name):
+    arn = "arn:aws:iam::111122223333:policy/team/MlflowArtifacts"
+    (target,) = parse_events(iam_record(name, policyArn=arn, versionId="v2")).roles
+    assert (target.account_id, target.role_name) == ("111122223333", None)
+
+
+def test_iam_events_without_a_role_or_customer_policy_are_errors():
+    aws_managed = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+    result = parse_events(
+        [
+            iam_record("PutRolePolicy", "a"),
+            iam_record("AttachRolePolicy", "b", roleName="bad name!"),
+            iam_record("CreatePolicyVersion", "c", policyArn=aws_managed),
+        ]
+    )
+    assert result.nothing_to_do and len(result.errors) == 3
+    unrelated = parse_events(iam_record("CreateUser", userName="u"))
+    assert unrelated.nothing_to_do and "not an event" in unrelated.skipped[0].reason

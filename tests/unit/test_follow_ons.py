@@ -13,8 +13,8 @@ import datetime as dt
 
 import pytest
 
-from auditor.aws.errors import ConfigError
 from auditor.core.artifacts import parse_artifact_store_uri
+from auditor.core.errors import ConfigError
 from auditor.core.model import MLFLOW_APP, TRACKING_SERVER, BucketProof, Resource
 from auditor.evaluate.engine import evaluate_all
 from auditor.evaluate.facts import TrustContext, build_facts
@@ -27,6 +27,9 @@ OWN, CENTRAL, STRANGER = "111111111111", "222222222222", "999988887777"
 TRUSTED = frozenset({OWN, CENTRAL})
 TODAY = dt.date(2026, 11, 27)
 RULES = load_rules()
+# The execution-role checks read no bucket fact: with no role read (these resources name
+# none), they are real unknowns, never a bucket's follow-ons.
+ROLE_CHECKS = {r.id for r in RULES if r.id.startswith("mlflow_execution_role_")}
 EXISTS = "mlflow_artifact_bucket_exists"
 OWNER_TRUSTED = "mlflow_artifact_bucket_owner_trusted"
 URI_VALID = "mlflow_artifact_store_uri_valid"
@@ -64,7 +67,8 @@ def test_a_missing_bucket_is_the_root_of_every_check_it_leaves_unknown(kind):
     gone = BucketProof(name="ml-bucket", exists=False)
     by_id = findings_for(resource(kind=kind), gone)
     assert by_id[EXISTS]["status"] == "FAIL" and by_id[EXISTS]["caused_by"] is None
-    follow = {c: f for c, f in by_id.items() if f["status"] == "UNKNOWN"}
+    assert ROLE_CHECKS and all(by_id[c]["caused_by"] is None for c in ROLE_CHECKS)
+    follow = {c: f for c, f in by_id.items() if f["status"] == "UNKNOWN" and c not in ROLE_CHECKS}
     assert OWNER_TRUSTED in follow and "mlflow_artifact_bucket_not_public" in follow
     for f in follow.values():
         assert f["caused_by"] == EXISTS
@@ -77,7 +81,8 @@ def test_a_missing_bucket_is_the_root_of_every_check_it_leaves_unknown(kind):
 def test_a_uri_that_names_no_bucket_is_the_root_even_of_bucket_exists():
     by_id = findings_for(resource(uri="https://example.com/x"), None)
     assert by_id[URI_VALID]["status"] == "FAIL"
-    unknown = [f for f in by_id.values() if f["status"] == "UNKNOWN"]
+    unknown = [c for c in by_id.values() if c["status"] == "UNKNOWN"]
+    unknown = [f for f in unknown if f["check_id"] not in ROLE_CHECKS]
     assert len(unknown) >= 6
     assert {f["caused_by"] for f in unknown} == {URI_VALID}
     assert by_id[EXISTS]["caused_by"] == URI_VALID
@@ -87,7 +92,9 @@ def test_a_foreign_bucket_is_the_root_of_its_configuration_checks():
     foreign = BucketProof(name="ml-bucket", exists=True, owner_account_id=STRANGER)
     by_id = findings_for(resource(pinned=STRANGER), foreign)
     assert by_id[OWNER_TRUSTED]["status"] == "FAIL"
-    unknown = [f for f in by_id.values() if f["status"] == "UNKNOWN"]
+    unknown = [
+        f for f in by_id.values() if f["status"] == "UNKNOWN" and f["check_id"] not in ROLE_CHECKS
+    ]
     assert unknown and {f["caused_by"] for f in unknown} == {OWNER_TRUSTED}
 
 
@@ -102,7 +109,8 @@ def test_an_unknown_with_no_failing_root_is_a_real_unknown_with_its_reason():
     for f in unknown:
         assert f["caused_by"] is None
         assert f["message"].startswith("Could not evaluate: ")
-        assert f["remediation"]["command"]  # its own fix is kept
+        if f["check_id"] not in ROLE_CHECKS:  # a role's fix needs the role's policies
+            assert f["remediation"]["command"]  # its own fix is kept
     # Not every trusted account inventoried: owner_trusted itself is UNKNOWN, not a root.
     proof = BucketProof(name="ml-bucket", exists=True, not_owned_by={OWN}, unknown_reason="x")
     by_id = findings_for(resource(), proof, inventoried={OWN})
@@ -219,7 +227,9 @@ def test_history_calls_a_follow_on_neither_new_nor_unchanged_and_does_not_store_
     assert by_id[was["check_id"]]["change"] is None
     assert by_id[was["check_id"]]["first_seen"] == "2026-11-26T02:00:00Z"
     assert night2["history"]["resolved"] == []
-    assert night2["history"]["new"] == sum(1 for f in findings if f["status"] == "FAIL")
+    # new: the problems of their own (the FAILs, and the role checks' real UNKNOWNs)
+    own = sum(1 for f in findings if f["status"] in ("FAIL", "UNKNOWN") and not f["caused_by"])
+    assert night2["history"]["new"] == own
     night3 = doc("r3", "2026-11-28T02:00:00Z", findings)
     record_run(db, night3, "k")
     again = {f["check_id"]: f for f in night3["findings"]}[was["check_id"]]

@@ -82,3 +82,46 @@ def test_no_covering_scope_uses_the_fallback_key(tmp_path):
     record_event_run(db, doc, {arn("a")}, ["ev-1"], "accounts:x|regions:us-east-1|shard:-")
     assert doc["history"]["scope_key"] == "accounts:x|regions:us-east-1|shard:-"
     assert doc["history"]["new"] == 1
+
+
+def with_role(f: dict, role: str) -> dict:
+    """A finding of a role check: its evidence opens with Describe's RoleArn answer."""
+    answer = f"RoleArn={role}, automatic model registration off"
+    return {**f, "evidence": [{"call": "sagemaker:DescribeMlflowTrackingServer", "answer": answer}]}
+
+
+def test_role_users_are_the_resources_whose_evidence_names_the_role(tmp_path):
+    from auditor.history.database import role_users
+
+    from .test_history import A
+
+    db = tmp_path / "h.sqlite"
+    role = f"arn:aws:iam::{A}:role/team/MlflowRole"
+    other = f"arn:aws:iam::{A}:role/Other"
+    night = [
+        with_role(finding("a", status="PASS"), role),  # healthy users are known too
+        with_role(finding("b"), other),
+        finding("c"),  # no role check: no role known
+    ]
+    record_run(db, document("n1", "2026-01-01T00:00:00Z", night), KEY)
+    assert [u["resource_name"] for u in role_users(db, A, "MlflowRole")] == ["a"]
+    assert role_users(db, A, "MlflowRole")[0]["role_arn"] == role
+    # a managed policy of the account: any of its roles may attach it
+    assert [u["resource_name"] for u in role_users(db, A, None)] == ["a", "b"]
+    assert role_users(db, "999999999999", None) == []
+    assert role_users(tmp_path / "absent.sqlite", A, "MlflowRole") == []
+
+
+def test_a_history_without_the_role_column_gains_it(tmp_path):
+    from auditor.history.database import role_users
+
+    from .test_history import A
+
+    db = tmp_path / "h.sqlite"
+    record_run(db, document("n1", "2026-01-01T00:00:00Z", [finding("a")]), KEY)
+    with sqlite3.connect(db) as conn:  # as written before roles were recorded
+        conn.execute("ALTER TABLE resources DROP COLUMN role_arn")
+    assert bucket_users(db, "nothing") == [] and role_users(db, A, None) == []
+    role = f"arn:aws:iam::{A}:role/R"
+    record_run(db, document("n2", "2026-01-02T00:00:00Z", [with_role(finding("a"), role)]), KEY)
+    assert [u["resource_name"] for u in role_users(db, A, "R")] == ["a"]

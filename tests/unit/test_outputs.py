@@ -123,6 +123,45 @@ def test_findings_sort_worst_first():
     ]
 
 
+def test_exploitable_resources_rank_by_their_execution_role():
+    """Exploitable (bucket missing, nothing verifies its owner): the role check FAILing at
+    critical (it writes anywhere and registers models) first, no compensating control
+    known next, a role that cannot write outside trusted accounts last of the three."""
+    role = "mlflow_execution_role_s3_write_scoped"
+    findings = []
+    for arn, role_status, role_severity in (
+        ("arn:mitigated", "PASS", "high"),
+        ("arn:unknown", "UNKNOWN", "high"),
+        ("arn:open", "FAIL", "high"),
+        ("arn:registers", "FAIL", "critical"),
+    ):
+        findings.append(finding(resource_arn=arn, resource_name=arn, severity="critical"))
+        findings.append(
+            finding(
+                check_id=role,
+                resource_arn=arn,
+                resource_name=arn,
+                status=role_status,
+                severity=role_severity,
+            )
+        )
+    findings.append(finding(resource_arn="arn:safe", resource_name="arn:safe", severity="low"))
+    # a server that verifies its owner fails closed: not exploitable
+    findings.append(
+        finding(
+            check_id="mlflow_s3_owner_verification_enabled",
+            resource_arn="arn:safe",
+            resource_name="arn:safe",
+            status="PASS",
+        )
+    )
+    order = []
+    for f in sort_findings(findings):
+        if f["status"] == "FAIL" and f["resource_arn"] not in order:
+            order.append(f["resource_arn"])
+    assert order == ["arn:registers", "arn:open", "arn:unknown", "arn:mitigated", "arn:safe"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -1,11 +1,10 @@
 """The execution-role policy engine: S3 writes outside the trusted accounts, and the
 trust policy's source conditions; one test per condition form and per UNKNOWN path,
-and the two staged rules over the role section of the facts."""
+and the two shipped rules over the role section of the facts."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,7 @@ PARTNER = "222222222222"
 STRANGER = "999999999999"
 ORG = "o-abc123def4"
 B = "ml-artifacts"
-STAGED = Path(__file__).resolve().parent / "staged_rules"
-RULES = {r.id: r for r in load_rules([STAGED])}
+RULES = {r.id: r for r in load_rules()}
 
 
 def allow(action="s3:*", resource="*", condition=None, **extra):
@@ -317,7 +315,7 @@ def test_trust_other_condition_is_unknown_and_no_sagemaker_passes():
     assert trust_decision(other, ME, (ME,)).status == "PASS"
 
 
-# ------------------------------------------------------------------ the staged rules
+# ------------------------------------------------------------------ the shipped rules
 
 
 def _facts(role_arn, role):
@@ -328,16 +326,16 @@ def _facts(role_arn, role):
         "srv",
         f"arn:aws:sagemaker:us-east-1:{ME}:x",
         f"s3://{B}/p",
+        role_arn=role_arn,
     )
-    facts = build_facts(
+    return build_facts(
         resource,
         parse_artifact_store_uri(f"s3://{B}/p"),
         BucketProof(B, True, ME),
         TrustContext(frozenset({ME}), frozenset({ME})),
+        role=role,
+        bucket_owners={B: ME},
     )
-    facts["role"], unknown = role_section(role_arn, role, {ME}, (), {B: ME})
-    facts["unknown"].update(unknown)
-    return facts
 
 
 def test_rules_fail_pass_and_unknown_over_sample_roles():
