@@ -14,7 +14,7 @@ caller's account with nothing in it), then measures in fresh processes, median o
 - ``mlflow-audit event`` of a one-scope event with nothing in it (an MLflow event for a
   server that is not there: list the scope, evaluate nothing, write the JSON) and of a
   DeleteBucket no resource uses ("nothing to do" after listing the scope): the cold
-  start of the Lambda (issue 15 target: 1 s or less);
+  start of the Lambda (target: 1 s or less);
 - one more scan with each phase timed in-process, exclusively (time inside an import is
   not also counted in the client construction that triggered it): imports, botocore
   client construction, service-model loading, HTTP requests (count and time), report
@@ -49,7 +49,7 @@ IMPORTS = (
     "auditor.history.s3",
 )
 LEAN = ("--format", "json", "--no-history")
-TARGET_S = 1.0  # issue 15: an empty event run in 1 s or less
+TARGET_S = 1.0  # an empty event run in 1 s or less
 
 
 CPU: dict[str, float] = {}  # label -> median CPU seconds (user+sys) of the process

@@ -172,7 +172,7 @@ class Bucket:
     name: str
     owner: str | None  # None: the bucket does not exist
     readable_by_org: bool = False  # outside buckets whose policy lets the org read them
-    # Access configuration (issue 14), set by _configure_integrity for org-owned buckets.
+    # Access configuration, set by _configure_integrity for org-owned buckets.
     policy: str | None = "org"  # org | foreign (a PutObject grant outside) | public | None
     pab: str = "on"  # Block Public Access: on (all four) | partial | none (not configured)
     ownership: str | None = "BucketOwnerEnforced"  # None: no rule (ObjectWriter)

@@ -1,4 +1,4 @@
-"""Ctrl-C during the scan itself (issue 11 item 8, SPEC "Exit codes"): a real CLI process,
+"""Ctrl-C during the scan itself (exit 130, the reports of the incomplete run written): a real CLI process,
 a real SIGINT, against ``python -m auditor.sim serve --demo`` slowed down with
 ``/_sim/faults`` latency so the scan is still running when the signal arrives.
 

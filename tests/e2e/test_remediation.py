@@ -1,6 +1,6 @@
 """--remediate on a fresh simulated organisation per test (remediation changes it).
 
-Every statement of SPEC.md's Remediation section has a test here; Update calls are
+Every remediation rule (docs/remediation.md) has a test here; Update calls are
 counted from the requests the simulation received.
 """
 

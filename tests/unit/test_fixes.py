@@ -1,4 +1,4 @@
-"""The fail-closed owner choice (SPEC.md, Remediation), over facts built by the facts stage."""
+"""The fail-closed owner choice (the remediation rules: never trust a foreign account), over facts built by the facts stage."""
 
 import pytest
 

@@ -113,7 +113,7 @@ def test_sniped_bucket_unproven_owner_fails_by_exclusion_when_all_trusted_invent
     )
     v, findings = verdicts(server(), proof)
     assert v["mlflow_artifact_bucket_owner_trusted"] == ("FAIL", "critical")
-    # SPEC: the match check fails only on a proven owner; refuting the expected one is not
+    # The match check fails only on a proven owner; refuting the expected one is not
     # proving who owns it
     assert v["mlflow_s3_expected_owner_matches_bucket"][0] == "UNKNOWN"
     match = next(f for f in findings if f["check_id"] == "mlflow_s3_expected_owner_matches_bucket")
@@ -142,7 +142,7 @@ def test_proven_untrusted_owner_fails_owner_trusted():
     f = next(f for f in findings if f["check_id"] == "mlflow_artifact_bucket_owner_trusted")
     assert f["actual_owner"] == STRANGER
     # the fix never pins the untrusted owner, and never replaces a pin S3 proves correct
-    # while the run cannot tell whether that owner is in the Organization (SPEC.md)
+    # while the run cannot tell whether that owner is in the Organization
     # (nothing is pinned, as --remediate would pin nothing: no command, the text says why)
     assert "--s3-bucket-owner-account-id" not in f["remediation"]["command"]
     assert STRANGER not in f["remediation"]["command"]
