@@ -26,7 +26,7 @@ REGION_NOT_ENABLED_CODES = classify.REGION_NOT_ENABLED
 
 
 #: endpointPrefix (service-2 metadata) of the services whose regions ``known_regions``
-#: unions; tests/unit/test_scope_regions.py checks them against the installed models.
+#: unions; tests/collect/test_scope_regions.py checks them against the installed models.
 KNOWN_REGION_PREFIXES = ("api.sagemaker", "ec2", "s3")
 _KNOWN: set[str] | None = None
 

@@ -1,7 +1,7 @@
 """The AWS Config custom rule through the Lambda entry point, on the simulated organisation.
 
 Config invokes ``auditor.app.aws_lambda.lambda_handler`` with the event shapes of "Example
-Events for AWS Config Rules" (tests/unit/test_config_events.py has their sources); the
+Events for AWS Config Rules" (tests/events/test_config_events.py has their sources); the
 function re-checks the named tracking server with scan's rules and proofs and answers
 with ``PutEvaluations`` in the invoking account (auditor.sim.config keeps what it got).
 """

@@ -1,7 +1,7 @@
 """``mlflow-audit event`` and ``auditor.app.aws_lambda.lambda_handler`` end to end on the simulation.
 
 The payloads are the fixtures of tests/events/ (their shapes and sources are documented in
-tests/unit/test_event_parse.py: the DeleteBucket record from the CloudTrail User Guide's S3
+tests/events/test_event_parse.py: the DeleteBucket record from the CloudTrail User Guide's S3
 examples in an EventBridge "AWS API Call via CloudTrail" envelope, the SageMaker MLflow
 records with the API's member names in lower camel case), re-addressed to the simulated
 organisation's accounts, buckets and servers.

@@ -25,7 +25,7 @@ from auditor.report.formats.common import scanned_scopes
 from auditor.report.load import load_document
 from auditor.sim import build_demo_org, simulated_aws
 from auditor.sim.org_builder import EXECUTION_ROLE_NAME
-from tests.unit.test_ocsf import validate
+from tests.report.test_ocsf import validate
 
 # Every test builds an organisation of its own (a fixture or the demo): seconds each.
 pytestmark = pytest.mark.slow

@@ -11,8 +11,7 @@ from auditor.report.formats import asff
 from auditor.report.formats.common import scanned_scopes
 from auditor.sim import securityhub as sim_hub
 from auditor.sim import simulated_aws
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 SEVERITIES = {"critical", "high", "medium", "low", "info"}
 

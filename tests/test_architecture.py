@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "auditor"
 MAX_LINES = 400
 
@@ -188,12 +188,12 @@ def test_the_cycle_finder_finds_a_cycle_and_accepts_a_tree():
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
 
 
-def test_the_import_graph_sees_lazy_relative_and_type_only_imports():
+def test_the_import_graph_sees_lazy_relative_and_type_only_imports(tmp_path):
     graph = import_graph()
     assert "auditor.app.scan" in graph["auditor.cli"]  # imported inside a command function
     assert "auditor.sim" in graph["auditor.app.demo"]
     src = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .model import X\n"
-    path = ROOT / "tests" / "unit" / "_type_only_probe.py"
+    path = tmp_path / "_type_only_probe.py"
     path.write_text(src, encoding="utf-8")
     try:
         found = imports_of("auditor.core.probe", path, {"auditor.core.model"})

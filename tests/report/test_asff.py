@@ -15,8 +15,7 @@ from botocore.validate import ParamValidator
 
 from auditor.report.formats import asff
 from auditor.report.formats.common import scanned_scopes
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 MODEL = botocore.session.get_session().get_service_model("securityhub")
 FINDING_SHAPE = MODEL.shape_for("AwsSecurityFinding")

@@ -8,8 +8,7 @@ import pytest
 
 from auditor.integrations import sns as notify
 from auditor.sim import simulated_aws
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 ACCOUNT = "111111111111"
 

@@ -13,7 +13,7 @@ import pytest
 
 from auditor.history.database import HistoryError, record_run, recording, recording_event_run
 from auditor.history.views import list_runs
-from tests.unit.test_history import KEY, document, finding
+from tests.history.test_history import KEY, document, finding
 
 
 class DiskFull(Exception):

@@ -24,8 +24,7 @@ from py_ocsf_models.objects.cloud import Cloud
 
 from auditor.report.formats import asff, ocsf
 from auditor.report.formats.common import scanned_scopes
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 SCHEMA_1_5_0 = {
     "class": (2003, "Compliance Finding", 2, "Findings"),

@@ -6,8 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from auditor.history.database import bucket_users, record_event_run, record_run
-
-from .test_history import KEY, arn, document, finding
+from tests.history.test_history import KEY, arn, document, finding
 
 
 def with_bucket(f: dict, bucket: str) -> dict:
@@ -92,8 +91,7 @@ def with_role(f: dict, role: str) -> dict:
 
 def test_role_users_are_the_resources_whose_evidence_names_the_role(tmp_path):
     from auditor.history.database import role_users
-
-    from .test_history import A
+    from tests.history.test_history import A
 
     db = tmp_path / "h.sqlite"
     role = f"arn:aws:iam::{A}:role/team/MlflowRole"
@@ -114,8 +112,7 @@ def test_role_users_are_the_resources_whose_evidence_names_the_role(tmp_path):
 
 def test_a_history_without_the_role_column_gains_it(tmp_path):
     from auditor.history.database import role_users
-
-    from .test_history import A
+    from tests.history.test_history import A
 
     db = tmp_path / "h.sqlite"
     record_run(db, document("n1", "2026-01-01T00:00:00Z", [finding("a")]), KEY)

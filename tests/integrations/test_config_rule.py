@@ -13,8 +13,7 @@ from auditor.events.config import CHANGE, MLFLOW_TRACKING_SERVER, SCHEDULED
 from auditor.integrations import config_rule
 from auditor.sim import config as sim_config
 from auditor.sim import simulated_aws
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 RULE = "mlflow-artifact-bucket-owner"
 

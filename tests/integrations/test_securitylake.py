@@ -20,8 +20,7 @@ from auditor.aws.clients import ClientCache
 from auditor.aws.errors import ConfigError
 from auditor.integrations import securitylake as lake
 from auditor.report.formats.common import closed_findings
-
-from .demo_document import demo_document
+from tests.report.demo_document import demo_document
 
 BUCKET = "aws-security-data-lake-us-east-1-abcdef123456"
 SOURCE = "mlflowaudit"
