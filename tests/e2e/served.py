@@ -35,8 +35,9 @@ def read(out: Path) -> dict[str, Any]:
 
 
 def problems(doc: dict[str, Any]) -> int:
-    """How many findings are not PASS."""
-    return sum(1 for f in doc["findings"] if f["status"] != "PASS")
+    """How many findings are problems of their own: not PASS, and not the follow-on of
+    another check's FAIL (``caused_by``), which the history neither stores nor counts."""
+    return sum(1 for f in doc["findings"] if f["status"] != "PASS" and not f.get("caused_by"))
 
 
 @dataclass

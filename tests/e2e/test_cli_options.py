@@ -210,8 +210,7 @@ def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, args, message):
         (["scan", "--dry-run"], "Error: --dry-run and --yes only apply with --remediate"),
         (
             ["report", "x.json", "--profile", "p"],
-            "Error: --profile, --role-name and --external-id need --security-hub "
-            "(see 'mlflow-audit report --help')",
+            "Error: --profile needs --security-hub or --security-lake",
         ),
     ],
 )
