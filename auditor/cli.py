@@ -304,6 +304,13 @@ _PUSH_OPTIONS = _apply(
     help="Parallel API workers.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=0, max=256),
+    default=0,
+    help="Worker processes, each scanning a share of the accounts (1: one process; "
+    "default 0: one per usable CPU core).",
+)
+@click.option(
     "--shard",
     callback=_shard,
     help="Audit only shard K of N (K/N, split by account) for fan-out; "

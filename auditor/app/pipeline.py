@@ -36,8 +36,9 @@ from auditor.core.request import ScanRequest
 from auditor.evaluate.engine import Rule
 from auditor.evaluate.facts import TrustContext
 from auditor.evaluate.policy import Policy
+from auditor.evaluate.rules import sources_read
 from auditor.evaluate.stage import evaluate_resources
-from auditor.prove.stage import gather_integrity, prove_buckets
+from auditor.prove.stage import INTEGRITY, prove_stage
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
 NOT_PROVEN_REASON = "the run was interrupted before S3 was asked who owns this bucket"
@@ -64,11 +65,14 @@ def run_scan(
     progress: Progress | None = None,
     today: dt.date | None = None,
     targets: Targets | None = None,
+    only: frozenset[str] | None = None,
 ) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS.
 
     Ctrl-C (KeyboardInterrupt in the calling thread) cancels the pool within a second
-    and raises ScanInterrupted with what was collected so far, evaluated.
+    and raises ScanInterrupted with what was collected so far, evaluated. ``only``: a
+    worker process's share of the accounts (auditor.app.workers); the others are
+    inventoried only, as another shard's are.
     """
     started = dt.datetime.now(dt.UTC)
     clients = ClientCache(
@@ -80,10 +84,11 @@ def run_scan(
         caller = caller_account_id(clients, caller_creds)
         selection = select_accounts(clients, caller_creds, caller, request)
     except KeyboardInterrupt:
-        nothing = Collection(errors=[interrupted_error(None, None, "the accounts were known")])
-        result = _result(caller, [], [], nothing, {}, [], [], started, {})
-        raise ScanInterrupted(result) from None
+        raise interrupted_before_accounts(caller, started) from None
     scan, inventory_only = selection.scan, selection.inventory_only
+    if only is not None:
+        inventory_only = [*inventory_only, *(a for a in scan if a.account_id not in only)]
+        scan = [a for a in scan if a.account_id in only]
     if targets is not None:  # every account is inventoried; only the targets' are listed
         wanted = {account for account, _ in targets.scopes}
         inventory_only = [*inventory_only, *(a for a in scan if a.account_id not in wanted)]
@@ -100,15 +105,24 @@ def run_scan(
     proofs: dict[str, BucketProof] = {}
     integrity: dict[str, Any] = {}
     interrupted = False
+    sources = sources_read(rules, policy.disabled_checks)  # no call that no rule needs
     try:
         found = collect_all(group, collector, scan, inventory_only)
         uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
         if targets is not None:
             found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
-        prove_buckets(group, clients, scan, found.resources, uris, found.inventories, proofs, lock)
-        # any account we hold credentials for reads its own buckets, whichever shard lists it
-        readers = [*scan, *inventory_only]
-        gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+        prove_stage(
+            group,
+            clients,
+            [*scan, *inventory_only],
+            found.resources,
+            uris,
+            found.inventories,
+            proofs,
+            integrity,
+            lock,
+            sources,
+        )
     except KeyboardInterrupt:
         interrupted = True
         group.cancel()
@@ -120,6 +134,8 @@ def run_scan(
         with lock:
             proofs, integrity = dict(proofs), dict(integrity)
         acting = {a.account_id for a in [*scan, *inventory_only] if a.credentials is not None}
+        if INTEGRITY not in sources:  # no configuration was to be read
+            acting = set()
         _mark_unproven(found, uris, proofs, integrity, acting)
     else:
         group.close()
@@ -156,6 +172,12 @@ def run_scan(
     if interrupted:
         raise ScanInterrupted(result)
     return result
+
+
+def interrupted_before_accounts(caller: str | None, started: dt.datetime) -> ScanInterrupted:
+    """Ctrl-C before the accounts to scan were known: a run that scanned nothing."""
+    nothing = Collection(errors=[interrupted_error(None, None, "the accounts were known")])
+    return ScanInterrupted(_result(caller, [], [], nothing, {}, [], [], started, {}))
 
 
 def _mark_unproven(

@@ -15,7 +15,8 @@ import boto3
 import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from auditor.app.pipeline import ScanInterrupted, run_scan
+from auditor.app.pipeline import ScanInterrupted
+from auditor.app.workers import run_scan_processes
 from auditor.aws.clients import ClientCache
 from auditor.aws.errors import ConfigError, error_code, error_message
 from auditor.aws.session import make_session
@@ -46,7 +47,7 @@ def execute_scan(
 ) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
-        return run_scan(session, request, rules, policy, progress=progress, targets=targets)
+        return run_scan_processes(session, request, rules, policy, progress, targets)
     except NoCredentialsError:
         raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:

@@ -34,6 +34,7 @@ class ScanRequest:
     external_id: str | None = None
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
     concurrency: int = DEFAULT_CONCURRENCY
+    processes: int = 0  # worker processes over the accounts; 0: one per usable CPU core
     # How long one call may keep being throttled (paced and retried) before it fails.
     throttle_budget_s: float = DEFAULT_BUDGET_S
     # policy
