@@ -26,8 +26,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -41,6 +40,9 @@ from auditor.core.model import Progress, ProgressSnapshot, ScanResult
 from auditor.core.request import ScanRequest
 from auditor.evaluate.engine import Rule
 from auditor.evaluate.policy import Policy
+
+if TYPE_CHECKING:  # imported when workers start: an event run's cold start never pays it
+    from multiprocessing.connection import Connection
 
 #: Stats that are counts over the run's calls: the merged run has the workers' sum.
 _SUMMED = ("clients_built", "assume_role_calls", "throttled", "paced_deferrals")
@@ -238,6 +240,8 @@ def _interrupt(procs: list[Any], done: dict[int, Any]) -> None:
 
 def _receive(conns: list[Connection], inbox: queue.Queue[tuple[int, Any]]) -> None:
     """Every message of every worker, then ``None`` once each one's pipe closes."""
+    from multiprocessing.connection import Connection, wait
+
     index_of = {id(c): i for i, c in enumerate(conns)}
     open_conns = list(conns)
     while open_conns:
