@@ -47,9 +47,7 @@ def scan(
     bench_scale.SCAN_ARGS = extra
     servers = accounts * 10
     with bench_scale.FakeServer(accounts, 17, servers, latency_ms, 0.02) as server:
-        return bench_scale.run_scan(
-            server, concurrency, latency_ms, 0.02, accounts, 17, servers
-        )
+        return bench_scale.run_scan(server, concurrency, latency_ms, 0.02, accounts, 17, servers)
 
 
 def per_call(small: bench_scale.Run, big: bench_scale.Run) -> float:
