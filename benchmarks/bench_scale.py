@@ -132,6 +132,7 @@ class FakeServer:
 
 PACKAGE_PATH: str | None = None  # --package-path: scan with another checkout of auditor/
 USER_CONFIG = ""  # --user-config: the scanner's AWS config file (e.g. max_attempts = 4)
+SCAN_ARGS: list[str] = []  # more scan options (e.g. --processes 2), from bench_cores.py
 
 
 def clean_env(tmp: Path, server: FakeServer) -> dict[str, str]:
@@ -264,6 +265,7 @@ def run_scan(
             str(tmp / "out"),
             "--concurrency",
             str(concurrency),
+            *SCAN_ARGS,
         ]
         wrapped = profile_dir is not None or tracemalloc or gc_stats or prewarm
         if wrapped:

@@ -37,8 +37,9 @@ from auditor.evaluate.engine import Rule
 from auditor.evaluate.facts import TrustContext
 from auditor.evaluate.policy import Policy
 from auditor.evaluate.role_policy import named_buckets
+from auditor.evaluate.rules import sources_read
 from auditor.evaluate.stage import evaluate_resources
-from auditor.prove.stage import RoleRun, gather_integrity, prove_buckets, read_roles
+from auditor.prove.stage import INTEGRITY, ROLE, RoleRun, prove_stage, read_roles
 from auditor.remediate.membership import membership_for_fixes
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
@@ -68,15 +69,45 @@ def _prove(
     proofs: dict[str, BucketProof],
     integrity: dict[str, Any],
     lock: threading.Lock,
-) -> RoleRun:
-    """The prove stage: each bucket's owner, its configuration, each execution role."""
-    prove_buckets(group, clients, scan, found.resources, uris, found.inventories, proofs, lock)
-    # any account we hold credentials for reads its own buckets, whichever shard lists it
+    sources: frozenset[str],
+) -> RoleRun | None:
+    """The prove stage: each bucket's owner, then only what an enabled rule reads (its
+    configuration, each execution role). Any account we hold credentials for reads its
+    own buckets and roles, whichever shard or worker lists it. No role read: None."""
     readers = [*scan, *inventory_only]
-    gather_integrity(group, clients, readers, found.resources, uris, proofs, integrity, lock)
+    prove_stage(
+        group,
+        clients,
+        readers,
+        found.resources,
+        uris,
+        found.inventories,
+        proofs,
+        integrity,
+        lock,
+        sources,
+    )
+    if ROLE not in sources:
+        return None
     return read_roles(
         group, clients, readers, found.resources, proofs, found.inventories, named_buckets
     )
+
+
+def _narrow(
+    scan: list[Account], inventory_only: list[Account], keep: set[str] | frozenset[str]
+) -> tuple[list[Account], list[Account]]:
+    """Only ``keep``'s accounts are listed; the others are still inventoried."""
+    rest = [a for a in scan if a.account_id not in keep]
+    return [a for a in scan if a.account_id in keep], [*inventory_only, *rest]
+
+
+def _uris(found: Collection, targets: Targets | None) -> dict[str, Any]:
+    """Each collected resource's parsed URI; with ``targets``, only their resources kept."""
+    uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
+    if targets is not None:
+        found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
+    return uris
 
 
 def run_scan(
@@ -87,11 +118,14 @@ def run_scan(
     progress: Progress | None = None,
     today: dt.date | None = None,
     targets: Targets | None = None,
+    only: frozenset[str] | None = None,
 ) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS.
 
     Ctrl-C (KeyboardInterrupt in the calling thread) cancels the pool within a second
-    and raises ScanInterrupted with what was collected so far, evaluated.
+    and raises ScanInterrupted with what was collected so far, evaluated. ``only``: a
+    worker process's share of the accounts (auditor.app.workers); the others are
+    inventoried only, as another shard's are.
     """
     started = dt.datetime.now(dt.UTC)
     clients = ClientCache(
@@ -103,14 +137,12 @@ def run_scan(
         caller = caller_account_id(clients, caller_creds)
         selection = select_accounts(clients, caller_creds, caller, request)
     except KeyboardInterrupt:
-        nothing = Collection(errors=[interrupted_error(None, None, "the accounts were known")])
-        result = _result(caller, [], [], nothing, {}, [], [], started, {})
-        raise ScanInterrupted(result) from None
+        raise interrupted_before_accounts(caller, started) from None
     scan, inventory_only = selection.scan, selection.inventory_only
+    if only is not None:
+        scan, inventory_only = _narrow(scan, inventory_only, only)
     if targets is not None:  # every account is inventoried; only the targets' are listed
-        wanted = {account for account, _ in targets.scopes}
-        inventory_only = [*inventory_only, *(a for a in scan if a.account_id not in wanted)]
-        scan = [a for a in scan if a.account_id in wanted]
+        scan, inventory_only = _narrow(scan, inventory_only, {a for a, _ in targets.scopes})
     factory = CredentialFactory(
         clients, caller_creds, caller, request.role_name, request.external_id
     )
@@ -124,23 +156,24 @@ def run_scan(
     integrity: dict[str, Any] = {}
     roles: RoleRun | None = None  # an interrupted run leaves every role unread (UNKNOWN)
     interrupted = False
+    sources = sources_read(rules, policy.disabled_checks)  # no call that no rule needs
     try:
         found = collect_all(group, collector, scan, inventory_only)
-        uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
-        if targets is not None:
-            found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
-        roles = _prove(group, clients, scan, inventory_only, found, uris, proofs, integrity, lock)
+        uris = _uris(found, targets)
+        roles = _prove(
+            group, clients, scan, inventory_only, found, uris, proofs, integrity, lock, sources
+        )
     except KeyboardInterrupt:
         interrupted = True
         group.cancel()
         group.close(CANCEL_GRACE_S)  # the calls in hand may still answer meanwhile
         found = collector.interrupted(scan)
-        uris = {r.arn: parse_artifact_store_uri(r.artifact_store_uri) for r in found.resources}
-        if targets is not None:
-            found.resources = [r for r in found.resources if targets.keeps(r, uris[r.arn].bucket)]
+        uris = _uris(found, targets)
         with lock:
             proofs, integrity = dict(proofs), dict(integrity)
         acting = {a.account_id for a in [*scan, *inventory_only] if a.credentials is not None}
+        if INTEGRITY not in sources:  # no configuration was to be read
+            acting = set()
         _mark_unproven(found, uris, proofs, integrity, acting)
     else:
         group.close()
@@ -190,6 +223,12 @@ def _owner(resource: Any, uris: dict[str, Any], proofs: dict[str, BucketProof]) 
     """The proven owner of a resource's bucket, if any."""
     proof = proofs.get(uris[resource.arn].bucket or "")
     return proof.owner_account_id if proof is not None else None
+
+
+def interrupted_before_accounts(caller: str | None, started: dt.datetime) -> ScanInterrupted:
+    """Ctrl-C before the accounts to scan were known: a run that scanned nothing."""
+    nothing = Collection(errors=[interrupted_error(None, None, "the accounts were known")])
+    return ScanInterrupted(_result(caller, [], [], nothing, {}, [], [], started, {}))
 
 
 def _mark_unproven(

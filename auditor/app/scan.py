@@ -19,9 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from auditor.app.finish import AfterScan, RunContext, finish_interrupted_scan, finish_run
 from auditor.app.interrupt import first_interrupt_only
-from auditor.app.pipeline import ScanInterrupted, run_scan
+from auditor.app.pipeline import ScanInterrupted
 from auditor.app.recording import scan_recorder
 from auditor.app.results import S3Output, S3Prefix, parse_prefix
+from auditor.app.workers import run_scan_processes
 from auditor.aws.errors import error_code, error_message
 from auditor.aws.session import make_session
 from auditor.collect.stage import Targets
@@ -47,7 +48,7 @@ def execute_scan(
 ) -> ScanResult:
     """run_scan, with the failures that mean "nothing could be scanned" as ConfigError."""
     try:
-        return run_scan(session, request, rules, policy, progress=progress, targets=targets)
+        return run_scan_processes(session, request, rules, policy, progress, targets)
     except NoCredentialsError:
         raise ConfigError("no AWS credentials found (set AWS_PROFILE or use --profile)") from None
     except ClientError as exc:

@@ -3,10 +3,15 @@ account (refreshed by botocore before they expire)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import boto3
-from botocore.credentials import Credentials, RefreshableCredentials
+from botocore.credentials import (
+    Credentials,
+    DeferredRefreshableCredentials,
+    RefreshableCredentials,
+)
 from botocore.exceptions import NoCredentialsError
 
 from auditor.aws.clients import ClientCache
@@ -64,30 +69,37 @@ class CredentialFactory:
         if account.account_id == self._caller_id:
             account.access = "caller"
             return self._caller
-        arn = self.role_arn(account.account_id)
-
-        def fetch() -> dict[str, str]:
-            params = {
-                "RoleArn": arn,
-                "RoleSessionName": ROLE_SESSION_NAME,
-                "DurationSeconds": ASSUME_ROLE_DURATION_S,
-            }
-            if self._external_id:
-                params["ExternalId"] = self._external_id
-            with self._lock:
-                self.assume_role_calls += 1
-            # Always as the caller, also when botocore refreshes these credentials in
-            # the middle of a call bound to the member account.
-            with self._clients.acting_as(self._caller):
-                sts = self._clients.client(self._clients.default_region, "sts")
-                creds = sts.assume_role(**params)["Credentials"]
-            return {
-                "access_key": creds["AccessKeyId"],
-                "secret_key": creds["SecretAccessKey"],
-                "token": creds["SessionToken"],
-                "expiry_time": creds["Expiration"].isoformat(),
-            }
-
+        fetch = functools.partial(self._assume, self.role_arn(account.account_id))
         return RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
         )
+
+    def deferred_for(self, account: Account) -> Credentials:
+        """Like ``credentials_for``, but the role is assumed only when first used: the
+        accounts a worker process scanned, for what the parent does after the scan."""
+        if account.account_id == self._caller_id:
+            return self._caller
+        fetch = functools.partial(self._assume, self.role_arn(account.account_id))
+        return DeferredRefreshableCredentials(refresh_using=fetch, method="sts-assume-role")
+
+    def _assume(self, arn: str) -> dict[str, str]:
+        params = {
+            "RoleArn": arn,
+            "RoleSessionName": ROLE_SESSION_NAME,
+            "DurationSeconds": ASSUME_ROLE_DURATION_S,
+        }
+        if self._external_id:
+            params["ExternalId"] = self._external_id
+        with self._lock:
+            self.assume_role_calls += 1
+        # Always as the caller, also when botocore refreshes these credentials in
+        # the middle of a call bound to the member account.
+        with self._clients.acting_as(self._caller):
+            sts = self._clients.client(self._clients.default_region, "sts")
+            creds = sts.assume_role(**params)["Credentials"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": creds["Expiration"].isoformat(),
+        }

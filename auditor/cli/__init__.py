@@ -135,6 +135,13 @@ def main() -> None:
     help="Parallel API workers.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=0, max=256),
+    default=defaults.DEFAULT_PROCESSES,
+    help="Worker processes, each scanning a share of the accounts (1: one process; "
+    "0: one per usable CPU core).",
+)
+@click.option(
     "--shard",
     callback=opt.parsed(options.shard),
     help="Audit only shard K of N (K/N, split by account) for fan-out; "

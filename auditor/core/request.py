@@ -14,6 +14,8 @@ from typing import Any
 from auditor.core.errors import UsageError
 from auditor.core.model import DEFAULT_ROLE_NAME
 
+#: Worker processes over the accounts; 0: one per usable CPU core.
+DEFAULT_PROCESSES = 0
 DEFAULT_CONCURRENCY = 32
 DEFAULT_MAX_CHANGES = 25
 DEFAULT_STABLE_WAIT_S = 60.0
@@ -39,6 +41,7 @@ class ScanRequest:
     external_id: str | None = None
     shard: tuple[int, int] | None = None  # (K, N), 1-based K
     concurrency: int = DEFAULT_CONCURRENCY
+    processes: int = DEFAULT_PROCESSES  # worker processes over the accounts
     # How long one call may keep being throttled (paced and retried) before it fails.
     throttle_budget_s: float = DEFAULT_THROTTLE_BUDGET_S
     # policy

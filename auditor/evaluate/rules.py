@@ -23,7 +23,7 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from auditor.core.checks import Exposure, exposure  # noqa: F401  (rule flags, read as data)
@@ -57,6 +57,16 @@ _OPTIONAL = (
 _FACT_PATH = re.compile(r"[a-z_]+(\.[a-z_]+)*")
 _FLAGS = ("exposes", "verifies_owner", "compensates")
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
+
+#: The AWS reads behind each top-level section of the facts record that needs more than
+#: the List and Describe every scan makes: a fact source no enabled rule reads is never
+#: called. ``fix`` is built from the ``bucket`` section (auditor.evaluate.fixes).
+FACT_SOURCES = {
+    "bucket": "ownership",
+    "fix": "ownership",
+    "integrity": "integrity",
+    "role": "role",
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,9 @@ class Rule:
         """Whether a FAIL of this check is why fact ``path`` is unknown."""
         return any(path == p or path.startswith(p + ".") for p in self.root_cause_of)
 
+    # The fact sources (FACT_SOURCES values) its condition, severities or texts name.
+    sources: frozenset[str] = frozenset()
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -119,6 +132,39 @@ def _compile_template(source: str, text: Any, what: str) -> Any:
         return _ENV.from_string(" ".join(text.split()))
     except TemplateError as exc:
         raise ConfigError(f"{source}: {what} is not a valid template ({exc})") from None
+
+
+def _jmespath_names(node: Any) -> set[str]:
+    """Every field name anywhere in a compiled JMESPath AST (more than the top-level
+    ones: a source named deeper down is read too often, never too rarely)."""
+    names = {node["value"]} if node.get("type") == "field" else set()
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            names |= _jmespath_names(child)
+    return names
+
+
+def _template_names(text: Any) -> set[str]:
+    return set(meta.find_undeclared_variables(_ENV.parse(" ".join(str(text).split()))))
+
+
+def rule_sources(data: dict[str, Any], compiled: list[Any]) -> frozenset[str]:
+    """The fact sources a rule reads: derived from what its ``reads``, ``pass_when`` and
+    ``severity_when`` expressions and its message and fix templates name, so a rule (a
+    user's too) can never be evaluated on a source the run skipped."""
+    names: set[str] = set()
+    for expr in compiled:
+        names |= _jmespath_names(expr.parsed)
+    fix = data["fix"]
+    for text in (*data["message"].values(), fix["text"], fix["command"]):
+        names |= _template_names(text)
+    return frozenset(FACT_SOURCES[n] for n in names if n in FACT_SOURCES)
+
+
+def sources_read(rules: Iterable[Rule], disabled: Iterable[str] = ()) -> frozenset[str]:
+    """The fact sources the enabled rules read (``disabled``: the policy's disabled checks)."""
+    off = set(disabled)
+    return frozenset(s for rule in rules if rule.id not in off for s in rule.sources)
 
 
 def _fix(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -184,13 +230,15 @@ def parse_rule(data: Any, source: str) -> Rule:
     if not isinstance(messages, dict) or not {"PASS", "FAIL"} <= set(messages):
         raise ConfigError(f"{source}: message needs PASS and FAIL templates")
     fix = _fix(data, source)
+    pass_when = _compile_expr(source, data["pass_when"], "pass_when")
+    read_exprs = [jmespath.compile(path) for path in reads]
     rule = Rule(
         id=str(data["id"]),
         title=str(data["title"]),
         severity=data["severity"],
         resource_types=types,
         reads=reads,
-        pass_when=_compile_expr(source, data["pass_when"], "pass_when"),
+        pass_when=pass_when,
         severity_when=tuple(severity_when),
         messages={k: _compile_template(source, v, f"message.{k}") for k, v in messages.items()},
         risk=" ".join(str(data["risk"]).split()),
@@ -203,6 +251,7 @@ def parse_rule(data: Any, source: str) -> Rule:
         verifies_owner=bool(data.get("verifies_owner", False)),
         root_cause_of=_root_cause_of(data, source),
         compensates=bool(data.get("compensates", False)),
+        sources=rule_sources(data, [*read_exprs, pass_when, *(expr for expr, _ in severity_when)]),
     )
     rehearse(rule)
     return rule

@@ -35,6 +35,7 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_con
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections.abc import Collection, Iterable
@@ -132,9 +133,24 @@ def _is_write(action: str) -> bool:
 
 def write_actions(statement: dict[str, Any]) -> set[str]:
     """S3 write actions a statement covers (wildcards and NotAction expanded)."""
+    # Only Action and NotAction decide it, and an organisation's bucket policies repeat the
+    # same few: expanding a wildcard matches it against every IAM action (milliseconds),
+    # so each distinct pair is expanded once per process.
+    key = json.dumps([statement.get("Action"), statement.get("NotAction")], sort_keys=True)
+    return set(_write_actions(key))
+
+
+@functools.lru_cache(maxsize=4096)
+def _write_actions(key: str) -> frozenset[str]:
     from policyuniverse.statement import Statement
 
-    return {a for a in Statement(statement).actions_expanded if _is_write(a.lower())}
+    action, not_action = json.loads(key)
+    statement: dict[str, Any] = {"Effect": "Allow"}
+    if action is not None:
+        statement["Action"] = action
+    if not_action is not None:
+        statement["NotAction"] = not_action
+    return frozenset(a for a in Statement(statement).actions_expanded if _is_write(a.lower()))
 
 
 def _principal_entries(statement: dict[str, Any]) -> list[tuple[str, str]]:

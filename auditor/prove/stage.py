@@ -139,6 +139,34 @@ def gather_integrity(
     return out
 
 
+#: The fact source of the bucket configuration reads (auditor.evaluate.rules.FACT_SOURCES).
+INTEGRITY = "integrity"
+#: The fact source of the execution-role reads.
+ROLE = "role"
+
+
+def prove_stage(
+    group: TaskGroup,
+    clients: ClientCache,
+    readers: list[Account],
+    resources: list[Resource],
+    uris: dict[str, ParsedUri],
+    inventories: dict[str, set[str]],
+    proofs: dict[str, BucketProof],
+    integrity: dict[str, BucketIntegrity],
+    lock: threading.Lock,
+    sources: frozenset[str],
+) -> None:
+    """Each bucket's owner, then only the reads an enabled rule needs (``sources``, from
+    auditor.evaluate.rules.sources_read): with every integrity check disabled, not one
+    bucket configuration is read. ``readers``: every account we hold credentials for
+    (the resources' own accounts among them, which probe their buckets) reads its own
+    buckets, whichever shard or worker lists it."""
+    prove_buckets(group, clients, readers, resources, uris, inventories, proofs, lock)
+    if INTEGRITY in sources:
+        gather_integrity(group, clients, readers, resources, uris, proofs, integrity, lock)
+
+
 # ---------------------------------------------------------------- execution roles
 # Kept apart from the bucket proofs above: a fact source of its own (``role.*`` facts).
 

@@ -1,0 +1,72 @@
+"""No call that no rule needs: a fact source that no enabled rule reads is not called."""
+
+from __future__ import annotations
+
+from auditor.evaluate.integrity import RULE_FACTS
+from auditor.evaluate.rules import load_rules, sources_read
+
+# What the prove stage reads of a bucket it owns, and the account-level setting.
+CONFIGURATION_READS = {
+    "GetBucketPolicy",
+    "GetBucketPolicyStatus",
+    "GetPublicAccessBlock",
+    "GetBucketOwnershipControls",
+    "GetBucketVersioning",
+    "GetObjectLockConfiguration",
+}
+
+
+def _integrity_checks() -> list[str]:
+    return sorted(r.id for r in load_rules() if "integrity" in r.sources)
+
+
+def _configuration_reads(sim) -> int:
+    return sum(
+        1
+        for c in sim.calls
+        if c.service == "s3control" or (c.service == "s3" and c.operation in CONFIGURATION_READS)
+    )
+
+
+def test_each_shipped_integrity_check_reads_the_integrity_source():
+    checks = _integrity_checks()
+    assert len(checks) == len(RULE_FACTS) == 4
+    rules = load_rules()
+    assert "integrity" in sources_read(rules)
+    assert "integrity" not in sources_read(rules, checks)
+    assert "integrity" in sources_read(rules, checks[1:])  # one enabled check is enough
+
+
+def test_no_bucket_configuration_read_when_every_integrity_check_is_disabled(
+    demo_org, run_cli, tmp_path
+):
+    sim, _ = demo_org
+    sim.reset_calls()
+    result, doc = run_cli("scan", "--org", "--quiet", "--processes", "1", out=tmp_path / "all")
+    assert result.exit_code in (0, 1, 3), result.output
+    with_checks = _configuration_reads(sim)
+    assert with_checks > 0  # the count does see these reads
+    assert {f["check_id"] for f in doc["findings"]} >= set(_integrity_checks())
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "checks:\n" + "".join(f"  {c}: {{enabled: false}}\n" for c in _integrity_checks())
+    )
+    sim.reset_calls()
+    result, off = run_cli(
+        "scan",
+        "--org",
+        "--quiet",
+        "--processes",
+        "1",
+        "--config",
+        str(policy),
+        out=tmp_path / "off",
+    )
+    assert result.exit_code in (0, 1, 3), result.output
+    assert _configuration_reads(sim) == 0
+    assert sim.count(service="s3", operation="HeadBucket") > 0  # ownership is still proven
+    assert not {f["check_id"] for f in off["findings"]} & set(_integrity_checks())
+    kept = {(f["resource_arn"], f["check_id"]): f["status"] for f in off["findings"]}
+    before = {(f["resource_arn"], f["check_id"]): f["status"] for f in doc["findings"]}
+    assert kept == {k: v for k, v in before.items() if k[1] not in _integrity_checks()}
