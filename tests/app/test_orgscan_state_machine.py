@@ -170,11 +170,18 @@ def single_scan(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "findings.json").read_text())
 
 
-def test_batches_merge_to_exactly_what_one_scan_finds(stack, tmp_path):
+def test_batches_merge_to_exactly_what_one_scan_finds(stack, tmp_path, monkeypatch):
     full = single_scan(tmp_path)
     every = sorted(a["account_id"] for a in full["run"]["accounts"])
     stack.lambdas.throttle_once = "1/4"  # Lambda throttles the first batch once: retried
+    # the merge publishes the one SNS message of the night, as the caller
+    mgmt = stack.demo.management_account_id
+    sns = stack.sim.session_for(mgmt).client("sns")
+    topic = sns.create_topic(Name="mlflow-audit-nightly")["TopicArn"]
+    monkeypatch.setenv("MLFLOW_AUDIT_TOPIC_ARN", topic)
     desc, merged = stack.run("night-one")
+    assert merged["notification"]["status"] == "published", merged["notification"]
+    assert merged["notification"]["topic_arn"] == topic
 
     # the demo organisation denies SageMaker to dev in eu-west-1: one scan is incomplete
     # (exit 3 semantics, here with a FAIL: exit 1), and so is the merged run, which ends
@@ -201,7 +208,6 @@ def test_batches_merge_to_exactly_what_one_scan_finds(stack, tmp_path):
         "report/findings.csv",
         "report/report.html",
     }
-    mgmt = stack.demo.management_account_id
     assert merged["history"]["scope_key"] == f"org:{mgmt}|regions:eu-west-1,us-east-1|shard:-"
 
 
