@@ -170,6 +170,7 @@ def single_scan(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "findings.json").read_text())
 
 
+@pytest.mark.slow
 def test_batches_merge_to_exactly_what_one_scan_finds(stack, tmp_path, monkeypatch):
     full = single_scan(tmp_path)
     every = sorted(a["account_id"] for a in full["run"]["accounts"])
@@ -231,6 +232,7 @@ def nothing_denied(stack):
     stack.sim.faults.deny(dev, "eu-west-1", "sagemaker")
 
 
+@pytest.mark.slow
 def test_nights_diff_and_a_failed_batch_is_carried_forward(stack, nothing_denied):
     sim, demo = stack.sim, stack.demo
     _, first = stack.run("night-a")  # may follow the first test's run: same history scope

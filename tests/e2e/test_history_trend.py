@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.served import SCOPE, read
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "findings-schema.md"
@@ -30,6 +32,7 @@ def documented_keys(block: str, indent: int) -> tuple[list[str], list[str]]:
     return keys, merged
 
 
+@pytest.mark.slow
 def test_findings_schema_names_the_run_keys_of_a_real_document(demo_scan):
     keys, merged = documented_keys("run", 4)
     assert merged == ["merged_from", "missing_shards"]
@@ -43,6 +46,7 @@ def trend_titles(page: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_three_nights_the_third_report_draws_the_trend(served, tmp_path):
     db = tmp_path / "history.sqlite"
     docs = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from auditor.evaluate.integrity import RULE_FACTS
 from auditor.evaluate.rules import load_rules, sources_read
 
@@ -37,6 +39,7 @@ def test_each_shipped_integrity_check_reads_the_integrity_source():
     assert "integrity" in sources_read(rules, checks[1:])  # one enabled check is enough
 
 
+@pytest.mark.slow
 def test_no_bucket_configuration_read_when_every_integrity_check_is_disabled(
     demo_org, run_cli, tmp_path
 ):

@@ -68,6 +68,7 @@ def test_fail_on_new_lists_only_the_new_failures():
     assert f"New failures at or above low ({len(new_only)})" in text
 
 
+@pytest.mark.slow
 def test_huge_runs_are_summarised_within_the_sns_limit(aws):
     _, sns, sqs, topic, queue = aws
     doc = demo_document()

@@ -124,6 +124,7 @@ def test_faults_and_calls_over_http_control_endpoints(server):
         assert json.load(resp)["total"] == 0
 
 
+@pytest.mark.slow
 def test_cli_serve_demo_prints_json_and_stops_on_sigterm(aws_env):
     """`python -m auditor.sim serve --port 0 --demo` prints one JSON line, answers boto3
     calls at the printed endpoint, and exits cleanly on SIGTERM."""
