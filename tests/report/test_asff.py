@@ -204,8 +204,8 @@ def test_created_equals_updated_on_the_import_that_creates_the_finding():
     night2 = demo_document()
     night2["run"].update(started_at="2026-12-02T02:00:00Z", finished_at="2026-12-02T02:00:09Z")
     seen, new = [f for f in night2["findings"] if f["status"] == "FAIL"][:2]
-    seen["first_seen"] = run1["started_at"]  # history: seen the night before
-    new["first_seen"] = "2026-12-02T02:00:00Z"  # history: new tonight
+    seen.update(first_seen=run1["started_at"], change="unchanged")  # seen the night before
+    new.update(first_seen="2026-12-02T02:00:00Z", change="new")  # history: new tonight
     by_id = {r["Id"]: r for r in asff.render(night2)}
     again = by_id[asff.finding_id(seen["check_id"], seen["resource_arn"])]
     assert (again["CreatedAt"], again["UpdatedAt"]) == (run1["started_at"], "2026-12-02T02:00:09Z")
@@ -222,7 +222,7 @@ def test_ids_are_stable_across_nights_and_times_follow_history(doc):
         finished_at="2026-11-28T02:00:09Z",
     )
     first = night2_doc["findings"][0]
-    first["first_seen"] = "2026-11-20T02:00:00Z"
+    first.update(first_seen="2026-11-20T02:00:00Z", change="unchanged")
     night2 = asff.render(night2_doc)
     assert [r["Id"] for r in night1] == [r["Id"] for r in night2]
     by_id = {r["Id"]: r for r in night2}
@@ -243,4 +243,20 @@ def test_long_text_is_cut_and_long_arns_get_a_hashed_id(doc):
     long_id = asff.finding_id("c", "arn:aws:sagemaker:us-east-1:1:x/" + "n" * 600)
     assert len(long_id) <= 512 and long_id == asff.finding_id(
         "c", "arn:aws:sagemaker:us-east-1:1:x/" + "n" * 600
+    )
+
+
+def test_a_night_started_in_the_same_second_as_the_last_still_updates():
+    """Two runs can start within one second (a quick re-run, a test): an unchanged
+    finding's first sighting then equals this run's start, and it is still an update."""
+    doc = demo_document()
+    doc["run"].update(started_at="2026-12-02T02:00:00Z", finished_at="2026-12-02T02:00:01Z")
+    seen = next(f for f in doc["findings"] if f["status"] == "FAIL")
+    seen.update(first_seen="2026-12-02T02:00:00Z", change="unchanged")
+    record = {r["Id"]: r for r in asff.render(doc)}[
+        asff.finding_id(seen["check_id"], seen["resource_arn"])
+    ]
+    assert (record["CreatedAt"], record["UpdatedAt"]) == (
+        "2026-12-02T02:00:00Z",
+        "2026-12-02T02:00:01Z",
     )

@@ -180,7 +180,10 @@ def to_asff(
     arn = str(finding["resource_arn"])
     started = str(run["started_at"])
     created = _created_at(finding, started)
-    first_import = parse_time(created) == parse_time(started)
+    # The import that creates the record: the history calls the problem new, or there is
+    # no first sighting at all (no history). Never decided by comparing the timestamps:
+    # two runs in the same second would make an unchanged finding look new.
+    first_import = finding.get("change") == "new" or not parse_time(finding.get("first_seen"))
     updated = created if first_import else str(run.get("finished_at") or started)
     status = compliance_status or COMPLIANCE_STATUS.get(str(finding["status"]), "WARNING")
     severity = "info" if status == "WARNING" else str(finding.get("severity") or "info")
