@@ -73,7 +73,11 @@ def _prove(
 ) -> RoleRun | None:
     """The prove stage: each bucket's owner, then only what an enabled rule reads (its
     configuration, each execution role). Any account we hold credentials for reads its
-    own buckets and roles, whichever shard or worker lists it. No role read: None."""
+    own buckets and roles, whichever shard or worker lists it. No role read: None.
+
+    The configuration reads are queued by ``prove_stage``, the role reads share the
+    pool with them, and the last wait finishes both.
+    """
     readers = [*scan, *inventory_only]
     prove_stage(
         group,
@@ -87,11 +91,13 @@ def _prove(
         lock,
         sources,
     )
-    if ROLE not in sources:
-        return None
-    return read_roles(
-        group, clients, readers, found.resources, proofs, found.inventories, named_buckets
-    )
+    roles = None
+    if ROLE in sources:
+        roles = read_roles(
+            group, clients, readers, found.resources, proofs, found.inventories, named_buckets
+        )
+    group.wait()
+    return roles
 
 
 def _narrow(

@@ -94,12 +94,15 @@ def gather_integrity(
     proofs: dict[str, BucketProof],
     out: dict[str, BucketIntegrity] | None = None,
     lock: threading.Lock | None = None,
+    wait: bool = True,
 ) -> dict[str, BucketIntegrity]:
     """Access configuration of every bucket owned by an audited account we can act as.
 
     One set of calls per distinct bucket (5, or 6 with a policy) and one S3 Control call
     per owner account; a bucket owned elsewhere, or not proven, gets none (its integrity
-    facts are UNKNOWN with the reason).
+    facts are UNKNOWN with the reason). ``wait=False`` only queues the reads on ``group``
+    (``out`` fills as they answer): the next ``group.wait()`` finishes them, so another
+    stage's reads can share the pool meanwhile.
     """
     credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
     region_of: dict[str, str] = {}
@@ -135,7 +138,8 @@ def gather_integrity(
 
     for bucket, owner in sorted(owned.items()):
         group.submit(task, bucket, owner)
-    group.wait()
+    if wait:
+        group.wait()
     return out
 
 
@@ -161,10 +165,16 @@ def prove_stage(
     auditor.evaluate.rules.sources_read): with every integrity check disabled, not one
     bucket configuration is read. ``readers``: every account we hold credentials for
     (the resources' own accounts among them, which probe their buckets) reads its own
-    buckets, whichever shard or worker lists it."""
+    buckets, whichever shard or worker lists it.
+
+    The owners are awaited; the configuration reads are only queued on ``group`` (they
+    need the owners, nothing needs them yet), so the execution-role reads can share the
+    pool with them: the caller's next ``group.wait()`` finishes both."""
     prove_buckets(group, clients, readers, resources, uris, inventories, proofs, lock)
     if INTEGRITY in sources:
-        gather_integrity(group, clients, readers, resources, uris, proofs, integrity, lock)
+        gather_integrity(
+            group, clients, readers, resources, uris, proofs, integrity, lock, wait=False
+        )
 
 
 # ---------------------------------------------------------------- execution roles
