@@ -172,33 +172,30 @@ def record_and_write(
 def push(
     merged: dict[str, Any], config: OrgScanConfig, session: boto3.Session, report: S3Prefix
 ) -> None:
-    """Security Hub (each account's findings in that account, as ``report --security-hub``
-    imports them) and the one SNS message; failures are warnings in findings.json."""
+    """The pushes a scan makes (auditor.app.pushes.push_all): Security Hub with each
+    account's findings in that account (as ``report --security-hub`` imports them, through
+    the audit role), the one SNS message, the Security Lake source; failures are warnings
+    in findings.json."""
     from auditor.app.documents import role_credentials
-    from auditor.integrations.push import (
-        AccountClients,
-        push_notification,
-        push_security_hub,
-        warn,
-    )
+    from auditor.app.pushes import push_all
 
     base = config.base
-    if not (base.security_hub or base.topic_arn):
+    if not (base.security_hub or base.topic_arn or base.security_lake):
         return
     cache = ClientCache(session, pool_size=8)
-    if base.security_hub:
-        credentials_for = role_credentials(session, cache, base.role_name, base.external_id)
-        merged["security_hub"] = push_security_hub(merged, AccountClients(cache, credentials_for))
-        warn(merged["security_hub"])
-    if base.topic_arn:
-        merged["notification"] = push_notification(
-            merged,
-            base.topic_arn,
-            cache,
-            lambda: caller_credentials(session),
-            report_location=str(report),
-        )
-        warn(merged["notification"])
+    push_all(
+        merged,
+        cache,
+        session,
+        hub_credentials=(
+            role_credentials(session, cache, base.role_name, base.external_id)
+            if base.security_hub
+            else None
+        ),
+        topic=base.topic_arn,
+        lake=(base.security_lake, base.security_lake_role, base.security_lake_external_id),
+        report_location=str(report),
+    )
     S3Results(session).put_document(merged, report)
 
 

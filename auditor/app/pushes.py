@@ -43,35 +43,52 @@ def run_integrations(
 ) -> None:
     """Push ``doc`` where ``request`` asks (Security Hub, SNS, Security Lake) and record
     the results."""
-    cache = ClientCache(session, pool_size=8)
-    if request.security_hub:
-        doc["security_hub"] = push_security_hub(
-            doc, AccountClients(cache, scan_credentials(accounts))
-        )
-        warn(doc["security_hub"])
-    if request.notify:
-        doc["notification"] = push_notification(
-            doc,
-            request.notify,
-            cache,
-            lambda: caller_credentials(session),
-            report_location=str(remote.where) if remote else str(out_dir.resolve()),
-        )
-        warn(doc["notification"])
-    if request.security_lake:
-        doc["security_lake"] = push_lake(
-            doc,
-            request.security_lake,
-            cache,
-            lambda: caller_credentials(session),
-            request.security_lake_role,
-            request.security_lake_external_id,
-        )
-        warn(doc["security_lake"])
+    push_all(
+        doc,
+        ClientCache(session, pool_size=8),
+        session,
+        hub_credentials=scan_credentials(accounts) if request.security_hub else None,
+        topic=request.notify,
+        lake=(request.security_lake, request.security_lake_role, request.security_lake_external_id),
+        report_location=str(remote.where) if remote else str(out_dir.resolve()),
+    )
     if remote is not None and "json" in request.formats:
         remote.rewrite_document(doc)
     else:
         record_results(doc, out_dir, request.formats)
+
+
+def push_all(
+    doc: dict[str, Any],
+    cache: ClientCache,
+    session: boto3.Session,
+    *,
+    hub_credentials: Callable[[str], Credentials] | None,
+    topic: str | None,
+    lake: tuple[str | None, str | None, str | None],
+    report_location: str,
+) -> None:
+    """The pushes of a run, in order, each result in ``doc`` and its failures warned
+    about: Security Hub (each account's findings with ``hub_credentials(account)``; None:
+    not asked), the SNS ``topic`` (as the caller), the Security Lake custom source
+    ``lake`` = (location or None, provider role, external id). A scan and the nightly
+    merge push alike; only where the account credentials come from differs."""
+
+    def caller() -> Credentials:  # read only when a push needs it
+        return caller_credentials(session)
+
+    if hub_credentials is not None:
+        doc["security_hub"] = push_security_hub(doc, AccountClients(cache, hub_credentials))
+        warn(doc["security_hub"])
+    if topic:
+        doc["notification"] = push_notification(
+            doc, topic, cache, caller, report_location=report_location
+        )
+        warn(doc["notification"])
+    uri, role_arn, external_id = lake
+    if uri:
+        doc["security_lake"] = push_lake(doc, uri, cache, caller, role_arn, external_id)
+        warn(doc["security_lake"])
 
 
 def push_lake(
