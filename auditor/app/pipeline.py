@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -21,7 +22,7 @@ from auditor.aws.clients import ClientCache
 from auditor.aws.credentials import CredentialFactory, caller_account_id, caller_credentials
 from auditor.aws.pacing import Pacer
 from auditor.aws.tasks import CANCEL_GRACE_S, TaskGroup
-from auditor.collect.accounts import select_accounts
+from auditor.collect.accounts import AccountSelection, select_accounts
 from auditor.collect.stage import (
     Collection,
     Collector,
@@ -44,6 +45,17 @@ from auditor.remediate.membership import membership_for_fixes
 
 #: Why a bucket has no proof in an interrupted run (its facts are UNKNOWN with it).
 NOT_PROVEN_REASON = "the run was interrupted before S3 was asked who owns this bucket"
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A worker process's part of a scan (auditor.app.workers): the accounts it lists, out
+    of the selection its parent already made as ``caller`` (so no worker asks STS and
+    Organizations again, and all of them scan the same organisation)."""
+
+    accounts: frozenset[str]
+    caller: str
+    selection: AccountSelection
 
 
 class ScanInterrupted(KeyboardInterrupt):
@@ -124,13 +136,13 @@ def run_scan(
     progress: Progress | None = None,
     today: dt.date | None = None,
     targets: Targets | None = None,
-    only: frozenset[str] | None = None,
+    share: Share | None = None,
 ) -> ScanResult:
     """Run the read-only pipeline and return plain data; never writes to AWS.
 
     Ctrl-C (KeyboardInterrupt in the calling thread) cancels the pool within a second
-    and raises ScanInterrupted with what was collected so far, evaluated. ``only``: a
-    worker process's share of the accounts (auditor.app.workers); the others are
+    and raises ScanInterrupted with what was collected so far, evaluated. ``share``: a
+    worker process's part of the accounts (auditor.app.workers); the others are
     inventoried only, as another shard's are.
     """
     started = dt.datetime.now(dt.UTC)
@@ -140,13 +152,16 @@ def run_scan(
     caller: str | None = None
     try:
         caller_creds = caller_credentials(base)
-        caller = caller_account_id(clients, caller_creds)
-        selection = select_accounts(clients, caller_creds, caller, request)
+        if share is None:
+            caller = caller_account_id(clients, caller_creds)
+            selection = select_accounts(clients, caller_creds, caller, request)
+        else:
+            caller, selection = share.caller, share.selection
     except KeyboardInterrupt:
         raise interrupted_before_accounts(caller, started) from None
     scan, inventory_only = selection.scan, selection.inventory_only
-    if only is not None:
-        scan, inventory_only = _narrow(scan, inventory_only, only)
+    if share is not None:
+        scan, inventory_only = _narrow(scan, inventory_only, share.accounts)
     if targets is not None:  # every account is inventoried; only the targets' are listed
         scan, inventory_only = _narrow(scan, inventory_only, {a for a, _ in targets.scopes})
     factory = CredentialFactory(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from auditor.app.pipeline import ScanInterrupted, interrupted_before_accounts, run_scan
+from auditor.app.pipeline import ScanInterrupted, Share, interrupted_before_accounts, run_scan
 from auditor.aws.clients import ClientCache
 from auditor.aws.credentials import CredentialFactory, caller_account_id, caller_credentials
 from auditor.aws.pacing import Pacer
@@ -106,7 +106,8 @@ def run_scan_processes(
     factory = CredentialFactory(
         clients, caller_creds, caller, request.role_name, request.external_id
     )
-    outcomes = _run_workers(parts, session, request, rules, policy, progress)
+    work = [Share(part, caller, selection) for part in parts]
+    outcomes = _run_workers(work, session, request, rules, policy, progress)
     for kind, _ in outcomes:
         if kind == "keyboard":
             raise KeyboardInterrupt
@@ -164,7 +165,7 @@ def merge_results(results: list[ScanResult], request: ScanRequest) -> ScanResult
 
 
 def _run_workers(
-    parts: list[frozenset[str]],
+    parts: list[Share],
     session: boto3.Session,
     request: ScanRequest,
     rules: list[Rule],
@@ -276,7 +277,7 @@ def _worker(
     request: ScanRequest,
     rules: list[Rule],
     policy: Policy,
-    share: frozenset[str],
+    share: Share,
     today: dt.date,
 ) -> None:
     """One worker: run_scan of ``share``, its progress and its outcome sent to the parent."""
@@ -290,7 +291,7 @@ def _worker(
 
     outcome: tuple[str, Any]
     try:
-        result = run_scan(session, request, rules, policy, relay, today, only=share)
+        result = run_scan(session, request, rules, policy, relay, today, share=share)
         outcome = ("result", result)
     except ScanInterrupted as stop:
         outcome = ("interrupted", stop.result)
