@@ -29,6 +29,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,6 +55,16 @@ def scan(
         return bench_scale.run_scan(server, concurrency, latency_ms, 0.02, accounts, 17, servers)
 
 
+def _policy(checks: str) -> list[str]:
+    """``--config`` of a policy file that disables ``checks`` (none: no option)."""
+    ids = [c.strip() for c in checks.split(",") if c.strip()]
+    if not ids:
+        return []
+    path = Path(tempfile.mkdtemp(prefix="bench-cores-")) / "policy.yaml"
+    path.write_text("checks:\n" + "".join(f"  {c}:\n    enabled: false\n" for c in ids))
+    return ["--config", str(path)]
+
+
 def per_call(small: bench_scale.Run, big: bench_scale.Run) -> float:
     """Marginal scanner CPU per call (ms), start-up costs cancelled out."""
     return (big.scanner_cpu_s - small.scanner_cpu_s) / max(1, big.calls - small.calls) * 1000
@@ -66,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--baseline", type=Path, help="an older checkout, for CPU per call before")
+    ap.add_argument(
+        "--without-checks",
+        default="",
+        help="comma list of check ids this tree leaves disabled in the CPU-per-call runs "
+        "(a policy file), so it makes the calls of a baseline that predates them",
+    )
     ap.add_argument("--skip-processes", action="store_true")
     ap.add_argument("--repeat", type=int, default=2, help="pairs of 1- and 2-process runs")
     args = ap.parse_args(argv)
@@ -98,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(ceilings):.2f}x: the fake AWS shares the cores)"
         )
     print(f"## CPU per call (marginal, {args.small} -> {args.accounts} accounts, 1 process)")
-    trees = [("this tree", REPO, ["--processes", "1"])]
+    trees = [("this tree", REPO, ["--processes", "1", *_policy(args.without_checks)])]
     if args.baseline:
         trees.insert(0, ("baseline", args.baseline, []))
     figures = {}

@@ -23,7 +23,7 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 import yaml
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from auditor.core.checks import Exposure, exposure  # noqa: F401  (rule flags, read as data)
@@ -103,7 +103,7 @@ class Rule:
         """Whether a FAIL of this check is why fact ``path`` is unknown."""
         return any(path == p or path.startswith(p + ".") for p in self.root_cause_of)
 
-    # The fact sources (FACT_SOURCES values) its condition, severities or texts name.
+    # The fact sources (FACT_SOURCES values) its condition and severities name.
     sources: frozenset[str] = frozenset()
 
     def summary(self) -> dict[str, Any]:
@@ -144,20 +144,19 @@ def _jmespath_names(node: Any) -> set[str]:
     return names
 
 
-def _template_names(text: Any) -> set[str]:
-    return set(meta.find_undeclared_variables(_ENV.parse(" ".join(str(text).split()))))
+def rule_sources(compiled: list[Any]) -> frozenset[str]:
+    """The fact sources a rule's verdict reads: derived from what its ``reads``,
+    ``pass_when`` and ``severity_when`` expressions name, so a rule (a user's too) can
+    never be evaluated on a source the run skipped.
 
-
-def rule_sources(data: dict[str, Any], compiled: list[Any]) -> frozenset[str]:
-    """The fact sources a rule reads: derived from what its ``reads``, ``pass_when`` and
-    ``severity_when`` expressions and its message and fix templates name, so a rule (a
-    user's too) can never be evaluated on a source the run skipped."""
+    Its message and fix templates are not counted: a text may mention a section for
+    context only (the core checks name the execution role's scope as a mitigation), and
+    that must not make every scan read every role. A section no enabled rule reads is
+    still in the facts, unread (``role.read`` false, its facts null), so such a mention
+    sits under ``{% if %}`` and the text then says no more than the verdict knows."""
     names: set[str] = set()
     for expr in compiled:
         names |= _jmespath_names(expr.parsed)
-    fix = data["fix"]
-    for text in (*data["message"].values(), fix["text"], fix["command"]):
-        names |= _template_names(text)
     return frozenset(FACT_SOURCES[n] for n in names if n in FACT_SOURCES)
 
 
@@ -251,7 +250,7 @@ def parse_rule(data: Any, source: str) -> Rule:
         verifies_owner=bool(data.get("verifies_owner", False)),
         root_cause_of=_root_cause_of(data, source),
         compensates=bool(data.get("compensates", False)),
-        sources=rule_sources(data, [*read_exprs, pass_when, *(expr for expr, _ in severity_when)]),
+        sources=rule_sources([*read_exprs, pass_when, *(expr for expr, _ in severity_when)]),
     )
     rehearse(rule)
     return rule

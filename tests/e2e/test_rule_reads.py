@@ -73,3 +73,50 @@ def test_no_bucket_configuration_read_when_every_integrity_check_is_disabled(
     kept = {(f["resource_arn"], f["check_id"]): f["status"] for f in off["findings"]}
     before = {(f["resource_arn"], f["check_id"]): f["status"] for f in doc["findings"]}
     assert kept == {k: v for k, v in before.items() if k[1] not in _integrity_checks()}
+
+
+# The execution-role checks, named here rather than derived from the code under test.
+ROLE_CHECKS = ["mlflow_execution_role_s3_write_scoped", "mlflow_execution_role_trust_scoped"]
+
+
+def test_only_the_role_checks_read_the_role_source():
+    """The core checks' texts mention the role's scope as a mitigation; a mention is not
+    a read, or no scan could ever skip the IAM reads."""
+    rules = load_rules()
+    assert sorted(r.id for r in rules if "role" in r.sources) == ROLE_CHECKS
+    assert "role" not in sources_read(rules, ROLE_CHECKS)
+    assert "role" in sources_read(rules, ROLE_CHECKS[1:])
+
+
+@pytest.mark.slow
+def test_no_execution_role_read_when_the_role_checks_are_disabled(demo_org, run_cli, tmp_path):
+    sim, _ = demo_org
+    sim.reset_calls()
+    result, doc = run_cli("scan", "--org", "--quiet", "--processes", "1", out=tmp_path / "all")
+    assert result.exit_code in (0, 1, 3), result.output
+    assert sim.count(service="iam") > 0  # the count does see these reads
+    mitigated = [f for f in doc["findings"] if "mitigates this" in f["message"]]
+    assert mitigated  # the demo has a server whose role's scope is a mitigation
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("checks:\n" + "".join(f"  {c}: {{enabled: false}}\n" for c in ROLE_CHECKS))
+    sim.reset_calls()
+    result, off = run_cli(
+        "scan",
+        "--org",
+        "--quiet",
+        "--processes",
+        "1",
+        "--config",
+        str(policy),
+        out=tmp_path / "off",
+    )
+    assert result.exit_code in (0, 1, 3), result.output
+    assert sim.count(service="iam") == 0
+    assert not {f["check_id"] for f in off["findings"]} & set(ROLE_CHECKS)
+    kept = {(f["resource_arn"], f["check_id"]): f["status"] for f in off["findings"]}
+    before = {(f["resource_arn"], f["check_id"]): f["status"] for f in doc["findings"]}
+    assert kept == {k: v for k, v in before.items() if k[1] not in ROLE_CHECKS}
+    # Unread, the role is claimed as a mitigation nowhere: the text knows no more than
+    # the verdict.
+    assert not [f for f in off["findings"] if "mitigates this" in f["message"]]
