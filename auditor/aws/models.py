@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +149,29 @@ class LeanLoader(Loader):
         super().__init__(extra_search_paths=extra_search_paths)
         self.lean_models: dict[tuple[str, str | None], Any] = {}
         self.disk_copies = disk_copies and not extra_search_paths
+        # botocore's Loader keeps every answer but takes no lock: the pool's threads that
+        # build their first client of a service together would each parse its model (and
+        # list botocore's data directory, ~450 folders, to find it): 8 parses of
+        # SageMaker's 1 MB model at a 20-account scan. Loads are serialised; a cached
+        # answer is then a dictionary lookup under an uncontended lock.
+        self._loading = threading.RLock()
+
+    def load_data_with_path(self, name: str) -> Any:
+        with self._loading:
+            return super().load_data_with_path(name)
+
+    def list_available_services(self, type_name: str) -> Any:
+        with self._loading:
+            return super().list_available_services(type_name)
 
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+        with self._loading:
+            return self._load_service_model(service_name, type_name, api_version)
+
+    def _load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None
     ) -> Any:
         if type_name != "service-2" or service_name not in OPERATIONS:
             return super().load_service_model(service_name, type_name, api_version)

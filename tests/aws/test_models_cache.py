@@ -1,8 +1,9 @@
-"""Trimmed models kept on disk: read back identical, never stale, never with AWS_DATA_PATH."""
+"""Trimmed models: kept on disk (read back identical, never stale, never with AWS_DATA_PATH), parsed once per process."""
 
 from __future__ import annotations
 
 import json
+import threading
 
 import botocore
 import pytest
@@ -74,3 +75,35 @@ def test_the_full_model_is_dropped_once_trimmed(cache):
 
     kept = [m for attr in vars(loader).values() for m in models(attr)]
     assert kept and all(set(m["operations"]) <= OPERATIONS["sagemaker"] for m in kept)
+
+
+class _CountingLoader(LeanLoader):
+    """Counts the full models it parses (each one is botocore's whole JSON file)."""
+
+    def __init__(self) -> None:
+        super().__init__(disk_copies=False)
+        self.full_parses = 0
+
+    def _full_model(self, service_name, type_name, api_version):
+        self.full_parses += 1
+        return super()._full_model(service_name, type_name, api_version)
+
+
+def test_threads_building_their_first_client_together_parse_the_model_once():
+    loader = _CountingLoader()
+    start = threading.Barrier(16)
+    models = []
+
+    def first_client() -> None:
+        start.wait()
+        models.append(loader.load_service_model("sagemaker", "service-2"))
+        loader.load_service_model("sagemaker", "endpoint-rule-set-1")
+
+    threads = [threading.Thread(target=first_client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loader.full_parses == 1
+    assert len(models) == 16 and all(m is models[0] for m in models)
+    assert set(models[0]["operations"]) == OPERATIONS["sagemaker"]
