@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.aws import classify
@@ -138,19 +138,6 @@ def _outcome(reading: Reading, out: Any, resp: Any, code: str | None) -> tuple[s
     if code is not None:
         return None, ""
     return reading.found(out, resp)
-
-
-def _read(out: BucketIntegrity, s3: Any, reading: Reading) -> None:
-    resp, code = _ask(s3, reading, {"Bucket": out.bucket})
-    answer, conclusion = _outcome(reading, out, resp, code)
-    if answer is None:
-        reason = _failure(reading.call, out.owner_account_id, str(code))
-        for name in reading.unknown_fields:
-            out.unknown[name] = reason
-        answer, conclusion = str(code), reading.unknown_conclusion
-    _record(out, reading.call, answer, conclusion)
-    if code is None and reading.then is not None:
-        _read(out, s3, reading.then)
 
 
 def _record(out: BucketIntegrity, call: str, answer: str, conclusion: str) -> None:
@@ -315,6 +302,47 @@ def _take_account_pab(out: BucketIntegrity, account_pab: AccountBlockPublicAcces
         out.account_pab = dict(account_pab.flags)
 
 
+@dataclass(slots=True)
+class BucketReads:
+    """One bucket's reads still to make, in evidence order. A run of them can stop at a
+    throttled read and go on later on another thread: the prove stage queues the rest
+    behind the read's pacing slot instead of holding a worker while it waits."""
+
+    out: BucketIntegrity
+    account_pab: AccountBlockPublicAccess | None = None
+    todo: list[Reading | None] = field(default_factory=lambda: list(BUCKET_READINGS))
+
+    def next_call(self) -> str | None:
+        """The next read's call (``s3:GetBucketPolicy``), None when every read is made;
+        the owner account's setting, read once per account, is taken on the way."""
+        while self.todo and self.todo[0] is None:
+            self.todo.pop(0)
+            _take_account_pab(self.out, self.account_pab)
+        reading = self.todo[0] if self.todo else None
+        return reading.call if reading is not None else None
+
+    def read_next(self, s3: Any, retry_throttled: bool = False) -> str | None:
+        """Make the next read with ``s3``. Throttled with ``retry_throttled``: nothing is
+        recorded, the read stays next, and its error code is returned; else None."""
+        reading = self.todo[0]
+        assert reading is not None, "next_call() first"
+        out = self.out
+        resp, code = _ask(s3, reading, {"Bucket": out.bucket})
+        if code is not None and retry_throttled and classify.is_throttled(code):
+            return code
+        self.todo.pop(0)
+        answer, conclusion = _outcome(reading, out, resp, code)
+        if answer is None:
+            reason = _failure(reading.call, out.owner_account_id, str(code))
+            for name in reading.unknown_fields:
+                out.unknown[name] = reason
+            answer, conclusion = str(code), reading.unknown_conclusion
+        _record(out, reading.call, answer, conclusion)
+        if code is None and reading.then is not None:
+            self.todo.insert(0, reading.then)
+        return None
+
+
 def gather_bucket_integrity(
     bucket: str,
     owner_account_id: str,
@@ -328,10 +356,7 @@ def gather_bucket_integrity(
 
     5 S3 calls for a bucket without a policy, 6 with one; never raises.
     """
-    out = BucketIntegrity(bucket, owner_account_id)
-    for reading in BUCKET_READINGS:
-        if reading is None:
-            _take_account_pab(out, account_pab)
-        else:
-            _read(out, s3, reading)
-    return out
+    reads = BucketReads(BucketIntegrity(bucket, owner_account_id), account_pab)
+    while reads.next_call() is not None:
+        reads.read_next(s3)
+    return reads.out

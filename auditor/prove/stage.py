@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from auditor.aws.clients import ClientCache
+from auditor.aws.pacing import Lanes
 from auditor.aws.tasks import TaskGroup
 from auditor.core.access import RoleRun
 from auditor.core.artifacts import ParsedUri
@@ -21,8 +22,8 @@ from auditor.core.model import Account, BucketProof, Resource
 from auditor.prove.integrity import (
     AccountBlockPublicAccess,
     BucketIntegrity,
+    BucketReads,
     gather_account_public_access_block,
-    gather_bucket_integrity,
 )
 from auditor.prove.ownership import prove_bucket
 from auditor.prove.roles import RolePolicies, RoleReader, gather_role, parse_role_arn
@@ -100,7 +101,11 @@ def gather_integrity(
 
     One set of calls per distinct bucket (5, or 6 with a policy) and one S3 Control call
     per owner account; a bucket owned elsewhere, or not proven, gets none (its integrity
-    facts are UNKNOWN with the reason). ``wait=False`` only queues the reads on ``group``
+    facts are UNKNOWN with the reason). A bucket's reads run one after another; a read
+    whose key is paced, or that AWS throttled, waits for its slot in the key's queue
+    (``Lanes``), not in a worker, so throttled keys never starve the others of the pool
+    (until the pacing budget: then the throttling is the read's answer, and its setting
+    UNKNOWN). ``wait=False`` only queues the reads on ``group``
     (``out`` fills as they answer): the next ``group.wait()`` finishes them, so another
     stage's reads can share the pool meanwhile.
     """
@@ -128,16 +133,36 @@ def gather_integrity(
                 )
             return account_pab[owner]
 
-    def task(bucket: str, owner: str) -> None:
+    pacer = clients.pacer
+    lanes = Lanes(pacer, group.submit_after)
+
+    def start(bucket: str, owner: str) -> None:
         region = region_of[bucket]
         with clients.acting_as(credentials[owner], owner):
             pab = account_setting(owner, region)
-            result = gather_bucket_integrity(bucket, owner, clients.client(region, "s3"), pab)
-        with lock:
-            out[bucket] = result
+        go_on(BucketReads(BucketIntegrity(bucket, owner), pab), owner, region)
+
+    def go_on(reads: BucketReads, owner: str, region: str) -> None:
+        """The bucket's next read, at once or, when its key is paced, off the workers."""
+        call = reads.next_call()
+        if call is None:
+            with lock:
+                out[reads.out.bucket] = reads.out
+            return
+        lanes.run((owner, region, call), read, reads, owner, region, None)
+
+    def read(reads: BucketReads, owner: str, region: str, first_try: float | None) -> None:
+        first = pacer.now() if first_try is None else first_try
+        with clients.acting_as(credentials[owner], owner):
+            s3 = clients.client(region, "s3")
+            throttled = reads.read_next(s3, retry_throttled=pacer.now() - first < pacer.budget_s)
+        if throttled is not None:  # back to the head of its key's queue, until the budget
+            lanes.retry((owner, region, str(reads.next_call())), read, reads, owner, region, first)
+            return
+        go_on(reads, owner, region)
 
     for bucket, owner in sorted(owned.items()):
-        group.submit(task, bucket, owner)
+        group.submit(start, bucket, owner)
     if wait:
         group.wait()
     return out

@@ -103,6 +103,7 @@ def prove(
             threading.Lock(),
             sources,
         )
+        group.wait()
     return proofs, integrity
 
 
@@ -230,3 +231,41 @@ def test_buckets_the_roles_name_are_proven_once_unless_already_proven(sim, clien
     assert run.named_bucket_proofs[SOLO].owner_account_id == PROD
     assert run.named_bucket_proofs[MISSING].exists is False
     assert sim.count("s3", "HeadBucket") == 1  # the listed one needs no probe
+
+
+def test_a_throttled_configuration_read_waits_off_the_workers(sim, clients, prod):
+    """One worker, six buckets, S3 throttling GetBucketVersioning beyond 2 a second: a
+    throttled read waits for its slot in its key's queue while the worker reads the other
+    buckets, and every read still gets its answer within the pacing budget."""
+    buckets = [f"prod-bucket-{i}" for i in range(6)]
+    admin = sim.session_for(PROD).client("s3")
+    for bucket in buckets:
+        admin.create_bucket(Bucket=bucket)
+    sim.set_rate_limit("s3:GetBucketVersioning", rate=2, burst=1, account_id=PROD)
+    sim.reset_calls()
+    resources = [server(f"s{i}", b) for i, b in enumerate(buckets)]
+    proofs: dict[str, BucketProof] = {}
+    integrity: dict[str, object] = {}
+    with TaskGroup(max_workers=1) as group:
+        prove_stage(
+            group,
+            clients,
+            [prod],
+            resources,
+            uris_of(resources),
+            {PROD: set(buckets)},
+            proofs,
+            integrity,
+            threading.Lock(),
+            frozenset({INTEGRITY}),
+        )
+        group.wait()  # the configuration reads are only queued by prove_stage
+
+    assert sorted(integrity) == buckets
+    assert all(integrity[b].versioning is not None for b in buckets)  # answered, not UNKNOWN
+    ops = [(c.operation, c.status_code) for c in sim.calls if c.service == "s3"]
+    throttled = [i for i, (op, code) in enumerate(ops) if code == 503]
+    assert throttled, "the limit never throttled: the test shows nothing"
+    # The worker went on with other reads right after a throttled one, instead of
+    # sleeping in it until its slot and retrying.
+    assert any(ops[i + 1][0] != "GetBucketVersioning" for i in throttled if i + 1 < len(ops))
