@@ -9,7 +9,7 @@ credentials (``auditor.integrity``).
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -161,7 +161,13 @@ def gather_integrity(
             return
         go_on(reads, owner, region)
 
-    for bucket, owner in sorted(owned.items()):
+    # The buckets of the busiest (owner, region) first: AWS paces each operation per
+    # account and region, so a scope with many buckets is the run's longest chain of
+    # reads; started last, it would be a tail that the rest of the pool cannot shorten.
+    per_scope = Counter((owner, region_of[b]) for b, owner in owned.items())
+    for bucket, owner in sorted(
+        owned.items(), key=lambda i: (-per_scope[i[1], region_of[i[0]]], i[0])
+    ):
         group.submit(start, bucket, owner)
     if wait:
         group.wait()
