@@ -25,6 +25,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.htm
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,12 +139,6 @@ def _outcome(reading: Reading, out: Any, resp: Any, code: str | None) -> tuple[s
     if code is not None:
         return None, ""
     return reading.found(out, resp)
-
-
-def _record(out: BucketIntegrity, call: str, answer: str, conclusion: str) -> None:
-    out.evidence.append(
-        Evidence(call, out.owner_account_id, answer, {"Bucket": out.bucket}, conclusion)
-    )
 
 
 def _policy_status_found(out: BucketIntegrity, resp: dict[str, Any]) -> tuple[str, str]:
@@ -304,43 +299,66 @@ def _take_account_pab(out: BucketIntegrity, account_pab: AccountBlockPublicAcces
 
 @dataclass(slots=True)
 class BucketReads:
-    """One bucket's reads still to make, in evidence order. A run of them can stop at a
-    throttled read and go on later on another thread: the prove stage queues the rest
-    behind the read's pacing slot instead of holding a worker while it waits."""
+    """One bucket's reads still to make, as independent tracks (one per entry of
+    ``BUCKET_READINGS``; a track's later read needs its earlier answer: the policy's
+    status, only when there is a policy). A track can stop at a throttled read and go on
+    later on another thread while the other tracks go on: the prove stage queues it
+    behind the read's pacing slot instead of holding a worker, and one throttled setting
+    does not delay the bucket's others. The evidence is assembled in ``BUCKET_READINGS``
+    order whatever order the tracks finished in."""
 
     out: BucketIntegrity
     account_pab: AccountBlockPublicAccess | None = None
-    todo: list[Reading | None] = field(default_factory=lambda: list(BUCKET_READINGS))
+    todo: list[list[Reading]] = field(
+        default_factory=lambda: [[r] if r is not None else [] for r in BUCKET_READINGS]
+    )
+    evidence: list[list[Evidence]] = field(default_factory=lambda: [[] for _ in BUCKET_READINGS])
+    running: int = len(BUCKET_READINGS)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_call(self) -> str | None:
-        """The next read's call (``s3:GetBucketPolicy``), None when every read is made;
-        the owner account's setting, read once per account, is taken on the way."""
-        while self.todo and self.todo[0] is None:
-            self.todo.pop(0)
-            _take_account_pab(self.out, self.account_pab)
-        reading = self.todo[0] if self.todo else None
-        return reading.call if reading is not None else None
+    def tracks(self) -> range:
+        return range(len(self.todo))
 
-    def read_next(self, s3: Any, retry_throttled: bool = False) -> str | None:
-        """Make the next read with ``s3``. Throttled with ``retry_throttled``: nothing is
-        recorded, the read stays next, and its error code is returned; else None."""
-        reading = self.todo[0]
-        assert reading is not None, "next_call() first"
+    def next_call(self, track: int) -> str | None:
+        """The track's next read's call (``s3:GetBucketPolicy``), None when it is done."""
+        todo = self.todo[track]
+        return todo[0].call if todo else None
+
+    def read_next(self, track: int, s3: Any, retry_throttled: bool = False) -> str | None:
+        """Make the track's next read with ``s3``. Throttled with ``retry_throttled``:
+        nothing is recorded, the read stays next, and its error code is returned."""
+        reading = self.todo[track][0]
         out = self.out
-        resp, code = _ask(s3, reading, {"Bucket": out.bucket})
+        params = {"Bucket": out.bucket}
+        resp, code = _ask(s3, reading, params)
         if code is not None and retry_throttled and classify.is_throttled(code):
             return code
-        self.todo.pop(0)
+        self.todo[track].pop(0)
         answer, conclusion = _outcome(reading, out, resp, code)
         if answer is None:
             reason = _failure(reading.call, out.owner_account_id, str(code))
             for name in reading.unknown_fields:
                 out.unknown[name] = reason
             answer, conclusion = str(code), reading.unknown_conclusion
-        _record(out, reading.call, answer, conclusion)
+        ev = Evidence(reading.call, out.owner_account_id, answer, params, conclusion)
+        self.evidence[track].append(ev)
         if code is None and reading.then is not None:
-            self.todo.insert(0, reading.then)
+            self.todo[track].insert(0, reading.then)
         return None
+
+    def track_done(self) -> bool:
+        """Count a finished track; True for the bucket's last one."""
+        with self.lock:
+            self.running -= 1
+            return self.running == 0
+
+    def finish(self) -> BucketIntegrity:
+        """The record, its evidence in reading order (the account's setting in its place)."""
+        for reading, evidence in zip(BUCKET_READINGS, self.evidence, strict=True):
+            if reading is None:
+                _take_account_pab(self.out, self.account_pab)
+            self.out.evidence.extend(evidence)
+        return self.out
 
 
 def gather_bucket_integrity(
@@ -357,6 +375,7 @@ def gather_bucket_integrity(
     5 S3 calls for a bucket without a policy, 6 with one; never raises.
     """
     reads = BucketReads(BucketIntegrity(bucket, owner_account_id), account_pab)
-    while reads.next_call() is not None:
-        reads.read_next(s3)
-    return reads.out
+    for track in reads.tracks():
+        while reads.next_call(track) is not None:
+            reads.read_next(track, s3)
+    return reads.finish()

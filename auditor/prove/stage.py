@@ -140,26 +140,32 @@ def gather_integrity(
         region = region_of[bucket]
         with clients.acting_as(credentials[owner], owner):
             pab = account_setting(owner, region)
-        go_on(BucketReads(BucketIntegrity(bucket, owner), pab), owner, region)
+        reads = BucketReads(BucketIntegrity(bucket, owner), pab)
+        for track in reads.tracks():
+            go_on(reads, track, owner, region)
 
-    def go_on(reads: BucketReads, owner: str, region: str) -> None:
-        """The bucket's next read, at once or, when its key is paced, off the workers."""
-        call = reads.next_call()
-        if call is None:
+    def go_on(reads: BucketReads, track: int, owner: str, region: str) -> None:
+        """The track's next read, at once or, when its key is paced, off the workers."""
+        call = reads.next_call(track)
+        if call is not None:
+            lanes.run((owner, region, call), read, reads, track, owner, region, None)
+        elif reads.track_done():  # the bucket's last track
             with lock:
-                out[reads.out.bucket] = reads.out
-            return
-        lanes.run((owner, region, call), read, reads, owner, region, None)
+                out[reads.out.bucket] = reads.finish()
 
-    def read(reads: BucketReads, owner: str, region: str, first_try: float | None) -> None:
+    def read(
+        reads: BucketReads, track: int, owner: str, region: str, first_try: float | None
+    ) -> None:
         first = pacer.now() if first_try is None else first_try
         with clients.acting_as(credentials[owner], owner):
             s3 = clients.client(region, "s3")
-            throttled = reads.read_next(s3, retry_throttled=pacer.now() - first < pacer.budget_s)
+            retry = pacer.now() - first < pacer.budget_s
+            throttled = reads.read_next(track, s3, retry_throttled=retry)
         if throttled is not None:  # back to the head of its key's queue, until the budget
-            lanes.retry((owner, region, str(reads.next_call())), read, reads, owner, region, first)
+            key = (owner, region, str(reads.next_call(track)))
+            lanes.retry(key, read, reads, track, owner, region, first)
             return
-        go_on(reads, owner, region)
+        go_on(reads, track, owner, region)
 
     # The buckets of the busiest (owner, region) first: AWS paces each operation per
     # account and region, so a scope with many buckets is the run's longest chain of

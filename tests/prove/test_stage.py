@@ -263,6 +263,16 @@ def test_a_throttled_configuration_read_waits_off_the_workers(sim, clients, prod
 
     assert sorted(integrity) == buckets
     assert all(integrity[b].versioning is not None for b in buckets)  # answered, not UNKNOWN
+    # Each record's evidence is in reading order, whichever of its reads waited.
+    order = [
+        "s3:GetBucketPolicy",
+        "s3:GetPublicAccessBlock",
+        "s3control:GetPublicAccessBlock",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetBucketVersioning",
+        "s3:GetObjectLockConfiguration",
+    ]
+    assert all([e.call for e in integrity[b].evidence] == order for b in buckets)
     ops = [(c.operation, c.status_code) for c in sim.calls if c.service == "s3"]
     throttled = [i for i, (op, code) in enumerate(ops) if code == 503]
     assert throttled, "the limit never throttled: the test shows nothing"
