@@ -19,7 +19,9 @@ The machine's load average is printed with each figure: other processes on the s
 cores slow the two-process run most, so the two are measured ``--repeat`` times, in
 turn, and the median ratio is the figure. The fake AWS runs on the same cores as the
 scanner: the printed *ceiling* is the best ratio this machine allows, the one-process
-wall over the time the two-process run's CPU (scanner and fake) needs on every core.
+wall over the time the two-process run's CPU (scanner and fake) needs on every core;
+*machine busy* is the share of every core's time the whole machine was busy during a
+run (all processes and the kernel's loopback traffic), near 100 % when nothing idles.
 Not part of pytest: the figures depend on the machine.
 """
 
@@ -44,6 +46,21 @@ def _load() -> str:
     return f"load {one:.1f}/{five:.1f} on {os.cpu_count()} CPUs"
 
 
+def _cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of every CPU since boot (Linux /proc/stat; else zeros)."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+#: How busy the whole machine was during the last scan (every process, the kernel's
+#: loopback traffic included): 1.0 is every core busy throughout.
+LAST_BUSY: list[float] = [0.0]
+
+
 def scan(
     package: Path, accounts: int, latency_ms: float, extra: list[str], concurrency: int
 ) -> bench_scale.Run:
@@ -52,7 +69,11 @@ def scan(
     bench_scale.SCAN_ARGS = extra
     servers = accounts * 10
     with bench_scale.FakeServer(accounts, 17, servers, latency_ms, 0.02) as server:
-        return bench_scale.run_scan(server, concurrency, latency_ms, 0.02, accounts, 17, servers)
+        busy0, total0 = _cpu_times()
+        run = bench_scale.run_scan(server, concurrency, latency_ms, 0.02, accounts, 17, servers)
+        busy1, total1 = _cpu_times()
+    LAST_BUSY[0] = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+    return run
 
 
 def _policy(checks: str) -> list[str]:
@@ -101,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"processes {n}: wall {r.wall_s:6.2f} s  cpu {r.scanner_cpu_s:6.2f} s  "
                     f"fake {r.server_cpu_s:5.2f} s  calls {r.calls}  "
-                    f"findings {'ok' if r.findings_ok else 'DIFFER'}  ({_load()})",
+                    f"findings {'ok' if r.findings_ok else 'DIFFER'}  machine busy "
+                    f"{LAST_BUSY[0]:.0%}  ({_load()})",
                     flush=True,
                 )
             two = runs[2]
