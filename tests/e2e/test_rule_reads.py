@@ -30,6 +30,25 @@ def _configuration_reads(sim) -> int:
     )
 
 
+def _scan_without(run_cli, tmp_path, checks: list[str]) -> dict:
+    """``scan --org`` with ``checks`` disabled by a policy file; its findings document."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("checks:\n" + "".join(f"  {c}: {{enabled: false}}\n" for c in checks))
+    args = ("scan", "--org", "--quiet", "--processes", "1", "--config", str(policy))
+    result, doc = run_cli(*args, out=tmp_path / "off")
+    assert result.exit_code in (0, 1, 3), result.output
+    return doc
+
+
+def _statuses(doc: dict, without: list[str] = ()) -> dict:
+    """(resource, check) -> status, the checks ``without`` left out."""
+    return {
+        (f["resource_arn"], f["check_id"]): f["status"]
+        for f in doc["findings"]
+        if f["check_id"] not in without
+    }
+
+
 def test_each_shipped_integrity_check_reads_the_integrity_source():
     checks = _integrity_checks()
     assert len(checks) == len(RULE_FACTS) == 4
@@ -51,28 +70,12 @@ def test_no_bucket_configuration_read_when_every_integrity_check_is_disabled(
     assert with_checks > 0  # the count does see these reads
     assert {f["check_id"] for f in doc["findings"]} >= set(_integrity_checks())
 
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(
-        "checks:\n" + "".join(f"  {c}: {{enabled: false}}\n" for c in _integrity_checks())
-    )
     sim.reset_calls()
-    result, off = run_cli(
-        "scan",
-        "--org",
-        "--quiet",
-        "--processes",
-        "1",
-        "--config",
-        str(policy),
-        out=tmp_path / "off",
-    )
-    assert result.exit_code in (0, 1, 3), result.output
+    off = _scan_without(run_cli, tmp_path, _integrity_checks())
     assert _configuration_reads(sim) == 0
     assert sim.count(service="s3", operation="HeadBucket") > 0  # ownership is still proven
     assert not {f["check_id"] for f in off["findings"]} & set(_integrity_checks())
-    kept = {(f["resource_arn"], f["check_id"]): f["status"] for f in off["findings"]}
-    before = {(f["resource_arn"], f["check_id"]): f["status"] for f in doc["findings"]}
-    assert kept == {k: v for k, v in before.items() if k[1] not in _integrity_checks()}
+    assert _statuses(off) == _statuses(doc, without=_integrity_checks())
 
 
 # The execution-role checks, named here rather than derived from the code under test.
@@ -98,25 +101,11 @@ def test_no_execution_role_read_when_the_role_checks_are_disabled(demo_org, run_
     mitigated = [f for f in doc["findings"] if "mitigates this" in f["message"]]
     assert mitigated  # the demo has a server whose role's scope is a mitigation
 
-    policy = tmp_path / "policy.yaml"
-    policy.write_text("checks:\n" + "".join(f"  {c}: {{enabled: false}}\n" for c in ROLE_CHECKS))
     sim.reset_calls()
-    result, off = run_cli(
-        "scan",
-        "--org",
-        "--quiet",
-        "--processes",
-        "1",
-        "--config",
-        str(policy),
-        out=tmp_path / "off",
-    )
-    assert result.exit_code in (0, 1, 3), result.output
+    off = _scan_without(run_cli, tmp_path, ROLE_CHECKS)
     assert sim.count(service="iam") == 0
     assert not {f["check_id"] for f in off["findings"]} & set(ROLE_CHECKS)
-    kept = {(f["resource_arn"], f["check_id"]): f["status"] for f in off["findings"]}
-    before = {(f["resource_arn"], f["check_id"]): f["status"] for f in doc["findings"]}
-    assert kept == {k: v for k, v in before.items() if k[1] not in ROLE_CHECKS}
+    assert _statuses(off) == _statuses(doc, without=ROLE_CHECKS)
     # Unread, the role is claimed as a mitigation nowhere: the text knows no more than
     # the verdict.
     assert not [f for f in off["findings"] if "mitigates this" in f["message"]]
