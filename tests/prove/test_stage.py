@@ -87,10 +87,11 @@ def prove(
     resources: list[Resource],
     sources: frozenset[str],
     inventories: dict[str, set[str]] | None = None,
+    workers: int = 4,
 ) -> tuple[dict[str, BucketProof], dict[str, object]]:
     proofs: dict[str, BucketProof] = {}
     integrity: dict[str, object] = {}
-    with TaskGroup(max_workers=4) as group:
+    with TaskGroup(max_workers=workers) as group:
         prove_stage(
             group,
             clients,
@@ -244,22 +245,9 @@ def test_a_throttled_configuration_read_waits_off_the_workers(sim, clients, prod
     sim.set_rate_limit("s3:GetBucketVersioning", rate=2, burst=1, account_id=PROD)
     sim.reset_calls()
     resources = [server(f"s{i}", b) for i, b in enumerate(buckets)]
-    proofs: dict[str, BucketProof] = {}
-    integrity: dict[str, object] = {}
-    with TaskGroup(max_workers=1) as group:
-        prove_stage(
-            group,
-            clients,
-            [prod],
-            resources,
-            uris_of(resources),
-            {PROD: set(buckets)},
-            proofs,
-            integrity,
-            threading.Lock(),
-            frozenset({INTEGRITY}),
-        )
-        group.wait()  # the configuration reads are only queued by prove_stage
+    _, integrity = prove(
+        clients, [prod], resources, frozenset({INTEGRITY}), {PROD: set(buckets)}, workers=1
+    )
 
     assert sorted(integrity) == buckets
     assert all(integrity[b].versioning is not None for b in buckets)  # answered, not UNKNOWN
