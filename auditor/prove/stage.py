@@ -101,13 +101,13 @@ def gather_integrity(
 
     One set of calls per distinct bucket (5, or 6 with a policy) and one S3 Control call
     per owner account; a bucket owned elsewhere, or not proven, gets none (its integrity
-    facts are UNKNOWN with the reason). A bucket's reads run one after another; a read
-    whose key is paced, or that AWS throttled, waits for its slot in the key's queue
-    (``Lanes``), not in a worker, so throttled keys never starve the others of the pool
-    (until the pacing budget: then the throttling is the read's answer, and its setting
-    UNKNOWN). ``wait=False`` only queues the reads on ``group``
-    (``out`` fills as they answer): the next ``group.wait()`` finishes them, so another
-    stage's reads can share the pool meanwhile.
+    facts are UNKNOWN with the reason). A bucket's settings are independent tracks of
+    reads (``BucketReads``); a read whose key is paced, or that AWS throttled, waits for
+    its slot in the key's queue (``Lanes``), not in a worker, while the other tracks go
+    on, so throttled keys never starve the others of the pool (until the pacing budget:
+    then the throttling is the read's answer, and its setting UNKNOWN). ``wait=False``
+    only queues the reads on ``group`` (``out`` fills as they answer): the next
+    ``group.wait()`` finishes them, so another stage's reads can share the pool meanwhile.
     """
     credentials = {a.account_id: a.credentials for a in accounts if a.credentials is not None}
     region_of: dict[str, str] = {}
